@@ -1,0 +1,42 @@
+"""datatwin: learn a real table and generate privacy-safe synthetic data that behaves like it.
+
+Example:
+    >>> import pandas as pd, datatwin
+    >>> df = pd.DataFrame({"age": [23, 35, 47, 51, 62] * 8, "plan": ["a", "b", "a", "c", "b"] * 8})
+    >>> syn = datatwin.Synthesizer(engine="copula", random_state=0).fit(df)
+    >>> syn.sample(3).shape
+    (3, 2)
+"""
+
+from ._exceptions import (
+    ConditionError,
+    DatatwinError,
+    InputError,
+    MetadataError,
+    ModelFileError,
+    NotFittedError,
+    OutputError,
+)
+from ._io import read_table, write_table
+from ._metadata import ColumnMeta, Metadata
+from ._progress import ProgressEvent
+from ._synthesizer import Synthesizer, load
+from ._version import __version__
+
+__all__ = [
+    "ColumnMeta",
+    "ConditionError",
+    "DatatwinError",
+    "InputError",
+    "Metadata",
+    "MetadataError",
+    "ModelFileError",
+    "NotFittedError",
+    "OutputError",
+    "ProgressEvent",
+    "Synthesizer",
+    "__version__",
+    "load",
+    "read_table",
+    "write_table",
+]

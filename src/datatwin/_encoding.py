@@ -1,0 +1,430 @@
+"""Encoders: each modelled column becomes one or more small-integer *sub-columns*.
+
+* categorical / boolean: one sub-column of level codes; levels seen in fewer than
+  ``rare_threshold`` rows share one rare code that is never sampled, so a rare real value is
+  never reproduced; missing is a code of its own.
+* numeric and datetime (as a number of days/minutes/seconds):
+  - few distinct values: one sub-column over the exact values;
+  - otherwise two sub-columns, a coarse and a fine rank bin (up to 1024 bins of about equal
+    count); decoding draws uniformly between the smallest and largest real value in the bin, so
+    point masses (a salary of 0) come back exact and smooth ranges show no staircase.
+  Extremes are first clipped to protected quantiles (the k-th smallest and largest value).
+
+Everything is vectorised numpy; the encoded table is an ``int32`` matrix, so thousands of levels
+or millions of rows cost no one-hot memory.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._exceptions import InputError
+from ._metadata import ColumnMeta, parse_datetime_text
+
+__all__ = ["ColumnEncoder", "SubColumn", "TableEncoder", "make_encoder"]
+
+DISCRETE_MAX_LEVELS = 128
+MAX_BINS = 1024
+MIN_ROWS_PER_BIN = 10
+_DT_UNITS = {"D": 86_400, "m": 60, "s": 1}
+
+
+@dataclass(frozen=True)
+class SubColumn:
+    """One categorical sub-column of the encoded table."""
+
+    column: int  # index of the modelled column it belongs to
+    name: str
+    cardinality: int
+
+
+# ---------------------------------------------------------------------- value conversion
+def _to_float(s: pd.Series, meta: ColumnMeta) -> tuple[np.ndarray, str | None]:
+    """Column values as float64 (NaN = missing); datetimes become counts of a unit."""
+    if meta.kind != "datetime":
+        if meta.kind == "boolean":
+            raise AssertionError("booleans are categorical")
+        v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = int(np.isnan(v).sum() - s.isna().sum())
+        if bad > 0:
+            raise InputError(
+                f"column {s.name!r} is numeric but {bad} value(s) are not numbers; "
+                f"fix them or declare the column 'categorical' in the metadata"
+            )
+        return v, None
+    ts = _to_datetime(s, meta)
+    ns = ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    valid = ~ts.isna().to_numpy()
+    secs = ns[valid] // 1_000_000_000
+    unit = "s"
+    if valid.any():
+        if np.all(secs % 86_400 == 0):
+            unit = "D"
+        elif np.all(secs % 60 == 0):
+            unit = "m"
+    out = np.full(len(s), np.nan)
+    out[valid] = (ns[valid] // 1_000_000_000 // _DT_UNITS[unit]).astype(np.float64)
+    return out, unit
+
+
+def _to_datetime(s: pd.Series, meta: ColumnMeta) -> pd.Series:
+    if meta.datetime_format:
+        parsed = parse_datetime_text(s.astype("object").where(s.notna(), None), meta.datetime_format)
+    else:
+        parsed = pd.to_datetime(s, errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    bad = int(parsed.isna().sum() - s.isna().sum())
+    if bad > 0:
+        raise InputError(
+            f"column {s.name!r}: {bad} value(s) do not match the date format "
+            f"{meta.datetime_format or 'of a datetime'}; fix them or set 'datetime_format' in the metadata"
+        )
+    return parsed
+
+
+def _from_float(v: np.ndarray, meta: ColumnMeta, unit: str | None) -> Any:
+    """Inverse of :func:`_to_float`: an array or pandas array in the column's input dtype."""
+    missing = np.isnan(v)
+    if meta.kind == "datetime":
+        secs = np.where(missing, 0, v).astype(np.int64) * _DT_UNITS[unit or "s"]
+        dt = secs.astype("datetime64[s]").astype("datetime64[ns]")
+        dt[missing] = np.datetime64("NaT")
+        if meta.datetime_format is None:
+            out = pd.Series(dt)
+            return out.astype(meta.dtype) if meta.dtype.startswith("datetime64") else out
+        return _format_datetimes(dt, missing, meta)
+    if meta.integer:
+        v = np.round(v)
+    elif meta.decimals is not None:
+        v = np.round(v, meta.decimals)
+    dtype = meta.dtype
+    if dtype.startswith(("int", "uint")):
+        if missing.any():
+            return pd.array(np.where(missing, 0, v).astype(np.int64), dtype="Int64").astype("Int64").where(
+                ~missing, pd.NA
+            )
+        return v.astype(dtype)
+    if dtype in ("Int64", "Int32", "Int16", "Int8", "UInt64", "UInt32", "UInt16", "UInt8"):
+        arr = pd.array(np.where(missing, 0, v).astype(np.int64), dtype=dtype)
+        arr[missing] = pd.NA
+        return arr
+    if dtype.startswith("float") or dtype.startswith("Float"):
+        return pd.array(v, dtype=dtype) if dtype.startswith("Float") else v.astype(dtype)
+    # Numbers that came as text: write them back as text.
+    txt = np.where(missing, None, _num_strings(v, meta)).astype(object)
+    return _as_text_dtype(txt, dtype)
+
+
+def _num_strings(v: np.ndarray, meta: ColumnMeta) -> np.ndarray:
+    if meta.integer:
+        return np.where(np.isnan(v), 0, v).astype(np.int64).astype(str)
+    d = meta.decimals if meta.decimals is not None else 6
+    return np.char.mod(f"%.{d}f", v)
+
+
+def _format_datetimes(dt: np.ndarray, missing: np.ndarray, meta: ColumnMeta) -> Any:
+    fmt = meta.datetime_format or "%Y-%m-%d %H:%M:%S"
+    if fmt == "%Y-%m-%d":
+        txt = np.datetime_as_string(dt, unit="D").astype(object)
+    elif fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        txt = np.datetime_as_string(dt, unit="s").astype(object)
+        if fmt[8] != "T" and " " in fmt:
+            txt = np.char.replace(txt.astype(str), "T", " ").astype(object)
+    else:
+        txt = pd.Series(dt).dt.strftime(fmt).to_numpy(dtype=object)
+    txt[missing] = None
+    return _as_text_dtype(txt, meta.dtype)
+
+
+def _as_text_dtype(values: np.ndarray, dtype: str) -> Any:
+    if dtype in ("object", "O"):
+        out = values.astype(object)
+        out[pd.isna(out)] = np.nan
+        return out
+    try:
+        return pd.array(values, dtype=dtype)
+    except (TypeError, ValueError):
+        return pd.array(values, dtype="str")
+
+
+# ---------------------------------------------------------------------- encoders
+class ColumnEncoder:
+    """Base class: fit on a column, encode to sub-column codes, decode codes to values."""
+
+    kind = "base"
+
+    def __init__(self, name: str, meta: ColumnMeta) -> None:
+        self.name = name
+        self.meta = meta
+
+    @property
+    def cardinalities(self) -> list[int]:
+        raise NotImplementedError
+
+    def fit_encode(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def decode(self, codes: list[np.ndarray], rng: np.random.Generator) -> Any:
+        raise NotImplementedError
+
+    def forbidden(self) -> list[np.ndarray]:
+        """Codes that must never be sampled, per sub-column (the rare bucket)."""
+        return [np.zeros(0, dtype=np.int64) for _ in self.cardinalities]
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_state(cls, name: str, meta: ColumnMeta, state: dict[str, Any],
+                   arrays: dict[str, np.ndarray]) -> ColumnEncoder:
+        raise NotImplementedError
+
+
+class CategoricalEncoder(ColumnEncoder):
+    """Levels by frequency; a rare bucket for levels seen in fewer than ``rare_threshold`` rows."""
+
+    kind = "categorical"
+
+    def __init__(self, name: str, meta: ColumnMeta, rare_threshold: int = 5, max_levels: int = 1000) -> None:
+        super().__init__(name, meta)
+        self.rare_threshold = rare_threshold
+        self.max_levels = max_levels
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return [len(self.levels_) + int(self.has_rare_) + int(self.has_na_)]
+
+    def _keys(self, s: pd.Series) -> pd.Series:
+        if self.meta.kind == "boolean" and not pd.api.types.is_bool_dtype(s):
+            return s.astype("object").where(s.isna(), s.astype(str))
+        return s.astype("object") if not pd.api.types.is_bool_dtype(s) else s.astype(object)
+
+    def fit_encode(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        keys = self._keys(s)
+        counts = keys.value_counts(dropna=True, sort=False)
+        # Sort by count (desc) then by text, so the level order never depends on row order.
+        order = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        kept = [k for k, c in order if c >= self.rare_threshold][: self.max_levels]
+        self.levels_ = kept
+        self.has_rare_ = len(kept) < len(order)
+        self.has_na_ = bool(s.isna().any())
+        self.all_rare_ = len(kept) == 0
+        return [self.encode(s)]
+
+    def encode(self, s: pd.Series) -> np.ndarray:
+        keys = self._keys(s)
+        index = {k: i for i, k in enumerate(self.levels_)}
+        rare = len(self.levels_)
+        na = rare + int(self.has_rare_)
+        codes = keys.map(index).to_numpy(dtype=np.float64, na_value=np.nan)
+        out = np.where(np.isnan(codes), rare, codes).astype(np.int32)
+        out[s.isna().to_numpy()] = na
+        return out
+
+    def forbidden(self) -> list[np.ndarray]:
+        if self.has_rare_ and not self.all_rare_:
+            return [np.array([len(self.levels_)], dtype=np.int64)]
+        return [np.zeros(0, dtype=np.int64)]
+
+    def decode(self, codes: list[np.ndarray], rng: np.random.Generator) -> Any:
+        c = codes[0].astype(np.int64)
+        n = len(self.levels_)
+        rare = (c == n) & self.has_rare_
+        missing = c >= n + int(self.has_rare_)
+        dtype = self.meta.dtype
+        if n == 0 or not isinstance(self.levels_[0], str):
+            vals = np.array([*self.levels_, None], dtype=object)[np.where(c >= n, n, c)]
+            if dtype in ("bool", "boolean"):
+                if dtype == "bool" and not (missing | rare).any():
+                    return vals.astype(bool)
+                return pd.array(vals, dtype="boolean")
+            v = np.array([np.nan if x is None else float(x) for x in [*self.levels_, None]])[np.where(c >= n, n, c)]
+            integer = all(float(x).is_integer() for x in self.levels_)
+            return _from_float(v, ColumnMeta("numeric", dtype=dtype, integer=integer), None)
+        import pyarrow as pa
+
+        # Arrow's dictionary decode builds a million strings in milliseconds.
+        dictionary = pa.array([*self.levels_, "_RARE_"], type=pa.large_string())
+        idx = np.where(c >= n, n, c).astype(np.int32)
+        arr = pa.DictionaryArray.from_arrays(pa.array(idx, mask=missing), dictionary).cast(pa.large_string())
+        if dtype in ("object", "O"):
+            out = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+            out[missing] = np.nan
+            return out
+        try:
+            return pd.array(arr, dtype=dtype)
+        except (TypeError, ValueError):
+            return pd.array(arr, dtype="str")
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        levels: list[Any] = [bool(x) if isinstance(x, (bool, np.bool_)) else x for x in self.levels_]
+        state = {"levels": levels, "has_rare": self.has_rare_, "has_na": self.has_na_,
+                 "all_rare": self.all_rare_, "rare_threshold": self.rare_threshold}
+        return state, {}
+
+    @classmethod
+    def from_state(cls, name: str, meta: ColumnMeta, state: dict[str, Any],
+                   arrays: dict[str, np.ndarray]) -> CategoricalEncoder:
+        enc = cls(name, meta, state["rare_threshold"])
+        enc.levels_ = list(state["levels"])
+        enc.has_rare_, enc.has_na_, enc.all_rare_ = state["has_rare"], state["has_na"], state["all_rare"]
+        return enc
+
+
+class NumericEncoder(ColumnEncoder):
+    """Numbers and datetimes: exact values when few, else coarse + fine rank bins."""
+
+    kind = "numeric"
+
+    def __init__(self, name: str, meta: ColumnMeta, rare_threshold: int = 5) -> None:
+        super().__init__(name, meta)
+        self.rare_threshold = rare_threshold
+
+    @property
+    def cardinalities(self) -> list[int]:
+        na = int(self.has_na_)
+        if self.mode_ == "discrete":
+            return [len(self.values_) + na]
+        return [self.n_coarse_ + na, self.n_fine_]
+
+    def fit_encode(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        v, self.unit_ = _to_float(s, self.meta)
+        missing = np.isnan(v)
+        self.has_na_ = bool(missing.any())
+        x = v[~missing]
+        xs = np.sort(x)
+        m = len(xs)
+        k = min(self.rare_threshold, (m - 1) // 2)
+        self.clip_ = (float(xs[k]), float(xs[m - 1 - k])) if m else (0.0, 0.0)
+        x = np.clip(x, *self.clip_)
+        uniq = np.unique(x)
+        if len(uniq) <= DISCRETE_MAX_LEVELS:
+            self.mode_ = "discrete"
+            self.values_ = uniq
+            codes = np.searchsorted(uniq, x).astype(np.int32)
+            return [self._with_na(codes, missing, len(uniq))]
+        self.mode_ = "binned"
+        n_bins = int(min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m))
+        self.n_coarse_ = math.ceil(math.sqrt(n_bins))
+        self.n_fine_ = math.ceil(n_bins / self.n_coarse_)
+        n_bins = self.n_coarse_ * self.n_fine_
+        # Rank with a random tie-break, so a point mass spreads evenly over the bins it spans.
+        order = np.lexsort((rng.random(m), x))
+        ranks = np.empty(m, dtype=np.int64)
+        ranks[order] = np.arange(m)
+        bins = ranks * n_bins // m
+        starts = np.searchsorted(bins[order], np.arange(n_bins))
+        xs = x[order]
+        self.lo_ = np.minimum.reduceat(xs, starts)
+        self.hi_ = np.maximum.reduceat(xs, starts)
+        coarse = (bins // self.n_fine_).astype(np.int32)
+        fine = (bins % self.n_fine_).astype(np.int32)
+        return [self._with_na(coarse, missing, self.n_coarse_), self._with_na(fine, missing, None)]
+
+    @staticmethod
+    def _with_na(codes: np.ndarray, missing: np.ndarray, na_code: int | None) -> np.ndarray:
+        out = np.zeros(len(missing), dtype=np.int32)
+        out[~missing] = codes
+        if na_code is not None:
+            out[missing] = na_code
+        return out
+
+    def decode(self, codes: list[np.ndarray], rng: np.random.Generator) -> Any:
+        first = codes[0].astype(np.int64)
+        if self.mode_ == "discrete":
+            missing = first >= len(self.values_)
+            v = self.values_[np.minimum(first, len(self.values_) - 1)].astype(np.float64)
+        else:
+            missing = first >= self.n_coarse_
+            t = np.minimum(np.minimum(first, self.n_coarse_ - 1) * self.n_fine_ + codes[1], len(self.lo_) - 1)
+            lo, hi = self.lo_[t], self.hi_[t]
+            u = rng.random(len(t))
+            if self.meta.integer or self.meta.kind == "datetime":
+                v = np.minimum(np.floor(lo + u * (hi - lo + 1)), hi)
+            else:
+                v = lo + u * (hi - lo)
+        v = np.where(missing, np.nan, v)
+        return _from_float(v, self.meta, self.unit_)
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state: dict[str, Any] = {"mode": self.mode_, "unit": self.unit_, "has_na": self.has_na_,
+                                 "clip": list(self.clip_), "rare_threshold": self.rare_threshold}
+        if self.mode_ == "discrete":
+            return state, {"values": self.values_}
+        state.update(n_coarse=self.n_coarse_, n_fine=self.n_fine_)
+        return state, {"lo": self.lo_, "hi": self.hi_}
+
+    @classmethod
+    def from_state(cls, name: str, meta: ColumnMeta, state: dict[str, Any],
+                   arrays: dict[str, np.ndarray]) -> NumericEncoder:
+        enc = cls(name, meta, state["rare_threshold"])
+        enc.mode_, enc.unit_, enc.has_na_ = state["mode"], state["unit"], state["has_na"]
+        enc.clip_ = tuple(state["clip"])
+        if enc.mode_ == "discrete":
+            enc.values_ = arrays["values"].astype(np.float64)
+        else:
+            enc.n_coarse_, enc.n_fine_ = state["n_coarse"], state["n_fine"]
+            enc.lo_, enc.hi_ = arrays["lo"].astype(np.float64), arrays["hi"].astype(np.float64)
+        return enc
+
+
+ENCODERS: dict[str, type[ColumnEncoder]] = {"categorical": CategoricalEncoder, "numeric": NumericEncoder}
+MODELLED_KINDS = ("numeric", "categorical", "boolean", "datetime")
+
+
+def make_encoder(name: str, meta: ColumnMeta, rare_threshold: int, max_levels: int) -> ColumnEncoder:
+    if meta.kind in ("categorical", "boolean"):
+        return CategoricalEncoder(name, meta, rare_threshold, max_levels)
+    if meta.kind in ("numeric", "datetime"):
+        return NumericEncoder(name, meta, rare_threshold)
+    raise AssertionError(f"kind {meta.kind!r} is not modelled")
+
+
+class TableEncoder:
+    """All modelled columns of a table, as one integer matrix of sub-columns."""
+
+    def __init__(self, encoders: list[ColumnEncoder]) -> None:
+        self.encoders = encoders
+
+    @property
+    def subcolumns(self) -> list[SubColumn]:
+        subs = []
+        for i, enc in enumerate(self.encoders):
+            for j, card in enumerate(enc.cardinalities):
+                subs.append(SubColumn(i, f"{enc.name}#{j}", int(card)))
+        return subs
+
+    @property
+    def slices(self) -> list[slice]:
+        out, start = [], 0
+        for enc in self.encoders:
+            k = len(enc.cardinalities)
+            out.append(slice(start, start + k))
+            start += k
+        return out
+
+    def fit_encode(self, df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+        parts: list[np.ndarray] = []
+        for enc in self.encoders:
+            parts.extend(enc.fit_encode(df[enc.name], rng))
+        if not parts:
+            return np.zeros((len(df), 0), dtype=np.int32)
+        return np.stack(parts, axis=1).astype(np.int32)
+
+    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+        out = {}
+        for enc, sl in zip(self.encoders, self.slices):
+            out[enc.name] = enc.decode([codes[:, i] for i in range(sl.start, sl.stop)], rng)
+        return out
+
+    def forbidden(self) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        for enc in self.encoders:
+            out.extend(enc.forbidden())
+        return out

@@ -1,0 +1,55 @@
+"""The datatwin exception tree.
+
+Every error datatwin raises on purpose is a ``DatatwinError``; each subclass also derives from
+the built-in exception a caller would naturally catch::
+
+    DatatwinError(Exception)
+    ├── InputError(ValueError)            bad data or arguments: empty file, unknown column, n <= 0
+    │   ├── MetadataError                 a metadata file or override that does not fit the data
+    │   └── ConditionError                a sampling condition that cannot be met
+    ├── ModelFileError(ValueError)        not a model file, corrupt, tampered or from a newer version
+    ├── NotFittedError(ValueError, AttributeError)   sample/save before fit
+    └── OutputError(OSError)              the output cannot be written (missing folder, full disk)
+
+Messages say what was wrong and what to do about it, in one line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConditionError",
+    "DatatwinError",
+    "InputError",
+    "MetadataError",
+    "ModelFileError",
+    "NotFittedError",
+    "OutputError",
+]
+
+
+class DatatwinError(Exception):
+    """Base class of every error datatwin raises on purpose."""
+
+
+class InputError(DatatwinError, ValueError):
+    """The input data or an argument is unusable."""
+
+
+class MetadataError(InputError):
+    """Metadata (inferred or given) does not fit the data."""
+
+
+class ConditionError(InputError):
+    """A sampling condition names unknown columns or values, or cannot be satisfied."""
+
+
+class ModelFileError(DatatwinError, ValueError):
+    """A model file is not a datatwin model, is corrupt or tampered with, or is incompatible."""
+
+
+class NotFittedError(DatatwinError, ValueError, AttributeError):
+    """The synthesizer was used before ``fit``."""
+
+
+class OutputError(DatatwinError, OSError):
+    """An output file cannot be written."""

@@ -1,0 +1,230 @@
+"""Columns that are generated fresh instead of learned: identifiers, PII, free text, constants.
+
+None of them ever copies a real value: ids are new (integers continue past the real maximum;
+text ids follow the real ids' character pattern), PII and text come from Faker.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._encoding import _as_text_dtype, _from_float
+from ._metadata import ColumnMeta
+
+__all__ = ["ColumnGenerator", "make_generator"]
+
+_CLASSES = {"d": string.digits, "u": string.ascii_uppercase, "l": string.ascii_lowercase}
+_POOL_MAX = 20_000
+
+
+class ColumnGenerator:
+    """Base: learn a column's format (never its values) and generate new values."""
+
+    def __init__(self, name: str, meta: ColumnMeta) -> None:
+        self.name = name
+        self.meta = meta
+        self.na_rate_ = 0.0
+
+    def fit(self, s: pd.Series) -> ColumnGenerator:
+        self.na_rate_ = float(s.isna().mean())
+        self._fit(s.dropna())
+        return self
+
+    def _fit(self, s: pd.Series) -> None:
+        pass
+
+    def prepare(self, seed: int, n: int) -> None:
+        """Per-sample set-up shared by every chunk (e.g. a pool of fakes for ``n`` rows)."""
+
+    def generate(self, n: int, offset: int, rng: np.random.Generator) -> Any:
+        values = self._generate(n, offset, rng)
+        if self.na_rate_ > 0:
+            missing = rng.random(n) < self.na_rate_
+            values = values.astype(object)
+            values[missing] = None
+        return self._to_dtype(values)
+
+    def _generate(self, n: int, offset: int, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def _to_dtype(self, values: np.ndarray) -> Any:
+        return _as_text_dtype(values.astype(object), self.meta.dtype)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"na_rate": self.na_rate_, **self._state()}
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.na_rate_ = float(state["na_rate"])
+
+
+class ConstantGenerator(ColumnGenerator):
+    def _generate(self, n: int, offset: int, rng: np.random.Generator) -> np.ndarray:
+        return np.full(n, self.meta.value, dtype=object)
+
+    def _to_dtype(self, values: np.ndarray) -> Any:
+        if self.meta.dtype.startswith(("int", "float", "Int", "Float", "uint")):
+            v = np.array([np.nan if x is None else float(x) for x in values[:1]], dtype=np.float64)
+            full = np.full(len(values), v[0] if len(v) else np.nan)
+            full[pd.isna(values)] = np.nan
+            integer = self.meta.value is not None and float(self.meta.value).is_integer()
+            return _from_float(full, ColumnMeta("numeric", dtype=self.meta.dtype, integer=integer), None)
+        if self.meta.dtype == "bool":
+            return values.astype(str) == "True"
+        return super()._to_dtype(values)
+
+
+class IdGenerator(ColumnGenerator):
+    """Unique identifiers in the real ids' format.
+
+    Integer ids continue after the real maximum. Text ids keep each position's character class
+    (digit / upper / lower, or a fixed character such as '-'); row ``i`` maps to a distinct id
+    through a seeded affine bijection, so ids are unique across chunks with no shared state.
+    """
+
+    def _fit(self, s: pd.Series) -> None:
+        self.integer_ = bool(self.meta.integer or pd.api.types.is_numeric_dtype(s))
+        if self.integer_:
+            self.start_ = int(pd.to_numeric(s).max()) + 1 if len(s) else 1
+            return
+        text = s.astype(str)
+        length = Counter(text.str.len()).most_common(1)[0][0] if len(text) else 8
+        same = text[text.str.len() == length].iloc[:5000]
+        template = []
+        for pos in range(length):
+            chars = set(same.str[pos])
+            if len(chars) == 1 and not chars.pop().isalnum():
+                template.append("=" + same.iloc[0][pos])
+                continue
+            classes = "".join(sorted(k for k, al in _CLASSES.items() if any(c in al for c in set(same.str[pos]))))
+            template.append(classes or "d")
+        self.template_ = template
+
+    def prepare(self, seed: int, n: int) -> None:
+        self._seed = seed
+
+    def _generate(self, n: int, offset: int, rng: np.random.Generator) -> np.ndarray:
+        idx = np.arange(offset, offset + n, dtype=np.int64)
+        if self.integer_:
+            return idx + self.start_
+        alphabets = ["".join(_CLASSES[k] for k in t) if not t.startswith("=") else t[1:] for t in self.template_]
+        # Unique part: the last positions whose joint capacity stays below 2**62.
+        cap, unique_pos = 1, []
+        for pos in reversed(range(len(alphabets))):
+            size = len(alphabets[pos])
+            if size > 1 and cap * size < 2**62:
+                cap *= size
+                unique_pos.append(pos)
+        prng = np.random.default_rng([self._seed, 0x1D])
+        mult = _coprime(cap, int(prng.integers(1, max(2, cap))))
+        add = int(prng.integers(0, cap))
+        code = ((idx.astype(object) * mult + add) % cap) if cap >= 2**31 else (idx * mult + add) % cap
+        code = np.asarray(code, dtype=object)
+        cols = []
+        for pos, al in enumerate(alphabets):
+            if pos in unique_pos:
+                size = len(al)
+                digit = np.asarray(code % size, dtype=np.int64)
+                code = code // size
+                cols.append(np.array(list(al))[digit])
+            elif len(al) == 1:
+                cols.append(np.full(n, al))
+            else:
+                cols.append(np.array(list(al))[rng.integers(0, len(al), n)])
+        out = cols[0].astype(object)
+        for c in cols[1:]:
+            out = out + c.astype(object)
+        return out
+
+    def _to_dtype(self, values: np.ndarray) -> Any:
+        if self.integer_:
+            v = np.array([np.nan if x is None else x for x in values], dtype=np.float64)
+            return _from_float(v, ColumnMeta("numeric", dtype=self.meta.dtype, integer=True), None)
+        return super()._to_dtype(values)
+
+    def _state(self) -> dict[str, Any]:
+        if self.integer_:
+            return {"integer": True, "start": self.start_}
+        return {"integer": False, "template": self.template_}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self.integer_ = state["integer"]
+        if self.integer_:
+            self.start_ = int(state["start"])
+        else:
+            self.template_ = list(state["template"])
+
+
+def _coprime(m: int, a: int) -> int:
+    a = max(1, a % m)
+    while math.gcd(a, m) != 1:
+        a += 1
+    return a
+
+
+_FAKER_METHODS = {
+    "email": "email", "phone": "phone_number", "first_name": "first_name", "last_name": "last_name",
+    "name": "name", "address": "address", "street": "street_address", "city": "city", "postcode": "postcode",
+    "company": "company", "url": "url", "ssn": "ssn", "iban": "iban", "credit_card": "credit_card_number",
+    "ip_address": "ipv4", "username": "user_name",
+}
+
+
+class FakerGenerator(ColumnGenerator):
+    """PII and free text from Faker: a seeded pool of fakes, drawn from per row.
+
+    Faker is slow per value (tens of microseconds), so each sample builds a pool once and chunks
+    draw indices from it; the pool never holds a real value.
+    """
+
+    def __init__(self, name: str, meta: ColumnMeta, locale: str = "en_US") -> None:
+        super().__init__(name, meta)
+        self.locale = locale
+
+    def _fit(self, s: pd.Series) -> None:
+        text = s.astype(str)
+        self.words_ = [int(x) for x in np.percentile(text.str.count(r"\s+") + 1, [10, 50, 90])] if len(text) else [3]
+
+    def prepare(self, seed: int, n: int) -> None:
+        from faker import Faker
+
+        fake = Faker(self.locale)
+        fake.seed_instance(seed)
+        if self.meta.kind == "text":
+            lo, hi = max(1, self.words_[0]), max(1, self.words_[-1])
+            counts = np.random.default_rng(seed).integers(lo, hi + 1, min(n, _POOL_MAX // 4))
+            self._pool = np.array([fake.sentence(nb_words=int(k)) for k in counts], dtype=object)
+            return
+        method = getattr(fake, _FAKER_METHODS[self.meta.pii_type or "name"])
+        pool = [str(method()).replace("\n", ", ") for _ in range(min(n, _POOL_MAX))]
+        self._pool = np.array(pool, dtype=object)
+
+    def _generate(self, n: int, offset: int, rng: np.random.Generator) -> np.ndarray:
+        return self._pool[rng.integers(0, len(self._pool), n)]
+
+    def _state(self) -> dict[str, Any]:
+        return {"locale": self.locale, "words": self.words_}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self.locale = state["locale"]
+        self.words_ = list(state["words"])
+
+
+def make_generator(name: str, meta: ColumnMeta, locale: str = "en_US") -> ColumnGenerator:
+    if meta.kind == "id":
+        return IdGenerator(name, meta)
+    if meta.kind in ("pii", "text"):
+        return FakerGenerator(name, meta, locale)
+    if meta.kind == "constant":
+        return ConstantGenerator(name, meta)
+    raise AssertionError(f"kind {meta.kind!r} is modelled, not generated")

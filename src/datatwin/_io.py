@@ -1,0 +1,164 @@
+"""Reading tables and writing outputs atomically (temp file + rename, streamed in chunks)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from ._exceptions import InputError, OutputError
+
+__all__ = ["atomic_output", "atomic_write_text", "read_table", "write_table", "write_table_chunks"]
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".tsv", ".txt")
+
+
+def _table_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    if suffix == ".tsv":
+        return "tsv"
+    raise InputError(f"{str(path)!r}: unknown table format {suffix or '(no suffix)'!r}; use .csv or .parquet")
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame, with clear errors for unusable files.
+
+    CSV cells that are empty are missing values; text such as ``NA`` or ``?`` is kept as is.
+    A file that is not UTF-8 is read as Latin-1 when that decodes cleanly (with a warning logged).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"input file {str(p)!r} does not exist")
+    if p.is_dir():
+        raise InputError(f"input {str(p)!r} is a folder, not a file")
+    fmt = _table_format(p)
+    if p.stat().st_size == 0:
+        raise InputError(f"input file {str(p)!r} is empty; it needs a header row and at least one data row")
+    if fmt == "parquet":
+        try:
+            df = pd.read_parquet(p)
+        except Exception as exc:  # pyarrow raises several unrelated types for bad files
+            raise InputError(f"input file {str(p)!r} is not a readable Parquet file ({exc})") from None
+    else:
+        df = _read_csv(p, sep="\t" if fmt == "tsv" else ",")
+    if df.shape[1] == 0:
+        raise InputError(f"input file {str(p)!r} has no columns")
+    if len(df) == 0:
+        raise InputError(f"input file {str(p)!r} has a header but no data rows")
+    return df
+
+
+def _read_csv(p: Path, sep: str) -> pd.DataFrame:
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise InputError(
+                f"input file {str(p)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again"
+            ) from None
+        import logging
+
+        logging.getLogger("datatwin").warning("%s is not UTF-8; read it as Windows-1252 (Latin-1)", p)
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep), [])
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InputError(f"input file {str(p)!r} has duplicate column names {dupes}; rename them to be unique")
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False, na_values=[""], low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"input file {str(p)!r} is empty; it needs a header row and at least one data row") from None
+    except pd.errors.ParserError as exc:
+        msg = str(exc).strip().splitlines()[-1]
+        raise InputError(f"input file {str(p)!r} has ragged rows: {msg}") from None
+
+
+# ---------------------------------------------------------------------- atomic output
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A failure (exception, full disk, Ctrl-C) leaves no partial file behind.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist; create it first")
+    if target.is_dir():
+        raise OutputError(f"cannot write {str(target)!r}: it is a folder")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except OSError as exc:
+        _unlink(tmp)
+        if isinstance(exc, OutputError):
+            raise
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise OutputError(f"cannot write {str(target)!r}: {reason}") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _unlink(p: Path) -> None:
+    with contextlib.suppress(OSError):
+        p.unlink()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write one DataFrame to CSV or Parquet (by suffix), atomically."""
+    write_table_chunks([df], path)
+
+
+def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -> int:
+    """Stream DataFrame chunks into one CSV or Parquet file, atomically; returns the row count.
+
+    Memory stays at one chunk, whatever the total row count.
+    """
+    target = Path(path)
+    fmt = _table_format(target)
+    rows = 0
+    with atomic_output(target) as tmp:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+            try:
+                for chunk in chunks:
+                    table = pa.Table.from_pandas(chunk, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                    rows += len(chunk)
+            finally:
+                if writer is not None:
+                    writer.close()
+        else:
+            sep = "\t" if fmt == "tsv" else ","
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                for i, chunk in enumerate(chunks):
+                    chunk.to_csv(f, index=False, header=i == 0, sep=sep, lineterminator="\n")
+                    rows += len(chunk)
+    return rows

@@ -1,0 +1,328 @@
+"""The Synthesizer: learn a table, sample new rows, save and load the model."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._encoding import MODELLED_KINDS, CategoricalEncoder, ColumnEncoder, NumericEncoder, TableEncoder, make_encoder
+from ._exceptions import InputError, ModelFileError, NotFittedError
+from ._generators import ColumnGenerator, make_generator
+from ._io import read_table, write_table_chunks
+from ._metadata import Metadata
+from ._model_file import read_model_file, write_model_file
+from ._progress import ProgressCallback, report
+from ._version import __version__
+from .engines import ENGINES, Engine
+
+__all__ = ["Synthesizer", "load"]
+
+log = logging.getLogger("datatwin")
+
+MIN_ROWS = 2
+DEFAULT_CHUNK = 100_000
+_SAMPLE_TAG = 0x5A3
+
+
+def _seed_int(ss: np.random.SeedSequence) -> int:
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+class Synthesizer:
+    """Learns a table and generates synthetic rows with the same statistics.
+
+    Parameters:
+        engine: ``"argn"`` (default; any-order autoregressive network, highest fidelity) or
+            ``"copula"`` (Gaussian copula; fastest, weakest).
+        random_state: seed for every random choice of ``fit`` (and the default seed of ``sample``).
+            The same data and seed give the same model file and the same samples, byte for byte.
+        rare_threshold: categories seen in fewer rows are never reproduced, and numbers beyond
+            the ``rare_threshold``-th smallest/largest value are clipped to it.
+        max_categories: most frequent levels kept per categorical column; the rest share the
+            rare bucket, so memory does not grow with the category count.
+        max_training_time: wall-clock budget for training, in seconds.
+        locale: Faker locale for PII and text columns.
+        engine_options: extra parameters for the engine (e.g. ``{"max_epochs": 50}``).
+
+    Example:
+        >>> import pandas as pd, datatwin
+        >>> df = pd.DataFrame({"age": list(range(20, 70)) * 4, "smoker": ["yes", "no"] * 100})
+        >>> syn = datatwin.Synthesizer(engine="copula", random_state=0).fit(df)
+        >>> out = syn.sample(5, seed=1)
+        >>> list(out.columns), len(out)
+        (['age', 'smoker'], 5)
+    """
+
+    def __init__(self, engine: str = "argn", *, random_state: int = 0, rare_threshold: int = 5,
+                 max_categories: int = 1000, max_training_time: float = 600.0, locale: str = "en_US",
+                 engine_options: dict[str, Any] | None = None) -> None:
+        self.engine = engine
+        self.random_state = random_state
+        self.rare_threshold = rare_threshold
+        self.max_categories = max_categories
+        self.max_training_time = max_training_time
+        self.locale = locale
+        self.engine_options = engine_options
+
+    # ------------------------------------------------------------------ parameters
+    def get_params(self) -> dict[str, Any]:
+        return {"engine": self.engine, "random_state": self.random_state, "rare_threshold": self.rare_threshold,
+                "max_categories": self.max_categories, "max_training_time": self.max_training_time,
+                "locale": self.locale, "engine_options": dict(self.engine_options or {})}
+
+    def _validate_params(self) -> None:
+        if self.engine not in ENGINES:
+            raise InputError(f"The 'engine' parameter of Synthesizer must be one of {sorted(ENGINES)}. "
+                             f"Got {self.engine!r} instead.")
+        for name, lo in (("random_state", 0), ("rare_threshold", 0), ("max_categories", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < lo:
+                raise InputError(f"The {name!r} parameter of Synthesizer must be an int in [{lo}, inf). "
+                                 f"Got {value!r} instead.")
+        if not isinstance(self.max_training_time, (int, float)) or self.max_training_time <= 0:
+            raise InputError("The 'max_training_time' parameter of Synthesizer must be a number > 0. "
+                             f"Got {self.max_training_time!r} instead.")
+        if self.engine_options is not None and not isinstance(self.engine_options, dict):
+            raise InputError("The 'engine_options' parameter of Synthesizer must be a dict or None.")
+
+    def _make_engine(self) -> Engine:
+        cls = ENGINES[self.engine]
+        opts = dict(self.engine_options or {})
+        if self.engine == "argn":
+            opts.setdefault("max_training_time", float(self.max_training_time))
+        try:
+            return cls(**opts)
+        except TypeError as exc:
+            raise InputError(f"engine_options for engine {self.engine!r} are not valid: {exc}") from None
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: pd.DataFrame | str | os.PathLike[str], metadata: Metadata | dict[str, Any] | str |
+            os.PathLike[str] | None = None, *, progress: ProgressCallback | None = None) -> Synthesizer:
+        """Learn ``data`` (a DataFrame or a CSV/Parquet path).
+
+        ``metadata`` overrides the inferred metadata for the columns it names (a
+        :class:`Metadata`, its dict form, or a JSON file path).
+        """
+        self._validate_params()
+        df = read_table(data) if isinstance(data, (str, os.PathLike)) else data
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"fit expects a pandas DataFrame or a file path, got {type(df).__name__}")
+        _check_frame(df)
+        meta = Metadata.infer(df)
+        given: set[str] = set()
+        if metadata is not None:
+            override = Metadata.load(metadata) if isinstance(metadata, (str, os.PathLike)) else metadata
+            override = Metadata.from_dict(override) if isinstance(override, dict) else override
+            meta = meta.update(override)
+            given = set(override.columns)
+        for name in df.columns:
+            if df[name].isna().all() and name not in given:
+                raise InputError(f"column {name!r} is entirely missing, so there is nothing to learn; drop it, "
+                                 f"or declare it {{\"kind\": \"constant\"}} in the metadata to keep it empty")
+        ss = np.random.SeedSequence(int(self.random_state))
+        enc_ss, eng_ss = ss.spawn(2)
+        enc_rng = np.random.default_rng(enc_ss)
+
+        report(progress, "analyse", 0, 1)
+        encoders: list[ColumnEncoder] = []
+        generators: dict[str, ColumnGenerator] = {}
+        for name, col in meta.columns.items():
+            if col.kind in MODELLED_KINDS:
+                encoders.append(make_encoder(name, col, self.rare_threshold, self.max_categories))
+            else:
+                generators[name] = make_generator(name, col, self.locale).fit(df[name])
+        self.table_encoder_ = TableEncoder(encoders)
+        codes = self.table_encoder_.fit_encode(df, enc_rng)
+        report(progress, "analyse", 1, 1)
+        self.generators_ = generators
+        self.metadata_ = meta
+        self.columns_ = [str(c) for c in df.columns]
+        self.n_rows_ = len(df)
+        self.engine_ = self._make_engine().fit(codes, self.table_encoder_.subcolumns, seed=_seed_int(eng_ss),
+                                               progress=progress)
+        return self
+
+    # ------------------------------------------------------------------ sample
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "engine_"):
+            raise NotFittedError("this Synthesizer is not fitted yet; call fit(data) first")
+
+    def sample(self, n: int, *, seed: int | None = None, chunk_size: int = DEFAULT_CHUNK,
+               progress: ProgressCallback | None = None) -> pd.DataFrame:
+        """Generate ``n`` synthetic rows (same columns, order and dtypes as the training data).
+
+        ``seed`` defaults to ``random_state``: the same seed gives the same rows, byte for byte,
+        whatever ``chunk_size`` or the number of workers.
+        """
+        chunks = list(self.iter_sample(n, seed=seed, chunk_size=chunk_size, progress=progress))
+        return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+    def iter_sample(self, n: int, *, seed: int | None = None, chunk_size: int = DEFAULT_CHUNK,
+                    progress: ProgressCallback | None = None) -> Iterator[pd.DataFrame]:
+        """Generate ``n`` rows as DataFrame chunks of ``chunk_size`` rows (memory stays at one chunk)."""
+        self._check_fitted()
+        n = _check_n(n)
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        seed = self.random_state if seed is None else seed
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+        # The chunk plan depends only on n and the chunk size, never on who runs the chunks.
+        n_chunks = math.ceil(n / chunk_size)
+        root = np.random.SeedSequence([int(seed), _SAMPLE_TAG])
+        gen_ss, *chunk_ss = root.spawn(n_chunks + 1)
+        gen_seed = _seed_int(gen_ss)
+        for g in self.generators_.values():
+            g.prepare(gen_seed, n)
+        forbidden = self.table_encoder_.forbidden()
+        for i, css in enumerate(chunk_ss):
+            start = i * chunk_size
+            m = min(chunk_size, n - start)
+            yield self._sample_chunk(m, start, css, forbidden)
+            report(progress, "sample", start + m, n)
+
+    def _sample_chunk(self, m: int, offset: int, ss: np.random.SeedSequence,
+                      forbidden: list[np.ndarray]) -> pd.DataFrame:
+        eng_ss, dec_ss, gen_ss = ss.spawn(3)
+        codes = self.engine_.sample(m, seed=_seed_int(eng_ss), forbidden=forbidden)
+        values = self.table_encoder_.decode(codes, np.random.default_rng(dec_ss))
+        grng = np.random.default_rng(gen_ss)
+        for name in self.columns_:
+            if name in self.generators_:
+                values[name] = self.generators_[name].generate(m, offset, grng)
+        return pd.DataFrame({name: values[name] for name in self.columns_}, index=pd.RangeIndex(offset, offset + m))
+
+    def sample_to_file(self, n: int, path: str | os.PathLike[str], *, seed: int | None = None,
+                       chunk_size: int = DEFAULT_CHUNK, progress: ProgressCallback | None = None) -> int:
+        """Stream ``n`` rows into a CSV or Parquet file (atomic: no partial file on failure)."""
+        chunks = self.iter_sample(n, seed=seed, chunk_size=chunk_size, progress=progress)
+        return write_table_chunks((c.reset_index(drop=True) for c in chunks), path)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model to ``path`` (JSON + safetensors in a zip; no training rows, no pickle)."""
+        self._check_fitted()
+        arrays: dict[str, np.ndarray] = {}
+        encoders = []
+        for i, enc in enumerate(self.table_encoder_.encoders):
+            state, arr = enc.get_state()
+            encoders.append({"name": enc.name, "type": enc.kind, "state": state})
+            arrays.update({f"enc.{i}.{k}": v for k, v in arr.items()})
+        eng_state, eng_arrays = self.engine_.get_state()
+        arrays.update({f"engine.{k}": v for k, v in eng_arrays.items()})
+        manifest = {
+            "datatwin_version": __version__,
+            "params": self.get_params(),
+            "metadata": self.metadata_.to_dict(),
+            "columns": self.columns_,
+            "n_rows": self.n_rows_,
+            "encoders": encoders,
+            "generators": {name: g.get_state() for name, g in self.generators_.items()},
+            "engine": {"name": self.engine_.name, "params": self.engine_.get_params(), "state": eng_state},
+        }
+        write_model_file(path, _jsonable(manifest), arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Synthesizer:
+        """Read a model written by :meth:`save`."""
+        manifest, arrays = read_model_file(path)
+        try:
+            return cls._from_manifest(manifest, arrays)
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ModelFileError(f"{str(path)!r} is not a consistent datatwin model "
+                                 f"({type(exc).__name__}: {exc}); re-create it with 'datatwin fit'") from None
+
+    @classmethod
+    def _from_manifest(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Synthesizer:
+        syn = cls(**manifest["params"])
+        syn.metadata_ = Metadata.from_dict(manifest["metadata"])
+        syn.columns_ = list(manifest["columns"])
+        syn.n_rows_ = int(manifest["n_rows"])
+        encoders: list[ColumnEncoder] = []
+        for i, e in enumerate(manifest["encoders"]):
+            meta = syn.metadata_.columns[e["name"]]
+            prefix = f"enc.{i}."
+            arr = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            enc_cls = {"categorical": CategoricalEncoder, "numeric": NumericEncoder}[e["type"]]
+            encoders.append(enc_cls.from_state(e["name"], meta, e["state"], arr))
+        syn.table_encoder_ = TableEncoder(encoders)
+        syn.generators_ = {}
+        for name, state in manifest["generators"].items():
+            g = make_generator(name, syn.metadata_.columns[name], syn.locale)
+            g.set_state(state)
+            syn.generators_[name] = g
+        eng_info = manifest["engine"]
+        if eng_info["name"] not in ENGINES:
+            raise ModelFileError(f"model uses engine {eng_info['name']!r}, which this datatwin does not have")
+        engine = ENGINES[eng_info["name"]](**eng_info["params"])
+        eng_arrays = {k[len("engine."):]: v for k, v in arrays.items() if k.startswith("engine.")}
+        try:
+            engine.set_state(syn.table_encoder_.subcolumns, eng_info["state"], eng_arrays)
+        except InputError as exc:
+            raise ModelFileError(f"the model's engine state is inconsistent: {exc}") from None
+        syn.engine_ = engine
+        return syn
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v != _DEFAULTS.get(k))
+        return f"Synthesizer({args})"
+
+
+_DEFAULTS = {"engine": "argn", "random_state": 0, "rare_threshold": 5, "max_categories": 1000,
+             "max_training_time": 600.0, "locale": "en_US", "engine_options": {}}
+
+
+def load(path: str | os.PathLike[str]) -> Synthesizer:
+    """Load a model file written by :meth:`Synthesizer.save`.
+
+    Example:
+        >>> import pandas as pd, datatwin, tempfile, os
+        >>> df = pd.DataFrame({"x": [1.5, 2.0, 3.25] * 10})
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.dtw")
+        >>> datatwin.Synthesizer(engine="copula").fit(df).save(path)
+        >>> datatwin.load(path).sample(2).shape
+        (2, 1)
+    """
+    return Synthesizer.load(path)
+
+
+def _check_frame(df: pd.DataFrame) -> None:
+    if df.shape[1] == 0:
+        raise InputError("the table has no columns")
+    dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if dupes:
+        raise InputError(f"the table has duplicate column names {dupes}; rename them to be unique")
+    if len(df) < MIN_ROWS:
+        raise InputError(f"the table has {len(df)} row(s); datatwin needs at least {MIN_ROWS} rows to learn from")
+
+
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise InputError(f"the number of rows must be a whole number, got {n!r}")
+    if n <= 0:
+        raise InputError(f"the number of rows must be positive, got {n}")
+    return int(n)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -1,0 +1,347 @@
+"""Any-order autoregressive network over discretised sub-columns (the default engine).
+
+Every sub-column j gets an embedding table and a small head: one hidden layer over the
+embeddings of the sub-columns that come *before* j in the current column order (the others are
+masked to zero), then logits over j's codes. Training draws, per row, either the canonical
+column order or a random permutation, so one model learns p(column | any subset of the others):
+unconditional sampling uses the canonical order; conditional sampling puts the given columns
+first. Sub-columns of one column always stay together, in order.
+
+All heads run as one batched matrix product (``baddbmm``), so a training step is a handful of
+tensor operations whatever the column count; sampling runs one small matmul per sub-column over
+a batch of up to 128k rows under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._encoding import SubColumn
+from .._exceptions import InputError
+from .._progress import ProgressCallback, report
+from ._base import Engine
+
+__all__ = ["ARGNEngine"]
+
+log = logging.getLogger("datatwin")
+
+SAMPLE_BATCH = 131_072
+
+
+def _emb_dim(card: int) -> int:
+    return int(min(32, max(4, math.ceil(3 * math.log(card + 1) + 2))))
+
+
+class _Net(nn.Module):
+    def __init__(self, cards: list[int], col_of_sub: list[int], hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.cards = cards
+        s = len(cards)
+        dims = [_emb_dim(c) for c in cards]
+        self.embs = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cards, dims))
+        d_total = sum(dims)
+        self.w1 = nn.Parameter(torch.empty(s, d_total, hidden))
+        self.b1 = nn.Parameter(torch.zeros(s, hidden))
+        nn.init.normal_(self.w1, std=1.0 / math.sqrt(max(1, d_total)))
+        self.heads = nn.ModuleList(nn.Linear(hidden, c) for c in cards)
+        self.drop = nn.Dropout(dropout)
+        # Static structure: which column each sub-column / embedding dim belongs to, and the
+        # within-column position that orders a column's own sub-columns.
+        within, seen = [], {}
+        for c in col_of_sub:
+            within.append(seen.get(c, 0))
+            seen[c] = seen.get(c, 0) + 1
+        dim_sub = np.repeat(np.arange(s), dims)
+        self.register_buffer("col_of_sub", torch.tensor(col_of_sub, dtype=torch.long), persistent=False)
+        self.register_buffer("col_of_dim", torch.tensor(np.array(col_of_sub)[dim_sub], dtype=torch.long),
+                             persistent=False)
+        w_sub, w_dim = np.array(within), np.array(within)[dim_sub]
+        same = (np.array(col_of_sub)[:, None] == np.array(col_of_sub)[dim_sub][None, :]) & (
+            w_dim[None, :] < w_sub[:, None]
+        )
+        self.register_buffer("same_prev", torch.tensor(same), persistent=False)
+        self.dims = dims
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([emb(x[:, j]) for j, emb in enumerate(self.embs)], dim=1)
+
+    def loss(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Mean over rows of the summed cross-entropies; ``pos[b, c]`` = column c's place in row b's order."""
+        e = self.embed(x)
+        visible = pos[:, self.col_of_dim][:, None, :] < pos[:, self.col_of_sub][:, :, None]
+        visible = visible | self.same_prev[None]
+        xm = (e[:, None, :] * visible).transpose(0, 1)  # S x B x D
+        h = self.drop(F.relu(torch.baddbmm(self.b1[:, None, :], xm, self.w1)))
+        total = x.new_zeros((), dtype=torch.float32)
+        for j, head in enumerate(self.heads):
+            total = total + F.cross_entropy(head(h[j]), x[:, j])
+        return total
+
+
+class ARGNEngine(Engine):
+    """The default engine: an any-order autoregressive network (TabularARGN-style).
+
+    Parameters:
+        hidden_size: width of each sub-column's hidden layer (None: by table size).
+        max_epochs: upper bound on epochs (early stopping usually ends sooner).
+        batch_size: rows per step (None: grows with the data).
+        learning_rate, weight_decay, dropout: AdamW and regularisation settings.
+        val_fraction: share of rows held out for early stopping.
+        patience: epochs without validation improvement before stopping.
+        max_training_time: wall-clock budget in seconds; the best model so far is kept.
+        fixed_order_share: share of training rows in the canonical column order (the rest
+            take random orders, which is what makes conditional sampling exact).
+        n_threads: torch threads (None: all cores).
+
+    Example:
+        >>> import numpy as np
+        >>> from datatwin._encoding import SubColumn
+        >>> codes = np.random.default_rng(0).integers(0, 3, size=(300, 2)).astype(np.int32)
+        >>> eng = ARGNEngine(max_epochs=2).fit(codes, [SubColumn(0, "a", 3), SubColumn(1, "b", 3)], seed=0)
+        >>> eng.sample(5, seed=1, forbidden=[np.array([], int)] * 2).shape
+        (5, 2)
+    """
+
+    name: ClassVar[str] = "argn"
+
+    def __init__(self, *, hidden_size: int | None = None, max_epochs: int = 200, batch_size: int | None = None,
+                 learning_rate: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.1,
+                 val_fraction: float = 0.1, patience: int = 6, max_training_time: float = 600.0,
+                 fixed_order_share: float = 0.5, temperature: float = 1.0, n_threads: int | None = None) -> None:
+        self.hidden_size = hidden_size
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.max_training_time = max_training_time
+        self.fixed_order_share = fixed_order_share
+        self.temperature = temperature
+        self.n_threads = n_threads
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "hidden_size", "max_epochs", "batch_size", "learning_rate", "weight_decay", "dropout",
+            "val_fraction", "patience", "max_training_time", "fixed_order_share", "temperature", "n_threads")}
+
+    def _validate(self) -> None:
+        checks = [
+            ("max_epochs", self.max_epochs, int, 1, None),
+            ("patience", self.patience, int, 1, None),
+            ("learning_rate", self.learning_rate, float, 0.0, None),
+            ("max_training_time", self.max_training_time, float, 0.0, None),
+        ]
+        for name, value, typ, lo, hi in checks:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > lo
+            if typ is int:
+                ok = ok and isinstance(value, int)
+            if not ok:
+                kind = "an int" if typ is int else "a number"
+                raise InputError(f"The {name!r} parameter of ARGNEngine must be {kind} > {lo}. Got {value!r} instead.")
+        for name, value in (("dropout", self.dropout), ("val_fraction", self.val_fraction),
+                            ("fixed_order_share", self.fixed_order_share)):
+            if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0 or (name == "fixed_order_share" and value == 1)):
+                raise InputError(f"The {name!r} parameter of ARGNEngine must be in [0, 1). Got {value!r} instead.")
+        for name, value in (("hidden_size", self.hidden_size), ("batch_size", self.batch_size),
+                            ("n_threads", self.n_threads)):
+            if value is not None and not (isinstance(value, int) and value >= 1):
+                raise InputError(f"The {name!r} parameter of ARGNEngine must be an int >= 1 or None. Got {value!r} instead.")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
+            progress: ProgressCallback | None = None) -> ARGNEngine:
+        self._validate()
+        self.subcolumns_ = list(subcolumns)
+        n, s = codes.shape
+        self.n_columns_ = (max(sc.column for sc in subcolumns) + 1) if subcolumns else 0
+        hidden = self.hidden_size or int(min(256, max(64, 16 * math.ceil(math.sqrt(s + 1)) * 2)))
+        self.hidden_ = hidden
+        with _torch_session(seed, self.n_threads):
+            self.net_ = _Net([sc.cardinality for sc in subcolumns], [sc.column for sc in subcolumns],
+                             hidden, self.dropout)
+            if s == 0 or n == 0:
+                self.history_ = []
+                return self
+            self._train(torch.from_numpy(codes.astype(np.int64)), seed, progress)
+        return self
+
+    def _train(self, x_all: torch.Tensor, seed: int, progress: ProgressCallback | None) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        n = len(x_all)
+        perm = torch.randperm(n, generator=gen)
+        n_val = int(round(n * self.val_fraction)) if n >= 50 else 0
+        x_val, x_tr = x_all[perm[:n_val]], x_all[perm[n_val:]]
+        n_tr = len(x_tr)
+        bs = self.batch_size or int(min(1024, max(32, 2 ** round(math.log2(max(32, n_tr / 40))))))
+        net = self.net_
+        opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        best_loss, best_state, bad_epochs, lr_bad = math.inf, copy.deepcopy(net.state_dict()), 0, 0
+        self.history_: list[dict[str, float]] = []
+        start = time.monotonic()
+        c = self.n_columns_
+        canon_val = torch.arange(c).expand(max(1, n_val), c)
+        self.interrupted_ = False
+        self.stopped_by_ = "max_epochs"
+        try:
+            for epoch in range(1, self.max_epochs + 1):
+                net.train()
+                order = torch.randperm(n_tr, generator=gen)
+                train_loss, steps = 0.0, 0
+                for i in range(0, n_tr, bs):
+                    xb = x_tr[order[i:i + bs]]
+                    pos = self._positions(len(xb), gen)
+                    loss = net.loss(xb, pos)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    train_loss += float(loss)
+                    steps += 1
+                    if time.monotonic() - start > self.max_training_time:
+                        break
+                net.eval()
+                if n_val:
+                    with torch.inference_mode():
+                        val = float(sum(net.loss(x_val[i:i + 8192], canon_val[: len(x_val[i:i + 8192])])
+                                        * len(x_val[i:i + 8192]) for i in range(0, n_val, 8192)) / n_val)
+                else:
+                    val = train_loss / max(1, steps)
+                self.history_.append({"epoch": epoch, "train_loss": train_loss / max(1, steps), "val_loss": val})
+                report(progress, "fit", epoch, self.max_epochs, val_loss=val, train_loss=train_loss / max(1, steps))
+                if val < best_loss - 1e-4:
+                    best_loss, best_state, bad_epochs, lr_bad = val, copy.deepcopy(net.state_dict()), 0, 0
+                else:
+                    bad_epochs += 1
+                    lr_bad += 1
+                    if lr_bad >= max(2, self.patience // 2):
+                        for g in opt.param_groups:
+                            g["lr"] *= 0.5
+                        lr_bad = 0
+                    if bad_epochs >= self.patience:
+                        self.stopped_by_ = "early_stopping"
+                        break
+                if time.monotonic() - start > self.max_training_time:
+                    self.stopped_by_ = "max_training_time"
+                    log.warning("training stopped at its time budget (%.0f s); keeping the best model",
+                                self.max_training_time)
+                    break
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            self.stopped_by_ = "interrupted"
+            log.warning("training interrupted; keeping the best model so far")
+        net.load_state_dict(best_state)
+        net.eval()
+        self.val_loss_ = best_loss
+        self.epochs_ = len(self.history_)
+
+    def _positions(self, b: int, gen: torch.Generator) -> torch.Tensor:
+        c = self.n_columns_
+        pos = torch.arange(c).repeat(b, 1)
+        n_rand = int(round(b * (1 - self.fixed_order_share)))
+        if n_rand:
+            pos[:n_rand] = torch.argsort(torch.rand(n_rand, c, generator=gen), dim=1)
+        return pos
+
+    # ------------------------------------------------------------------ sample
+    def sample(self, n: int, *, seed: int, forbidden: list[np.ndarray],
+               fixed: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        fixed = fixed or {}
+        s = len(self.subcolumns_)
+        out = np.empty((n, s), dtype=np.int32)
+        if s == 0:
+            return out
+        net = self.net_
+        # Column order: columns with fixed sub-columns first, the rest canonical.
+        fixed_cols = sorted({self.subcolumns_[j].column for j in fixed})
+        col_order = fixed_cols + [c for c in range(self.n_columns_) if c not in fixed_cols]
+        sub_order = [j for c in col_order for j, sc in enumerate(self.subcolumns_) if sc.column == c]
+        dim_start = np.concatenate([[0], np.cumsum(net.dims)])
+        dim_order = np.concatenate([np.arange(dim_start[j], dim_start[j + 1]) for j in sub_order])
+        prefix = np.cumsum([0] + [net.dims[j] for j in sub_order])  # visible dims before step t
+        with _torch_session(seed, self.n_threads), torch.inference_mode():
+            w1 = net.w1[:, torch.from_numpy(dim_order), :]  # rows in sampling order
+            masks = []
+            for j in range(s):
+                m = torch.zeros(net.cards[j], dtype=torch.bool)
+                if len(forbidden[j]):
+                    m[torch.from_numpy(np.asarray(forbidden[j], dtype=np.int64))] = True
+                    if bool(m.all()):
+                        m[:] = False
+                masks.append(m)
+            gen = torch.Generator().manual_seed(seed)
+            for start in range(0, n, SAMPLE_BATCH):
+                b = min(SAMPLE_BATCH, n - start)
+                x = torch.zeros(b, int(prefix[-1]))
+                for t, j in enumerate(sub_order):
+                    if j in fixed:
+                        codes = torch.from_numpy(np.asarray(fixed[j][start:start + b], dtype=np.int64))
+                    else:
+                        h = torch.relu(torch.addmm(net.b1[j], x[:, : prefix[t]], w1[j, : prefix[t]]))
+                        logits = net.heads[j](h)
+                        if self.temperature != 1.0:
+                            logits = logits / self.temperature
+                        logits = logits.masked_fill(masks[j], -torch.inf)
+                        codes = _draw(logits, gen)
+                    x[:, prefix[t]: prefix[t + 1]] = net.embs[j](codes)
+                    out[start:start + b, j] = codes.numpy()
+        return out
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state = {"hidden": self.hidden_, "n_columns": self.n_columns_,
+                 "history": getattr(self, "history_", [])}
+        arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+        return state, arrays
+
+    def set_state(self, subcolumns: list[SubColumn], state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.subcolumns_ = list(subcolumns)
+        self.hidden_, self.n_columns_ = int(state["hidden"]), int(state["n_columns"])
+        self.history_ = state.get("history", [])
+        self.net_ = _Net([sc.cardinality for sc in subcolumns], [sc.column for sc in subcolumns],
+                         self.hidden_, self.dropout)
+        tensors = {k[4:]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items() if k.startswith("net.")}
+        try:
+            self.net_.load_state_dict(tensors, strict=True)
+        except RuntimeError as exc:
+            raise InputError(f"network weights do not match the model's columns: {str(exc).splitlines()[0]}") from None
+        self.net_.eval()
+
+
+def _draw(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Inverse-CDF draw: one uniform per row (cheaper than Gumbel noise over every code)."""
+    probs = torch.softmax(logits, dim=1)
+    cdf = torch.cumsum(probs, dim=1)
+    u = torch.rand(len(logits), 1, generator=gen) * cdf[:, -1:]
+    idx = torch.searchsorted(cdf, u, right=True).squeeze(1)
+    idx = torch.minimum(idx, torch.tensor(logits.shape[1] - 1))
+    # A forbidden code has probability 0; rounding at the top must not land on one.
+    bad = ~torch.isfinite(logits.gather(1, idx[:, None]).squeeze(1))
+    if bool(bad.any()):
+        idx[bad] = torch.argmax(logits[bad], dim=1)
+    return idx
+
+
+@contextlib.contextmanager
+def _torch_session(seed: int, n_threads: int | None) -> Iterator[None]:
+    """Seed torch and set its threads for one fit/sample, restoring the caller's settings."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n_threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        torch.set_num_threads(old)

@@ -1,0 +1,90 @@
+"""Gaussian copula over the sub-column codes: the fast statistical baseline.
+
+Each sub-column keeps its exact marginal (code frequencies); their dependence is one
+correlation matrix of normal scores. Seconds to fit, ~1M rows/s to sample; it misses every
+non-linear and interaction effect, which is why it is not the default.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from .._encoding import SubColumn
+from .._exceptions import ConditionError
+from .._progress import ProgressCallback, report
+from ._base import Engine
+
+__all__ = ["CopulaEngine"]
+
+
+class CopulaEngine(Engine):
+    """Gaussian copula on exact discrete marginals.
+
+    Example:
+        >>> import numpy as np
+        >>> from datatwin._encoding import SubColumn
+        >>> codes = np.random.default_rng(0).integers(0, 3, size=(500, 2))
+        >>> eng = CopulaEngine().fit(codes, [SubColumn(0, "a", 3), SubColumn(1, "b", 3)], seed=0)
+        >>> eng.sample(4, seed=1, forbidden=[np.array([], int)] * 2).shape
+        (4, 2)
+    """
+
+    name: ClassVar[str] = "copula"
+
+    def get_params(self) -> dict[str, Any]:
+        return {}
+
+    def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
+            progress: ProgressCallback | None = None) -> CopulaEngine:
+        rng = np.random.default_rng(seed)
+        n, s = codes.shape
+        self.cards_ = np.array([sc.cardinality for sc in subcolumns], dtype=np.int64)
+        self.probs_ = [np.bincount(codes[:, j], minlength=int(self.cards_[j])) / n for j in range(s)]
+        z = np.empty((n, s))
+        for j in range(s):
+            cdf = np.concatenate([[0.0], np.cumsum(self.probs_[j])])
+            lo, width = cdf[codes[:, j]], self.probs_[j][codes[:, j]]
+            u = np.clip(lo + rng.random(n) * width, 1e-6, 1 - 1e-6)
+            z[:, j] = ndtri(u)
+        corr = np.corrcoef(z, rowvar=False) if s > 1 else np.ones((1, 1))
+        corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
+        np.fill_diagonal(corr, 1.0)
+        self.corr_ = corr + 1e-6 * np.eye(s)
+        report(progress, "fit", 1, 1)
+        return self
+
+    def sample(self, n: int, *, seed: int, forbidden: list[np.ndarray],
+               fixed: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        if fixed:
+            raise ConditionError("the copula engine cannot sample under conditions; fit with engine='argn'")
+        rng = np.random.default_rng(seed)
+        s = len(self.cards_)
+        chol = np.linalg.cholesky(self.corr_)
+        u = ndtr(rng.standard_normal((n, s)) @ chol.T)
+        out = np.empty((n, s), dtype=np.int32)
+        for j in range(s):
+            p = self.probs_[j].copy()
+            if len(forbidden[j]):
+                p[forbidden[j]] = 0.0
+            total = p.sum()
+            p = p / total if total > 0 else self.probs_[j]
+            cdf = np.cumsum(p)
+            out[:, j] = np.minimum(np.searchsorted(cdf, u[:, j], side="right"), len(p) - 1)
+            # Never land on a zero-probability code through rounding at the top end.
+            zero = p[out[:, j]] == 0
+            if zero.any():
+                out[zero, j] = int(np.argmax(p))
+        return out
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        arrays = {"corr": self.corr_, "cards": self.cards_}
+        arrays.update({f"probs.{j}": p for j, p in enumerate(self.probs_)})
+        return {}, arrays
+
+    def set_state(self, subcolumns: list[SubColumn], state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.cards_ = arrays["cards"].astype(np.int64)
+        self.corr_ = arrays["corr"].astype(np.float64)
+        self.probs_ = [arrays[f"probs.{j}"].astype(np.float64) for j in range(len(self.cards_))]
