@@ -315,7 +315,10 @@ def infer_column(s: pd.Series) -> ColumnMeta:
     pii = _pii_from_name(name)
     if pii == "phone" and sample.str.fullmatch(_PHONE_RE).mean() < 0.9:
         pii = None
-    if pii is not None and (nunique > 0.05 * n_nonnull or pii in ("email", "phone", "ssn", "iban")):
+    # Person-level identifiers are PII whatever their cardinality; places, companies and the like
+    # only when they are near-unique (a 'city' with ten levels is a useful category).
+    weak = ("city", "postcode", "company", "url", "username")
+    if pii is not None and (pii not in weak or nunique > 0.05 * n_nonnull):
         return ColumnMeta("pii", dtype=dtype, pii_type=pii)
     if all_unique and not sample.str.contains(r"\s").any() and sample.str.len().max() <= 64:
         return ColumnMeta("id", dtype=dtype)

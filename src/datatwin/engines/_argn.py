@@ -38,10 +38,23 @@ __all__ = ["ARGNEngine"]
 log = logging.getLogger("datatwin")
 
 SAMPLE_BATCH = 131_072
+ORDERS_PER_BATCH = 8
 
 
 def _emb_dim(card: int) -> int:
     return int(min(32, max(4, math.ceil(3 * math.log(card + 1) + 2))))
+
+
+def _head_groups(cards: list[int]) -> list[list[int]]:
+    """Group sub-columns of similar cardinality so each group's heads run as one padded bmm."""
+    order = sorted(range(len(cards)), key=lambda j: (cards[j], j))
+    groups: list[list[int]] = []
+    for j in order:
+        if groups and cards[j] <= 2 * cards[groups[-1][0]] + 8:
+            groups[-1].append(j)
+        else:
+            groups.append([j])
+    return groups
 
 
 class _Net(nn.Module):
@@ -49,13 +62,29 @@ class _Net(nn.Module):
         super().__init__()
         self.cards = cards
         s = len(cards)
+        self.hidden = hidden
         dims = [_emb_dim(c) for c in cards]
+        self.dims = dims
         self.embs = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cards, dims))
         d_total = sum(dims)
         self.w1 = nn.Parameter(torch.empty(s, d_total, hidden))
         self.b1 = nn.Parameter(torch.zeros(s, hidden))
         nn.init.normal_(self.w1, std=1.0 / math.sqrt(max(1, d_total)))
-        self.heads = nn.ModuleList(nn.Linear(hidden, c) for c in cards)
+        self.groups = _head_groups(cards)
+        self.w2 = nn.ParameterList()
+        self.b2 = nn.ParameterList()
+        for gi, g in enumerate(self.groups):
+            cmax = max(cards[j] for j in g)
+            self.w2.append(nn.Parameter(torch.randn(len(g), hidden, cmax) / math.sqrt(hidden)))
+            self.b2.append(nn.Parameter(torch.zeros(len(g), cmax)))
+            pad = torch.zeros(len(g), cmax)
+            for k, j in enumerate(g):
+                pad[k, cards[j]:] = -1e9  # padding codes can never win
+            self.register_buffer(f"pad{gi}", pad, persistent=False)
+        self.slot = {j: (gi, k) for gi, g in enumerate(self.groups) for k, j in enumerate(g)}
+        # Heads in group order, so each group's hidden states are one contiguous slice.
+        head_order = [j for g in self.groups for j in g]
+        self.group_bounds = np.cumsum([0] + [len(g) for g in self.groups]).tolist()
         self.drop = nn.Dropout(dropout)
         # Static structure: which column each sub-column / embedding dim belongs to, and the
         # within-column position that orders a column's own sub-columns.
@@ -64,30 +93,52 @@ class _Net(nn.Module):
             within.append(seen.get(c, 0))
             seen[c] = seen.get(c, 0) + 1
         dim_sub = np.repeat(np.arange(s), dims)
-        self.register_buffer("col_of_sub", torch.tensor(col_of_sub, dtype=torch.long), persistent=False)
-        self.register_buffer("col_of_dim", torch.tensor(np.array(col_of_sub)[dim_sub], dtype=torch.long),
-                             persistent=False)
+        col_sub = np.array(col_of_sub, dtype=np.int64)
+        ho = np.array(head_order, dtype=np.int64)
+        # w1 / b1 / the mask rows are stored in head order: row p belongs to sub-column ho[p].
+        self.register_buffer("col_of_sub", torch.from_numpy(col_sub[ho]), persistent=False)
+        self.register_buffer("col_of_dim", torch.from_numpy(col_sub[dim_sub]), persistent=False)
         w_sub, w_dim = np.array(within), np.array(within)[dim_sub]
-        same = (np.array(col_of_sub)[:, None] == np.array(col_of_sub)[dim_sub][None, :]) & (
-            w_dim[None, :] < w_sub[:, None]
-        )
-        self.register_buffer("same_prev", torch.tensor(same), persistent=False)
-        self.dims = dims
+        same = (col_sub[:, None] == col_sub[dim_sub][None, :]) & (w_dim[None, :] < w_sub[:, None])
+        self.register_buffer("same_prev", torch.from_numpy(same[ho]), persistent=False)
+        self.row_of = {int(j): p for p, j in enumerate(ho)}
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([emb(x[:, j]) for j, emb in enumerate(self.embs)], dim=1)
 
-    def loss(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """Mean over rows of the summed cross-entropies; ``pos[b, c]`` = column c's place in row b's order."""
-        e = self.embed(x)
-        visible = pos[:, self.col_of_dim][:, None, :] < pos[:, self.col_of_sub][:, :, None]
-        visible = visible | self.same_prev[None]
-        xm = (e[:, None, :] * visible).transpose(0, 1)  # S x B x D
-        h = self.drop(F.relu(torch.baddbmm(self.b1[:, None, :], xm, self.w1)))
+    def visible(self, pos: torch.Tensor) -> torch.Tensor:
+        """S x D mask for one column order (``pos[c]`` = column c's place); rows in head order."""
+        return (pos[self.col_of_dim][None, :] < pos[self.col_of_sub][:, None]) | self.same_prev
+
+    def hidden_states(self, e: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """B x S x H hidden states of every head (in group order), for rows sharing one column order.
+
+        MADE-style: the order's mask is applied to the weights (S x D x H, small) instead of the
+        inputs, so all heads are one dense matmul.
+        """
+        s, d, h = self.w1.shape
+        mask = self.visible(pos)[:, :, None].to(self.w1.dtype)
+        w = (self.w1 * mask).permute(1, 0, 2).reshape(d, s * h)
+        return F.relu(torch.addmm(self.b1.reshape(1, s * h), e, w)).view(len(e), s, h)
+
+    def loss(self, x: torch.Tensor, orders: list[tuple[torch.Tensor, int, int]]) -> torch.Tensor:
+        """Mean over rows of the summed cross-entropies; rows [a, b) of ``x`` use column order ``pos``."""
+        e = self.drop(self.embed(x))
+        h = torch.cat([self.hidden_states(e[a:b], pos) for pos, a, b in orders], dim=0)
         total = x.new_zeros((), dtype=torch.float32)
-        for j, head in enumerate(self.heads):
-            total = total + F.cross_entropy(head(h[j]), x[:, j])
-        return total
+        for gi, g in enumerate(self.groups):
+            idx = torch.tensor(g)
+            a, z = self.group_bounds[gi], self.group_bounds[gi + 1]
+            logits = torch.baddbmm(self.b2[gi][:, None, :] + getattr(self, f"pad{gi}")[:, None, :],
+                                   h[:, a:z].transpose(0, 1), self.w2[gi])  # G x B x C
+            target = x[:, idx].T.reshape(-1)
+            total = total + F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target, reduction="sum")
+        return total / len(x)
+
+    def head_logits(self, j: int, h: torch.Tensor) -> torch.Tensor:
+        gi, k = self.slot[j]
+        card = self.cards[j]
+        return torch.addmm(self.b2[gi][k, :card], h, self.w2[gi][k, :, :card])
 
 
 class ARGNEngine(Engine):
@@ -188,12 +239,12 @@ class ARGNEngine(Engine):
         n_tr = len(x_tr)
         bs = self.batch_size or int(min(1024, max(32, 2 ** round(math.log2(max(32, n_tr / 40))))))
         net = self.net_
-        opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay, foreach=True)
         best_loss, best_state, bad_epochs, lr_bad = math.inf, copy.deepcopy(net.state_dict()), 0, 0
         self.history_: list[dict[str, float]] = []
         start = time.monotonic()
         c = self.n_columns_
-        canon_val = torch.arange(c).expand(max(1, n_val), c)
+        canon = torch.arange(c)
         self.interrupted_ = False
         self.stopped_by_ = "max_epochs"
         try:
@@ -203,19 +254,18 @@ class ARGNEngine(Engine):
                 train_loss, steps = 0.0, 0
                 for i in range(0, n_tr, bs):
                     xb = x_tr[order[i:i + bs]]
-                    pos = self._positions(len(xb), gen)
-                    loss = net.loss(xb, pos)
+                    loss = net.loss(xb, self._orders(len(xb), gen))
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                    train_loss += float(loss)
+                    train_loss += loss.item()
                     steps += 1
                     if time.monotonic() - start > self.max_training_time:
                         break
                 net.eval()
                 if n_val:
                     with torch.inference_mode():
-                        val = float(sum(net.loss(x_val[i:i + 8192], canon_val[: len(x_val[i:i + 8192])])
+                        val = float(sum(net.loss(x_val[i:i + 8192], [(canon, 0, len(x_val[i:i + 8192]))])
                                         * len(x_val[i:i + 8192]) for i in range(0, n_val, 8192)) / n_val)
                 else:
                     val = train_loss / max(1, steps)
@@ -247,13 +297,18 @@ class ARGNEngine(Engine):
         self.val_loss_ = best_loss
         self.epochs_ = len(self.history_)
 
-    def _positions(self, b: int, gen: torch.Generator) -> torch.Tensor:
+    def _orders(self, b: int, gen: torch.Generator) -> list[tuple[torch.Tensor, int, int]]:
+        """Column orders for a batch: the canonical order for a share of the rows, then a few
+        random orders, each for a contiguous block of rows (the batch is already shuffled)."""
         c = self.n_columns_
-        pos = torch.arange(c).repeat(b, 1)
-        n_rand = int(round(b * (1 - self.fixed_order_share)))
-        if n_rand:
-            pos[:n_rand] = torch.argsort(torch.rand(n_rand, c, generator=gen), dim=1)
-        return pos
+        n_fixed = int(round(b * self.fixed_order_share))
+        orders = [(torch.arange(c), 0, n_fixed)] if n_fixed else []
+        n_rand = b - n_fixed
+        k = min(n_rand, ORDERS_PER_BATCH)
+        bounds = np.linspace(n_fixed, b, k + 1).astype(int)
+        for a, z in zip(bounds[:-1], bounds[1:]):
+            orders.append((torch.argsort(torch.rand(c, generator=gen)), int(a), int(z)))
+        return orders
 
     # ------------------------------------------------------------------ sample
     def sample(self, n: int, *, seed: int, forbidden: list[np.ndarray],
@@ -289,8 +344,9 @@ class ARGNEngine(Engine):
                     if j in fixed:
                         codes = torch.from_numpy(np.asarray(fixed[j][start:start + b], dtype=np.int64))
                     else:
-                        h = torch.relu(torch.addmm(net.b1[j], x[:, : prefix[t]], w1[j, : prefix[t]]))
-                        logits = net.heads[j](h)
+                        r = net.row_of[j]
+                        h = torch.relu(torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]))
+                        logits = net.head_logits(j, h)
                         if self.temperature != 1.0:
                             logits = logits / self.temperature
                         logits = logits.masked_fill(masks[j], -torch.inf)

@@ -1,0 +1,301 @@
+"""The ``datatwin`` command: a thin Typer layer over the Python API, with rich progress bars.
+
+Every expected failure (bad input, bad model file, unwritable output) prints one line on stderr
+and exits with status 1; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ._exceptions import DatatwinError, InputError, OutputError
+from ._progress import ProgressEvent
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="datatwin",
+    help="Learn a real table and generate privacy-safe synthetic data that behaves like it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+log = logging.getLogger("datatwin")
+
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same bytes.", min=0)]
+MetaOpt = Annotated[Path | None, typer.Option("--metadata", "-m", help="JSON metadata overriding the detected "
+                                               "column kinds (write a starter with 'datatwin inspect --json').")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="argn (default, highest fidelity) or copula (fastest).")]
+TimeOpt = Annotated[float, typer.Option("--max-training-time", help="Training budget in seconds.", min=1)]
+ChunkOpt = Annotated[int, typer.Option("--chunk-size", help="Rows generated and written at a time.", min=1)]
+
+
+@app.callback()
+def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_time=False, show_path=False)], force=True)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[ProgressEvent], None]]:
+    """A rich progress display fed by datatwin's progress events."""
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err, transient=False,
+                  disable=not err.is_terminal) as bar:
+        tasks: dict[str, Any] = {}
+
+        def callback(ev: ProgressEvent) -> None:
+            label = {"fit": "training (epochs)", "sample": "sampling (rows)", "analyse": "analysing"}.get(
+                ev.stage, ev.stage)
+            if ev.stage not in tasks:
+                tasks[ev.stage] = bar.add_task(label, total=ev.total, info="")
+            info = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in ev.info.items())
+            bar.update(tasks[ev.stage], completed=ev.completed, total=ev.total, info=info)
+
+        yield callback
+
+
+def _check_output(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist; create it first")
+    if path.is_dir():
+        raise OutputError(f"cannot write {str(path)!r}: it is a folder")
+
+
+def _check_table_suffix(path: Path) -> None:
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq", ".tsv", ".txt"):
+        raise InputError(f"output {str(path)!r} must end in .csv or .parquet")
+
+
+def _check_n(n: int) -> None:
+    if n <= 0:
+        raise InputError(f"-n must be a positive number of rows, got {n}")
+
+
+@app.command()
+def inspect(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the detected metadata here (to edit and "
+                                                   "pass to fit --metadata).")] = None,
+) -> None:
+    """Show the detected kind of every column (numeric, categorical, datetime, id, PII, ...)."""
+    from ._io import read_table
+    from ._metadata import Metadata
+
+    df = read_table(data)
+    meta = Metadata.infer(df)
+    if json_out is not None:
+        _check_output(json_out)
+        meta.save(json_out)
+    table = Table(title=f"{data} - {len(df):,} rows x {df.shape[1]} columns")
+    for col in ("column", "kind", "dtype", "missing", "distinct", "detail"):
+        table.add_column(col)
+    for name, col in meta.columns.items():
+        s = df[name]
+        detail = col.pii_type or col.datetime_format or ("integer" if col.integer else "") or (
+            f"{col.decimals} decimals" if col.decimals else "") or (f"value={col.value}" if col.value else "")
+        table.add_row(name, col.kind, col.dtype, f"{s.isna().mean():.1%}", f"{s.nunique():,}", detail)
+    out.print(table)
+    if json_out is not None:
+        err.print(f"metadata written to [bold]{json_out}[/bold]")
+
+
+@app.command()
+def fit(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file to learn.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.dtw).")],
+    metadata: MetaOpt = None,
+    seed: SeedOpt = 0,
+    engine: EngineOpt = "argn",
+    max_training_time: TimeOpt = 600.0,
+) -> None:
+    """Learn a table and save the model (JSON + safetensors, no pickle)."""
+    _check_output(output)
+    syn = _fit(data, metadata, seed, engine, max_training_time)
+    syn.save(output)
+    err.print(f"model written to [bold]{output}[/bold]")
+
+
+def _fit(data: Path, metadata: Path | None, seed: int, engine: str, max_training_time: float) -> Any:
+    from ._io import read_table
+    from ._synthesizer import Synthesizer
+
+    df = read_table(data)
+    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time)
+    with _progress() as cb:
+        syn.fit(df, metadata, progress=cb)
+    return syn
+
+
+@app.command()
+def sample(
+    model: Annotated[Path, typer.Argument(help="Model file written by 'datatwin fit'.")],
+    n: Annotated[int, typer.Option("-n", "--rows", help="Number of rows to generate.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet (streamed).")],
+    seed: SeedOpt = 0,
+    chunk_size: ChunkOpt = 100_000,
+) -> None:
+    """Generate rows from a saved model, streamed to CSV or Parquet in chunks."""
+    from ._synthesizer import load
+
+    _check_n(n)
+    _check_table_suffix(output)
+    _check_output(output)
+    syn = load(model)
+    with _progress() as cb:
+        rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb)
+    err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold]")
+
+
+@app.command()
+def synth(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file to learn.")],
+    n: Annotated[int, typer.Option("-n", "--rows", help="Number of rows to generate.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet.")],
+    metadata: MetaOpt = None,
+    seed: SeedOpt = 0,
+    engine: EngineOpt = "argn",
+    max_training_time: TimeOpt = 600.0,
+    model_out: Annotated[Path | None, typer.Option("--model", help="Also save the model here.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write an HTML evaluation report; 20% of "
+                                                 "the rows are held back from training to judge privacy and "
+                                                 "utility.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Target column for the report's ML utility.")] = None,
+    chunk_size: ChunkOpt = 100_000,
+) -> None:
+    """Learn a table and generate synthetic rows in one step."""
+    _check_n(n)
+    _check_table_suffix(output)
+    for p in (output, model_out, report):
+        if p is not None:
+            _check_output(p)
+    if report is not None:
+        _synth_with_report(data, n, output, metadata, seed, engine, max_training_time, model_out, report, target,
+                           chunk_size)
+        return
+    syn = _fit(data, metadata, seed, engine, max_training_time)
+    if model_out is not None:
+        syn.save(model_out)
+    with _progress() as cb:
+        rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb)
+    err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold]")
+
+
+def _synth_with_report(data: Path, n: int, output: Path, metadata: Path | None, seed: int, engine: str,
+                       max_training_time: float, model_out: Path | None, report: Path, target: str | None,
+                       chunk_size: int) -> None:
+    import numpy as np
+
+    from ._io import read_table
+    from ._synthesizer import Synthesizer
+    from .evaluation import evaluate
+
+    df = read_table(data)
+    if target is not None and target not in df.columns:
+        raise InputError(f"--target {target!r} is not a column of {str(data)!r}; columns: {list(df.columns)}")
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(df))
+    n_hold = max(1, len(df) // 5) if len(df) >= 10 else 0
+    holdout = df.iloc[np.sort(idx[:n_hold])].reset_index(drop=True) if n_hold else None
+    train = df.iloc[np.sort(idx[n_hold:])].reset_index(drop=True)
+    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time)
+    with _progress() as cb:
+        syn.fit(train, metadata, progress=cb)
+    if model_out is not None:
+        syn.save(model_out)
+    with _progress() as cb:
+        rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb)
+    err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold]")
+    synthetic = syn.sample(min(n, 50_000), seed=seed)
+    result = evaluate(train, synthetic, holdout=holdout, target=target, metadata=syn.metadata_.kinds(),
+                      random_state=seed)
+    result.save_html(report)
+    err.print(f"report written to [bold]{report}[/bold]")
+    _print_summary(result.summary)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title="evaluation summary")
+    table.add_column("figure")
+    table.add_column("value")
+    for k, v in summary.items():
+        table.add_row(str(k), f"{v:.4f}" if isinstance(v, float) else str(v))
+    err.print(table)
+
+
+@app.command()
+def evaluate(
+    real: Annotated[Path, typer.Option("--real", help="The real (training) table.")],
+    synthetic: Annotated[Path, typer.Option("--synthetic", help="The synthetic table.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML report to write.")],
+    holdout: Annotated[Path | None, typer.Option("--holdout", help="Real rows never shown to the generator "
+                                                  "(needed for privacy and ML utility).")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Target column for ML utility.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
+    seed: SeedOpt = 0,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows evaluated per table (seeded subsample).",
+                                          min=100)] = 50_000,
+) -> None:
+    """Score synthetic data against real data: fidelity, detection, ML utility, privacy; write an HTML report."""
+    from ._io import read_table
+    from .evaluation import evaluate as run_evaluate
+
+    for p in (output, json_out):
+        if p is not None:
+            _check_output(p)
+    real_df, syn_df = read_table(real), read_table(synthetic)
+    hold_df = read_table(holdout) if holdout is not None else None
+    result = run_evaluate(real_df, syn_df, holdout=hold_df, target=target, max_rows=max_rows, random_state=seed)
+    result.save_html(output)
+    if json_out is not None:
+        result.save_json(json_out)
+    err.print(f"report written to [bold]{output}[/bold]")
+    _print_summary(result.summary)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning expected errors into one line and exit status 1."""
+    debug = "--debug" in (argv if argv is not None else sys.argv)
+    args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--debug"]
+    try:
+        app(args=args, prog_name="datatwin", standalone_mode=False)
+    except DatatwinError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/red]")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Abort):
+            err.print("[red]aborted[/red]")
+            sys.exit(130)
+        if debug:
+            raise
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (run again with --debug for details)",
+                  highlight=False, soft_wrap=True)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Shared test helpers (importable as ``helpers`` from test modules)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets")
+
+FAST_ARGN = {"max_epochs": 3, "hidden_size": 32}
+
+
+def shared_csv(name: str) -> str:
+    path = os.path.join(SHARED, name)
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is not available")
+    return path
