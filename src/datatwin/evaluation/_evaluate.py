@@ -147,7 +147,9 @@ def evaluate(
     used = {k: len(v) for k, v in frames.items()}
     if any(used[k] < given[k] for k in used):
         notes.append("Large inputs were evaluated on seeded random subsamples of at most "
-                     f"{max_rows:,} rows: " + ", ".join(f"{k} {used[k]:,} of {given[k]:,}" for k in used) + ".")
+                     f"{max_rows:,} rows: " + ", ".join(f"{k} {used[k]:,} of {given[k]:,}" for k in used
+                                                           if used[k] < given[k])
+                     + ". Exact copies are checked on all rows.")
     timings["prepare"] = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- fidelity
