@@ -10,10 +10,10 @@ from ._prepare import NAN_TOKEN, Prepared
 N_JOBS = 1
 
 
-def lgbm(kind: str, seed: int):
+def lgbm(kind: str, seed: int, **extra: object):
     import lightgbm as lgb
 
-    params = dict(random_state=seed, n_jobs=N_JOBS, verbose=-1, deterministic=True, force_row_wise=True)
+    params = dict(random_state=seed, n_jobs=N_JOBS, verbose=-1, deterministic=True, force_row_wise=True, **extra)
     return lgb.LGBMClassifier(**params) if kind == "clf" else lgb.LGBMRegressor(**params)
 
 

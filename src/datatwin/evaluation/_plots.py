@@ -168,7 +168,7 @@ def utility_plot(util: dict[str, Any]) -> str | None:
     return _png(fig)
 
 
-def importance_plot(fi: dict[str, Any]) -> str | None:
+def importance_plot(fi: dict[str, Any], xlabel: str) -> str | None:
     rows = fi.get("columns", [])[:15]
     if not rows:
         return None
@@ -176,11 +176,12 @@ def importance_plot(fi: dict[str, Any]) -> str | None:
     ax = fig.add_subplot(111)
     _style(ax)
     y = np.arange(len(rows))
-    ax.barh(y - 0.2, [r["trtr_gain_share"] for r in rows], height=0.4, color=REAL, label="model trained on real")
-    ax.barh(y + 0.2, [r["tstr_gain_share"] for r in rows], height=0.4, color=SYN, label="model trained on synthetic")
+    ax.barh(y - 0.2, [r["real_importance"] for r in rows], height=0.4, color=REAL, label="model trained on real")
+    ax.barh(y + 0.2, [r["synthetic_importance"] for r in rows], height=0.4, color=SYN, label="model trained on synthetic")
     ax.set_yticks(y, [_short(r["column"], 22) for r in rows], fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("share of the model's total gain", fontsize=8)
+    ax.axvline(0, color="#999", linewidth=0.6)
+    ax.set_xlabel(xlabel, fontsize=8)
     ax.legend(fontsize=7, frameon=False)
     return _png(fig)
 

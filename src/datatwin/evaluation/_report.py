@@ -120,7 +120,8 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
         "columns_left_out": len(hist) - len(names),
         "heatmaps": _plots.heatmaps(fid["associations"]),
         "utility": _plots.utility_plot(util) if "trtr" in util else None,
-        "importance": _plots.importance_plot(util["feature_importance"]) if util.get("feature_importance") else None,
+        "importance": (_plots.importance_plot(util["feature_importance"], "score lost on the holdout when the column is "
+                                             "shuffled") if util.get("feature_importance") else None),
         "dcr": _plots.dcr_plot(priv["distances"]["dcr_histogram"]) if priv.get("distances") else None,
     }
 

@@ -26,7 +26,7 @@ PAIRS = (0.90, 0.80)
 MISSING = (0.02, 0.05)
 COVERAGE = (0.98, 0.95)
 DETECTION = (0.65, 0.80)
-IMPORTANCE = (0.70, 0.40)
+IMPORTANCE = (0.60, 0.30)
 INSIGHTS = (0.80, 0.60)
 UTILITY_WARN_FACTOR = 2.5
 
@@ -177,11 +177,11 @@ def feature_importance(res: dict[str, Any] | None, reason: str | None) -> dict[s
     rho = fi["spearman"]
     st = _grade_high(rho, IMPORTANCE)
     msg = {PASS: f"Models trained on synthetic and on real data rely on the same columns (rank correlation of "
-                 f"importances {rho:.2f}).",
-           WARN: f"Models trained on synthetic and on real data rely on partly different columns (rank "
-                 f"correlation of importances {rho:.2f}).",
+                 f"the columns' importance {rho:.2f}; 1 = same order).",
+           WARN: f"Models trained on synthetic and on real data rely on partly different columns (rank correlation "
+                 f"of the columns' importance {rho:.2f}; 1 = same order).",
            FAIL: f"Models trained on synthetic and on real data rely on different columns (rank correlation of "
-                 f"importances {rho:.2f})."}[st]
+                 f"the columns' importance {rho:.2f}; 1 = same order)."}[st]
     return verdict("feature_importance", "utility", title, st, rho, msg)
 
 
