@@ -41,6 +41,11 @@ class SubColumn:
     column: int  # index of the modelled column it belongs to
     name: str
     cardinality: int
+    # Codes are ordered values (numbers, dates, bins): the engine may add the code's rank as a
+    # feature, so that neighbouring values share what they learn. The last code is missing
+    # when ``has_na`` is set.
+    ordinal: bool = False
+    has_na: bool = False
 
 
 # ---------------------------------------------------------------------- value conversion
@@ -396,8 +401,10 @@ class TableEncoder:
     def subcolumns(self) -> list[SubColumn]:
         subs = []
         for i, enc in enumerate(self.encoders):
+            ordinal = isinstance(enc, NumericEncoder)
             for j, card in enumerate(enc.cardinalities):
-                subs.append(SubColumn(i, f"{enc.name}#{j}", int(card)))
+                has_na = bool(ordinal and j == 0 and enc.has_na_)
+                subs.append(SubColumn(i, f"{enc.name}#{j}", int(card), ordinal, has_na))
         return subs
 
     @property

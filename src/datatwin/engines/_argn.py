@@ -38,7 +38,7 @@ __all__ = ["ARGNEngine"]
 log = logging.getLogger("datatwin")
 
 SAMPLE_BATCH = 131_072
-ORDERS_PER_BATCH = 8
+ORDERS_PER_BATCH = 2
 
 
 def _emb_dim(card: int) -> int:
@@ -58,14 +58,27 @@ def _head_groups(cards: list[int]) -> list[list[int]]:
 
 
 class _Net(nn.Module):
-    def __init__(self, cards: list[int], col_of_sub: list[int], hidden: int, dropout: float) -> None:
+    def __init__(self, subcolumns: list[SubColumn], hidden: int, dropout: float) -> None:
         super().__init__()
+        cards = [sc.cardinality for sc in subcolumns]
+        col_of_sub = [sc.column for sc in subcolumns]
         self.cards = cards
         s = len(cards)
         self.hidden = hidden
-        dims = [_emb_dim(c) for c in cards]
+        learned = [_emb_dim(c) for c in cards]
+        self.embs = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cards, learned))
+        # Ordered codes also get their scaled rank as one fixed feature, so a number's
+        # neighbours share statistical strength (an age of 51 is like 52), which matters on
+        # small tables where each exact value is seen a few times.
+        self.ordinal = [j for j, sc in enumerate(subcolumns) if sc.ordinal and sc.cardinality > 1]
+        for j in self.ordinal:
+            sc = subcolumns[j]
+            n_values = sc.cardinality - int(sc.has_na)
+            ranks = torch.zeros(sc.cardinality, 1)
+            ranks[:n_values, 0] = torch.linspace(-1.0, 1.0, n_values)
+            self.register_buffer(f"rank{j}", ranks, persistent=False)
+        dims = [d + int(j in self.ordinal) for j, d in enumerate(learned)]
         self.dims = dims
-        self.embs = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cards, dims))
         d_total = sum(dims)
         self.w1 = nn.Parameter(torch.empty(s, d_total, hidden))
         self.b1 = nn.Parameter(torch.zeros(s, hidden))
@@ -103,8 +116,14 @@ class _Net(nn.Module):
         self.register_buffer("same_prev", torch.from_numpy(same[ho]), persistent=False)
         self.row_of = {int(j): p for p, j in enumerate(ho)}
 
+    def embed_one(self, j: int, codes: torch.Tensor) -> torch.Tensor:
+        e = self.embs[j](codes)
+        if j in self.ordinal:
+            e = torch.cat([e, getattr(self, f"rank{j}")[codes]], dim=1)
+        return e
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([emb(x[:, j]) for j, emb in enumerate(self.embs)], dim=1)
+        return torch.cat([self.embed_one(j, x[:, j]) for j in range(len(self.embs))], dim=1)
 
     def visible(self, pos: torch.Tensor) -> torch.Tensor:
         """S x D mask for one column order (``pos[c]`` = column c's place); rows in head order."""
@@ -219,11 +238,11 @@ class ARGNEngine(Engine):
         self.subcolumns_ = list(subcolumns)
         n, s = codes.shape
         self.n_columns_ = (max(sc.column for sc in subcolumns) + 1) if subcolumns else 0
-        hidden = self.hidden_size or int(min(256, max(64, 16 * math.ceil(math.sqrt(s + 1)) * 2)))
+        # Small tables get small heads: capacity they cannot fill is capacity to memorise.
+        hidden = self.hidden_size or int(np.clip(16 * round(math.sqrt(n / 250)), 16, 64))
         self.hidden_ = hidden
         with _torch_session(seed, self.n_threads):
-            self.net_ = _Net([sc.cardinality for sc in subcolumns], [sc.column for sc in subcolumns],
-                             hidden, self.dropout)
+            self.net_ = _Net(self.subcolumns_, hidden, self.dropout)
             if s == 0 or n == 0:
                 self.history_ = []
                 return self
@@ -237,7 +256,7 @@ class ARGNEngine(Engine):
         n_val = int(round(n * self.val_fraction)) if n >= 50 else 0
         x_val, x_tr = x_all[perm[:n_val]], x_all[perm[n_val:]]
         n_tr = len(x_tr)
-        bs = self.batch_size or int(min(1024, max(32, 2 ** round(math.log2(max(32, n_tr / 40))))))
+        bs = self.batch_size or int(min(1024, max(64, 2 ** round(math.log2(max(64, n_tr / 20))))))
         net = self.net_
         opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay, foreach=True)
         best_loss, best_state, bad_epochs, lr_bad = math.inf, copy.deepcopy(net.state_dict()), 0, 0
@@ -271,7 +290,8 @@ class ARGNEngine(Engine):
                     val = train_loss / max(1, steps)
                 self.history_.append({"epoch": epoch, "train_loss": train_loss / max(1, steps), "val_loss": val})
                 report(progress, "fit", epoch, self.max_epochs, val_loss=val, train_loss=train_loss / max(1, steps))
-                if val < best_loss - 1e-4:
+                # An epoch counts as progress only if it gains more than 0.05% of the loss.
+                if val < best_loss - 5e-4 * abs(best_loss if math.isfinite(best_loss) else val):
                     best_loss, best_state, bad_epochs, lr_bad = val, copy.deepcopy(net.state_dict()), 0, 0
                 else:
                     bad_epochs += 1
@@ -351,7 +371,7 @@ class ARGNEngine(Engine):
                             logits = logits / self.temperature
                         logits = logits.masked_fill(masks[j], -torch.inf)
                         codes = _draw(logits, gen)
-                    x[:, prefix[t]: prefix[t + 1]] = net.embs[j](codes)
+                    x[:, prefix[t]: prefix[t + 1]] = net.embed_one(j, codes)
                     out[start:start + b, j] = codes.numpy()
         return out
 
@@ -366,8 +386,7 @@ class ARGNEngine(Engine):
         self.subcolumns_ = list(subcolumns)
         self.hidden_, self.n_columns_ = int(state["hidden"]), int(state["n_columns"])
         self.history_ = state.get("history", [])
-        self.net_ = _Net([sc.cardinality for sc in subcolumns], [sc.column for sc in subcolumns],
-                         self.hidden_, self.dropout)
+        self.net_ = _Net(self.subcolumns_, self.hidden_, self.dropout)
         tensors = {k[4:]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items() if k.startswith("net.")}
         try:
             self.net_.load_state_dict(tensors, strict=True)
@@ -394,6 +413,8 @@ def _draw(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def _torch_session(seed: int, n_threads: int | None) -> Iterator[None]:
     """Seed torch and set its threads for one fit/sample, restoring the caller's settings."""
     old = torch.get_num_threads()
+    # Adam's second moments decay into denormal floats, which x86 handles ~100x slower.
+    torch.set_flush_denormal(True)
     torch.set_num_threads(n_threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
     try:
         with torch.random.fork_rng(devices=[]):
