@@ -101,6 +101,18 @@ def evaluate(
     Raises:
         InputError: empty frames, different columns, incompatible column types, or an unusable target.
     """
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread: on a small, shared machine, multithreaded OpenBLAS busy-waits and can run
+    # 20-50x slower when another process holds a core (measured on 2 cores); our matrices are small.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _evaluate(real, synthetic, holdout=holdout, target=target, metadata=metadata, max_rows=max_rows,
+                         random_state=random_state, pass_band=pass_band, progress=progress)
+
+
+def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFrame | None, target: str | None,
+              metadata: dict[str, str] | None, max_rows: int, random_state: int, pass_band: float,
+              progress: ProgressFn | None) -> EvaluationResult:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
 

@@ -28,7 +28,7 @@ from ._prepare import Prepared
 
 CAP_SYNTH_ROWS = 10_000
 CAP_REF_ROWS = 20_000
-CAP_ATTACK_SYNTH_ROWS = 20_000  # synthetic rows the attacker searches
+CAP_ATTACK_SYNTH_ROWS = 10_000  # synthetic rows the attacker searches
 CAP_ATTACK_CANDIDATES = 4_000   # members and non-members scored, each
 CAP_NNDR_BASELINE_ROWS = 5_000  # holdout rows whose own NNDR gives the baseline
 CAP_ONEHOT_LEVELS = 100
