@@ -1,6 +1,6 @@
 """Fit on TRAIN_CSV and write N synthetic rows to OUT_CSV (the judge's protocol, ANCHORS.md).
 
-usage: python benchmarks/generate.py TRAIN_CSV OUT_CSV N SEED [ENGINE]
+usage: python benchmarks/generate.py TRAIN_CSV OUT_CSV N SEED [ENGINE] [MODEL_OUT]
 Prints `BENCH key=value` lines that `judge.py time` records.
 """
 
@@ -27,6 +27,8 @@ def main() -> None:
     syn = model.sample(n, seed=seed)
     print(f"BENCH sample_seconds={time.perf_counter() - t:.4f}\nBENCH sample_rows={len(syn)}")
     syn.to_csv(out, index=False)
+    if len(sys.argv) > 6:
+        model.save(sys.argv[6])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets")
 
-FAST_ARGN = {"max_epochs": 3, "hidden_size": 32}
+FAST_ARGN = {"max_epochs": 20}
 
 
 def shared_csv(name: str) -> str:

@@ -8,7 +8,6 @@ import pytest
 
 import datatwin
 from datatwin import InputError, ModelFileError, NotFittedError, Synthesizer
-
 from helpers import FAST_ARGN, shared_csv
 
 ENGINES = [("copula", None), ("argn", FAST_ARGN)]

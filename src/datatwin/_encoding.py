@@ -158,6 +158,14 @@ def _as_text_dtype(values: np.ndarray, dtype: str) -> Any:
         return pd.array(values, dtype="str")
 
 
+def _is_text_dtype(dtype: str) -> bool:
+    try:
+        d = pd.api.types.pandas_dtype(dtype)
+    except TypeError:
+        return True
+    return not (pd.api.types.is_numeric_dtype(d) or pd.api.types.is_bool_dtype(d))
+
+
 # ---------------------------------------------------------------------- encoders
 class ColumnEncoder:
     """Base class: fit on a column, encode to sub-column codes, decode codes to values."""
@@ -243,7 +251,7 @@ class CategoricalEncoder(ColumnEncoder):
         rare = (c == n) & self.has_rare_
         missing = c >= n + int(self.has_rare_)
         dtype = self.meta.dtype
-        if n == 0 or not isinstance(self.levels_[0], str):
+        if not _is_text_dtype(dtype):
             vals = np.array([*self.levels_, None], dtype=object)[np.where(c >= n, n, c)]
             if dtype in ("bool", "boolean"):
                 if dtype == "bool" and not (missing | rare).any():
@@ -426,7 +434,7 @@ class TableEncoder:
 
     def decode(self, codes: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
         out = {}
-        for enc, sl in zip(self.encoders, self.slices):
+        for enc, sl in zip(self.encoders, self.slices, strict=True):
             out[enc.name] = enc.decode([codes[:, i] for i in range(sl.start, sl.stop)], rng)
         return out
 

@@ -243,7 +243,7 @@ def decimals_of(values: np.ndarray, max_decimals: int = 10) -> int | None:
     v = np.unique(v)[:100_000]
     for d in range(max_decimals + 1):
         scaled = v * 10.0**d
-        tol = 1e-6 * np.maximum(1.0, np.abs(scaled))
+        tol = np.maximum(1e-7, 1e-12 * np.abs(scaled))  # float noise of a decimal literal
         if np.all(np.abs(scaled - np.round(scaled)) <= tol):
             return d
     return None

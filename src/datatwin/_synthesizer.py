@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._encoding import MODELLED_KINDS, CategoricalEncoder, ColumnEncoder, NumericEncoder, TableEncoder, make_encoder
+from ._encoding import (
+    MODELLED_KINDS,
+    CategoricalEncoder,
+    ColumnEncoder,
+    NumericEncoder,
+    TableEncoder,
+    make_encoder,
+)
 from ._exceptions import InputError, ModelFileError, NotFittedError
 from ._generators import ColumnGenerator, make_generator
 from ._io import read_table, write_table_chunks

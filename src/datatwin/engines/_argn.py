@@ -66,7 +66,7 @@ class _Net(nn.Module):
         s = len(cards)
         self.hidden = hidden
         learned = [_emb_dim(c) for c in cards]
-        self.embs = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cards, learned))
+        self.embs = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cards, learned, strict=True))
         # Ordered codes also get their scaled rank as one fixed feature, so a number's
         # neighbours share statistical strength (an age of 51 is like 52), which matters on
         # small tables where each exact value is seen a few times.
@@ -210,12 +210,12 @@ class ARGNEngine(Engine):
 
     def _validate(self) -> None:
         checks = [
-            ("max_epochs", self.max_epochs, int, 1, None),
-            ("patience", self.patience, int, 1, None),
-            ("learning_rate", self.learning_rate, float, 0.0, None),
-            ("max_training_time", self.max_training_time, float, 0.0, None),
+            ("max_epochs", self.max_epochs, int, 0),
+            ("patience", self.patience, int, 0),
+            ("learning_rate", self.learning_rate, float, 0.0),
+            ("max_training_time", self.max_training_time, float, 0.0),
         ]
-        for name, value, typ, lo, hi in checks:
+        for name, value, typ, lo in checks:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > lo
             if typ is int:
                 ok = ok and isinstance(value, int)
@@ -224,12 +224,14 @@ class ARGNEngine(Engine):
                 raise InputError(f"The {name!r} parameter of ARGNEngine must be {kind} > {lo}. Got {value!r} instead.")
         for name, value in (("dropout", self.dropout), ("val_fraction", self.val_fraction),
                             ("fixed_order_share", self.fixed_order_share)):
-            if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0 or (name == "fixed_order_share" and value == 1)):
+            top_ok = name == "fixed_order_share" and value == 1
+            if not (isinstance(value, (int, float)) and (0.0 <= value < 1.0 or top_ok)):
                 raise InputError(f"The {name!r} parameter of ARGNEngine must be in [0, 1). Got {value!r} instead.")
         for name, value in (("hidden_size", self.hidden_size), ("batch_size", self.batch_size),
                             ("n_threads", self.n_threads)):
             if value is not None and not (isinstance(value, int) and value >= 1):
-                raise InputError(f"The {name!r} parameter of ARGNEngine must be an int >= 1 or None. Got {value!r} instead.")
+                raise InputError(f"The {name!r} parameter of ARGNEngine must be an int >= 1 or None. "
+                                 f"Got {value!r} instead.")
 
     # ------------------------------------------------------------------ fit
     def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
@@ -241,7 +243,10 @@ class ARGNEngine(Engine):
         # Small tables get small heads: capacity they cannot fill is capacity to memorise.
         hidden = self.hidden_size or int(np.clip(16 * round(math.sqrt(n / 250)), 16, 64))
         self.hidden_ = hidden
-        with _torch_session(seed, self.n_threads):
+        # Small networks run faster on one thread: thread sync costs more than their matmuls.
+        work = s * sum(_emb_dim(sc.cardinality) for sc in subcolumns) * hidden * min(n, 1024)
+        self.threads_ = self.n_threads or (1 if work < 5e7 else None)
+        with _torch_session(seed, self.threads_):
             self.net_ = _Net(self.subcolumns_, hidden, self.dropout)
             if s == 0 or n == 0:
                 self.history_ = []
@@ -326,7 +331,7 @@ class ARGNEngine(Engine):
         n_rand = b - n_fixed
         k = min(n_rand, ORDERS_PER_BATCH)
         bounds = np.linspace(n_fixed, b, k + 1).astype(int)
-        for a, z in zip(bounds[:-1], bounds[1:]):
+        for a, z in zip(bounds[:-1], bounds[1:], strict=True):
             orders.append((torch.argsort(torch.rand(c, generator=gen)), int(a), int(z)))
         return orders
 
@@ -413,12 +418,15 @@ def _draw(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def _torch_session(seed: int, n_threads: int | None) -> Iterator[None]:
     """Seed torch and set its threads for one fit/sample, restoring the caller's settings."""
     old = torch.get_num_threads()
-    # Adam's second moments decay into denormal floats, which x86 handles ~100x slower.
+    # Tiny softmax probabilities and Adam moments decay into denormal floats, which x86
+    # handles ~100x slower; worker threads inherit the flag when the pool starts.
     torch.set_flush_denormal(True)
-    torch.set_num_threads(n_threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(n_threads or max(1, cores))
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             yield
     finally:
         torch.set_num_threads(old)
+        torch.set_flush_denormal(False)

@@ -1,0 +1,119 @@
+"""The command line: happy paths end to end, and every bad input as one line + exit status 1."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from datatwin.cli import main
+
+
+def cli(*args):
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+        raise SystemExit(0)
+    return exc.value.code
+
+
+@pytest.fixture
+def data_csv(tmp_path, mixed_df):
+    path = tmp_path / "data.csv"
+    mixed_df.to_csv(path, index=False)
+    return path
+
+
+def test_inspect_fit_sample_synth(tmp_path, data_csv, capsys):
+    assert cli("inspect", str(data_csv), "--json", str(tmp_path / "meta.json")) == 0
+    assert "categorical" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["columns"]["signup"]["kind"] == "datetime"
+    model = tmp_path / "m.dtw"
+    assert cli("fit", str(data_csv), "-o", str(model), "--metadata", str(tmp_path / "meta.json"),
+               "--engine", "copula", "--seed", "3") == 0
+    out = tmp_path / "out.parquet"
+    assert cli("sample", str(model), "-n", "2500", "-o", str(out), "--chunk-size", "1000") == 0
+    df = pd.read_parquet(out)
+    assert len(df) == 2500 and list(df.columns) == list(pd.read_csv(data_csv).columns)
+    out_csv = tmp_path / "out.csv"
+    assert cli("synth", str(data_csv), "-n", "300", "-o", str(out_csv), "--engine", "copula") == 0
+    assert len(pd.read_csv(out_csv)) == 300
+
+
+def test_sample_is_seeded(tmp_path, data_csv):
+    model = tmp_path / "m.dtw"
+    cli("fit", str(data_csv), "-o", str(model), "--engine", "copula")
+    for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+        cli("sample", str(model), "-n", "200", "-o", str(tmp_path / f"{name}.csv"), "--seed", seed)
+    a, b, c = ((tmp_path / f"{x}.csv").read_bytes() for x in "abc")
+    assert a == b and a != c
+
+
+def _bad(tmp_path, name, content, mode="w"):
+    p = tmp_path / name
+    if mode == "wb":
+        p.write_bytes(content)
+    else:
+        p.write_text(content)
+    return p
+
+
+@pytest.mark.parametrize(("make_input", "message"), [
+    (lambda t: t / "missing.csv", "does not exist"),
+    (lambda t: _bad(t, "empty.csv", ""), "is empty"),
+    (lambda t: _bad(t, "header.csv", "a,b,c\n"), "header but no data rows"),
+    (lambda t: _bad(t, "ragged.csv", "a,b\n1,2\n3,4,5\n6,7\n"), "ragged rows"),
+    (lambda t: _bad(t, "dupes.csv", "a,a\n1,2\n3,4\n"), "duplicate column names"),
+    (lambda t: _bad(t, "bin.csv", b"a,b\n\x81\x8d\x8f,\x90\n", "wb"), "not UTF-8"),
+    (lambda t: _bad(t, "allmissing.csv", "a,b\n1,\n2,\n3,\n"), "entirely missing"),
+    (lambda t: _bad(t, "one.csv", "a,b\n1,2\n"), "at least 2 rows"),
+])
+def test_bad_input_files(tmp_path, capsys, make_input, message):
+    model = tmp_path / "m.dtw"
+    assert cli("fit", str(make_input(tmp_path)), "-o", str(model)) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not model.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".m.dtw")]
+
+
+def test_latin1_csv_is_read(tmp_path):
+    p = tmp_path / "latin.csv"
+    p.write_bytes(b"city,n\n" + "Zürich,1\nMálaga,2\n".encode("cp1252") * 5)
+    assert cli("fit", str(p), "-o", str(tmp_path / "m.dtw"), "--engine", "copula") == 0
+
+
+def test_bad_arguments(tmp_path, data_csv, capsys):
+    model = tmp_path / "m.dtw"
+    cli("fit", str(data_csv), "-o", str(model), "--engine", "copula")
+    capsys.readouterr()
+    cases = [
+        (("sample", str(model), "-n", "0", "-o", str(tmp_path / "x.csv")), "positive number of rows"),
+        (("sample", str(model), "-n", "-5", "-o", str(tmp_path / "x.csv")), "positive number of rows"),
+        (("sample", str(model), "-n", "5", "-o", str(tmp_path / "nodir" / "x.csv")), "does not exist"),
+        (("sample", str(data_csv), "-n", "5", "-o", str(tmp_path / "x.csv")), "not a datatwin model file"),
+        (("sample", str(model), "-n", "5", "-o", str(tmp_path / "x.json")), "must end in .csv or .parquet"),
+        (("fit", str(data_csv), "-o", str(tmp_path / "nodir" / "m.dtw")), "does not exist"),
+    ]
+    for args, message in cases:
+        assert cli(*args) == 1, args
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (args, err)
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_unknown_column_in_metadata(tmp_path, data_csv, capsys):
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps({"columns": {"nope": {"kind": "numeric"}}}))
+    assert cli("fit", str(data_csv), "-o", str(tmp_path / "m.dtw"), "--metadata", str(meta)) == 1
+    assert "['nope']" in capsys.readouterr().err
+
+
+def test_usage_error_exit_code(capsys):
+    assert cli("sample") == 2
+
+
+def test_console_script_runs():
+    res = subprocess.run([sys.executable, "-m", "datatwin", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "synth" in res.stdout
