@@ -30,9 +30,9 @@ def _matplotlib():
     return Figure, FigureCanvasAgg
 
 
-def _figure(w: float, h: float):
+def _figure(w: float, h: float, layout: str | None = "constrained"):
     Figure, Canvas = _matplotlib()
-    fig = Figure(figsize=(w, h), dpi=DPI)
+    fig = Figure(figsize=(w, h), dpi=DPI, layout=layout)
     Canvas(fig)
     fig.patch.set_facecolor("white")
     return fig
@@ -40,7 +40,7 @@ def _figure(w: float, h: float):
 
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -66,7 +66,8 @@ def _short(label: str, n: int = 18) -> str:
 
 
 def column_plot(name: str, h: dict[str, Any], score: float | None) -> str:
-    fig = _figure(3.6, 2.5)
+    fig = _figure(3.6, 2.5, layout=None)  # fixed margins: a layout engine doubles the drawing time
+    fig.subplots_adjust(left=0.36 if h["type"] != "numeric" else 0.17, right=0.97, top=0.89, bottom=0.17)
     ax = fig.add_subplot(111)
     _style(ax)
     if h["type"] == "numeric":

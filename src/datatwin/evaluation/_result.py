@@ -109,6 +109,7 @@ class EvaluationResult:
         return json.dumps(self._data, indent=indent, allow_nan=False)
 
     def save_json(self, path: str | os.PathLike[str]) -> Path:
+        _check_folder(path)
         return _write(path, self.to_json())
 
     def to_html(self) -> str:
@@ -118,13 +119,21 @@ class EvaluationResult:
         return render_html(self._data)
 
     def save_html(self, path: str | os.PathLike[str]) -> Path:
+        _check_folder(path)  # before the (slower) rendering
         return _write(path, self.to_html())
+
+
+def _check_folder(path: str | os.PathLike[str]) -> None:
+    p = Path(path)
+    if not p.parent.is_dir():
+        raise OutputError(f"cannot write {str(p)!r}: the folder {str(p.parent)!r} does not exist; create it first")
+    if p.is_dir():
+        raise OutputError(f"cannot write {str(p)!r}: it is a folder; give a file name")
 
 
 def _write(path: str | os.PathLike[str], text: str) -> Path:
     p = Path(path)
-    if not p.parent.exists():
-        raise OutputError(f"cannot write {str(p)!r}: the folder {str(p.parent)!r} does not exist; create it first")
+    _check_folder(p)
     tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
     try:
         tmp.write_text(text, encoding="utf-8")
