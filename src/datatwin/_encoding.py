@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._exceptions import InputError
+from ._exceptions import ConditionError, InputError
 from ._metadata import ColumnMeta, parse_datetime_text
 
 __all__ = ["ColumnEncoder", "SubColumn", "TableEncoder", "make_encoder"]
@@ -75,6 +75,11 @@ def _to_float(s: pd.Series, meta: ColumnMeta) -> tuple[np.ndarray, str | None]:
     out = np.full(len(s), np.nan)
     out[valid] = (ns[valid] // 1_000_000_000 // _DT_UNITS[unit]).astype(np.float64)
     return out, unit
+
+
+def _rescale(value: float, unit_from: str | None, unit_to: str) -> float:
+    """A count of ``unit_from`` converted into a count of ``unit_to``."""
+    return float(value) * _DT_UNITS[unit_from or "s"] / _DT_UNITS[unit_to]
 
 
 def _to_datetime(s: pd.Series, meta: ColumnMeta) -> pd.Series:
@@ -158,6 +163,10 @@ def _as_text_dtype(values: np.ndarray, dtype: str) -> Any:
         return pd.array(values, dtype="str")
 
 
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
 def _is_text_dtype(dtype: str) -> bool:
     try:
         d = pd.api.types.pandas_dtype(dtype)
@@ -189,6 +198,14 @@ class ColumnEncoder:
     def forbidden(self) -> list[np.ndarray]:
         """Codes that must never be sampled, per sub-column (the rare bucket)."""
         return [np.zeros(0, dtype=np.int64) for _ in self.cardinalities]
+
+    def condition(self, spec: Any) -> tuple[list[np.ndarray], Any]:
+        """Allowed codes per sub-column for a condition, and bounds for decoding.
+
+        ``spec`` is a value, a list/set of values, or (for numbers and dates) a ``(low, high)``
+        tuple, inclusive, with ``None`` for an open end.
+        """
+        raise NotImplementedError
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise NotImplementedError
@@ -225,6 +242,7 @@ class CategoricalEncoder(ColumnEncoder):
         order = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
         kept = [k for k, c in order if c >= self.rare_threshold][: self.max_levels]
         self.levels_ = kept
+        self.counts_ = [int(counts[k]) for k in kept]
         self.has_rare_ = len(kept) < len(order)
         self.has_na_ = bool(s.isna().any())
         self.all_rare_ = len(kept) == 0
@@ -279,15 +297,36 @@ class CategoricalEncoder(ColumnEncoder):
         levels: list[Any] = [bool(x) if isinstance(x, (bool, np.bool_)) else x for x in self.levels_]
         state = {"levels": levels, "has_rare": self.has_rare_, "has_na": self.has_na_,
                  "all_rare": self.all_rare_, "rare_threshold": self.rare_threshold}
-        return state, {}
+        return state, {"counts": np.asarray(self.counts_, dtype=np.int64)}
 
     @classmethod
     def from_state(cls, name: str, meta: ColumnMeta, state: dict[str, Any],
                    arrays: dict[str, np.ndarray]) -> CategoricalEncoder:
         enc = cls(name, meta, state["rare_threshold"])
         enc.levels_ = list(state["levels"])
+        enc.counts_ = [int(c) for c in arrays["counts"]]
         enc.has_rare_, enc.has_na_, enc.all_rare_ = state["has_rare"], state["has_na"], state["all_rare"]
         return enc
+
+    def code_of(self, value: Any) -> int:
+        """The code of one value (missing included); a clear error for unseen or rare values."""
+        if _is_missing(value):
+            if not self.has_na_:
+                raise ConditionError(f"column {self.name!r} has no missing values to condition on")
+            return len(self.levels_) + int(self.has_rare_)
+        for i, level in enumerate(self.levels_):
+            if level == value or str(level) == str(value):
+                return i
+        shown = ", ".join(repr(v) for v in self.levels_[:12]) + (" ..." if len(self.levels_) > 12 else "")
+        raise ConditionError(f"column {self.name!r} has no value {value!r} that can be generated (unseen, or seen "
+                             f"in fewer than {self.rare_threshold} rows); known values: {shown}")
+
+    def condition(self, spec: Any) -> tuple[list[np.ndarray], Any]:
+        values = list(spec) if isinstance(spec, (list, set, frozenset, tuple)) else [spec]
+        mask = np.zeros(self.cardinalities[0], dtype=bool)
+        for v in values:
+            mask[self.code_of(v)] = True
+        return [mask], None
 
 
 class NumericEncoder(ColumnEncoder):
@@ -348,7 +387,68 @@ class NumericEncoder(ColumnEncoder):
             out[missing] = na_code
         return out
 
-    def decode(self, codes: list[np.ndarray], rng: np.random.Generator) -> Any:
+    def _number(self, value: Any) -> float:
+        if self.meta.kind == "datetime":
+            ts = None
+            if isinstance(value, str) and self.meta.datetime_format:
+                ts = parse_datetime_text(pd.Series([value]), self.meta.datetime_format).iloc[0]
+            try:
+                ts = pd.Timestamp(value) if ts is None or pd.isna(ts) else ts
+            except (TypeError, ValueError):
+                ts = None
+            if ts is None or pd.isna(ts):
+                raise ConditionError(f"column {self.name!r} holds dates; {value!r} is not a date")
+            secs = (ts.tz_localize(None) if ts.tzinfo else ts).value // 1_000_000_000
+            return _rescale(secs, "s", self.unit_ or "s")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConditionError(f"column {self.name!r} is numeric; {value!r} is not a number") from None
+
+    def condition(self, spec: Any) -> tuple[list[np.ndarray], Any]:
+        want_na = False
+        if isinstance(spec, tuple) and len(spec) == 2:
+            a = -np.inf if _is_missing(spec[0]) else self._number(spec[0])
+            b = np.inf if _is_missing(spec[1]) else self._number(spec[1])
+            if a > b:
+                raise ConditionError(f"column {self.name!r}: range ({spec[0]!r}, {spec[1]!r}) is empty")
+            bounds: Any = ("range", a, b)
+        else:
+            raw = list(spec) if isinstance(spec, (list, set, frozenset, tuple)) else [spec]
+            want_na = any(_is_missing(v) for v in raw)
+            vals = np.array(sorted(self._number(v) for v in raw if not _is_missing(v)))
+            bounds = ("values", vals)
+        if self.mode_ == "discrete":
+            if bounds[0] == "range":
+                ok = (self.values_ >= bounds[1]) & (self.values_ <= bounds[2])
+            else:
+                ok = np.isin(self.values_, bounds[1])
+            masks = [np.append(ok, want_na) if self.has_na_ else ok]
+        else:
+            if bounds[0] == "range":
+                ok_bins = (self.hi_ >= bounds[1]) & (self.lo_ <= bounds[2])
+            else:
+                v = bounds[1]
+                ok_bins = ((self.lo_[:, None] <= v[None, :]) & (self.hi_[:, None] >= v[None, :])).any(axis=1)
+            table = np.zeros((self.n_coarse_ + int(self.has_na_), self.n_fine_), dtype=bool)
+            table[: self.n_coarse_].reshape(-1)[: len(ok_bins)] = ok_bins
+            coarse = table[: self.n_coarse_].any(axis=1)
+            if self.has_na_:
+                coarse = np.append(coarse, want_na)
+                table[-1, 0] = want_na
+            masks = [coarse, table]
+        if not any(m.any() for m in masks[:1]):
+            lo, hi = self.clip_
+            raise ConditionError(f"column {self.name!r}: no value satisfies {spec!r}; values are generated "
+                                 f"between {self._show(lo)} and {self._show(hi)}")
+        return masks, bounds
+
+    def _show(self, v: float) -> str:
+        if self.meta.kind == "datetime":
+            return str(np.datetime64(int(v) * _DT_UNITS[self.unit_ or "s"], "s"))
+        return f"{v:g}"
+
+    def decode(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None) -> Any:
         first = codes[0].astype(np.int64)
         if self.mode_ == "discrete":
             missing = first >= len(self.values_)
@@ -357,6 +457,14 @@ class NumericEncoder(ColumnEncoder):
             missing = first >= self.n_coarse_
             t = np.minimum(np.minimum(first, self.n_coarse_ - 1) * self.n_fine_ + codes[1], len(self.lo_) - 1)
             lo, hi = self.lo_[t], self.hi_[t]
+            if bounds is not None and bounds[0] == "range":
+                lo, hi = np.maximum(lo, bounds[1]), np.minimum(hi, bounds[2])
+                if self.meta.integer or self.meta.kind == "datetime":
+                    lo, hi = np.ceil(lo), np.floor(hi)
+            elif bounds is not None and len(bounds[1]):
+                vals = bounds[1]
+                pick = vals[np.minimum(np.searchsorted(vals, lo), len(vals) - 1)]
+                lo = hi = pick
             u = rng.random(len(t))
             if self.meta.integer or self.meta.kind == "datetime":
                 v = np.minimum(np.floor(lo + u * (hi - lo + 1)), hi)
@@ -432,10 +540,15 @@ class TableEncoder:
             return np.zeros((len(df), 0), dtype=np.int32)
         return np.stack(parts, axis=1).astype(np.int32)
 
-    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    def decode(self, codes: np.ndarray, rng: np.random.Generator,
+               bounds: dict[str, Any] | None = None) -> dict[str, Any]:
         out = {}
         for enc, sl in zip(self.encoders, self.slices, strict=True):
-            out[enc.name] = enc.decode([codes[:, i] for i in range(sl.start, sl.stop)], rng)
+            parts = [codes[:, i] for i in range(sl.start, sl.stop)]
+            if bounds and enc.name in bounds:
+                out[enc.name] = enc.decode(parts, rng, bounds[enc.name])  # type: ignore[call-arg]
+            else:
+                out[enc.name] = enc.decode(parts, rng)
         return out
 
     def forbidden(self) -> list[np.ndarray]:

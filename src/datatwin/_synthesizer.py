@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._control import CANDIDATES, Plan, encode_seed_rows, make_plan
 from ._encoding import (
     MODELLED_KINDS,
     CategoricalEncoder,
@@ -19,7 +20,7 @@ from ._encoding import (
     TableEncoder,
     make_encoder,
 )
-from ._exceptions import InputError, ModelFileError, NotFittedError
+from ._exceptions import ConditionError, InputError, ModelFileError, NotFittedError
 from ._generators import ColumnGenerator, make_generator
 from ._io import read_table, write_table_chunks
 from ._metadata import Metadata
@@ -160,30 +161,56 @@ class Synthesizer:
         if not hasattr(self, "engine_"):
             raise NotFittedError("this Synthesizer is not fitted yet; call fit(data) first")
 
-    def sample(self, n: int, *, seed: int | None = None, chunk_size: int = DEFAULT_CHUNK,
-               progress: ProgressCallback | None = None) -> pd.DataFrame:
+    def sample(self, n: int | None = None, *, seed: int | pd.DataFrame | None = None,
+               conditions: dict[str, Any] | None = None, rebalance: dict[str, dict[Any, float]] | None = None,
+               chunk_size: int = DEFAULT_CHUNK, progress: ProgressCallback | None = None) -> pd.DataFrame:
         """Generate ``n`` synthetic rows (same columns, order and dtypes as the training data).
 
-        ``seed`` defaults to ``random_state``: the same seed gives the same rows, byte for byte,
-        whatever ``chunk_size`` or the number of workers.
+        Parameters:
+            n: number of rows.
+            seed: random seed (default ``random_state``): the same seed gives the same rows, byte
+                for byte, whatever ``chunk_size``. A DataFrame instead gives *seed rows*: their
+                non-missing cells are kept and the rest generated conditionally (imputation);
+                ``n`` then defaults to its length.
+            conditions: ``{column: value | [values] | (low, high)}``; every row satisfies them
+                (ranges inclusive, ``None`` for an open end). Impossible conditions raise
+                :class:`ConditionError` at once.
+            rebalance: ``{column: {value: share}}`` sets a categorical column's mix; other
+                columns follow it conditionally; unnamed values keep their relative shares.
+
+        Example:
+            >>> import pandas as pd, datatwin
+            >>> df = pd.DataFrame({"age": list(range(20, 70)) * 6, "plan": ["a", "b", "c"] * 100})
+            >>> syn = datatwin.Synthesizer(random_state=0, engine_options={"max_epochs": 2}).fit(df)
+            >>> out = syn.sample(50, conditions={"plan": "b", "age": (30, 40)})
+            >>> bool(out["plan"].eq("b").all() and out["age"].between(30, 40).all())
+            True
         """
-        chunks = list(self.iter_sample(n, seed=seed, chunk_size=chunk_size, progress=progress))
+        if isinstance(seed, pd.DataFrame):
+            return self._sample_seed_rows(seed, n)
+        if n is None:
+            raise InputError("sample needs the number of rows n (or seed rows as a DataFrame)")
+        chunks = list(self.iter_sample(n, seed=seed, conditions=conditions, rebalance=rebalance,
+                                       chunk_size=chunk_size, progress=progress))
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
-    def iter_sample(self, n: int, *, seed: int | None = None, chunk_size: int = DEFAULT_CHUNK,
+    def iter_sample(self, n: int, *, seed: int | None = None, conditions: dict[str, Any] | None = None,
+                    rebalance: dict[str, dict[Any, float]] | None = None, chunk_size: int = DEFAULT_CHUNK,
                     progress: ProgressCallback | None = None) -> Iterator[pd.DataFrame]:
         """Generate ``n`` rows as DataFrame chunks of ``chunk_size`` rows (memory stays at one chunk)."""
         self._check_fitted()
         n = _check_n(n)
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        seed = self.random_state if seed is None else seed
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+        seed = self._check_seed(seed)
         # The chunk plan depends only on n and the chunk size, never on who runs the chunks.
         n_chunks = math.ceil(n / chunk_size)
         root = np.random.SeedSequence([int(seed), _SAMPLE_TAG])
-        gen_ss, *chunk_ss = root.spawn(n_chunks + 1)
+        gen_ss, plan_ss, *chunk_ss = root.spawn(n_chunks + 2)
+        plan = make_plan(self, n, conditions, rebalance, np.random.default_rng(plan_ss))
+        if (plan.allowed or plan.fixed) and self.engine_.name == "copula":
+            raise ConditionError("the copula engine cannot sample under conditions or rebalancing; "
+                                 "fit with engine='argn'")
         gen_seed = _seed_int(gen_ss)
         for g in self.generators_.values():
             g.prepare(gen_seed, n)
@@ -191,19 +218,86 @@ class Synthesizer:
         for i, css in enumerate(chunk_ss):
             start = i * chunk_size
             m = min(chunk_size, n - start)
-            yield self._sample_chunk(m, start, css, forbidden)
+            yield self._sample_chunk(m, start, css, forbidden, plan)
             report(progress, "sample", start + m, n)
 
-    def _sample_chunk(self, m: int, offset: int, ss: np.random.SeedSequence,
-                      forbidden: list[np.ndarray]) -> pd.DataFrame:
-        eng_ss, dec_ss, gen_ss = ss.spawn(3)
-        codes = self.engine_.sample(m, seed=_seed_int(eng_ss), forbidden=forbidden)
-        values = self.table_encoder_.decode(codes, np.random.default_rng(dec_ss))
+    def _check_seed(self, seed: Any) -> int:
+        seed = self.random_state if seed is None else seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+        return int(seed)
+
+    def _sample_chunk(self, m: int, offset: int, ss: np.random.SeedSequence, forbidden: list[np.ndarray],
+                      plan: Plan | None = None) -> pd.DataFrame:
+        plan = plan or Plan()
+        eng_ss, dec_ss, gen_ss, pick_ss = ss.spawn(4)
+        fixed = plan.fixed_slice(offset, offset + m)
+        if plan.weighted:
+            # Importance resampling: a few candidates per row, one kept in proportion to the
+            # probability mass its constraints kept.
+            k = CANDIDATES
+            codes, logw = self.engine_.sample(m * k, seed=_seed_int(eng_ss), forbidden=forbidden,
+                                              fixed={j: np.repeat(c, k) for j, c in fixed.items()},
+                                              allowed=plan.allowed, return_log_weights=True)
+            logw = logw.reshape(m, k)
+            if not np.isfinite(logw.max(axis=1)).all():
+                raise ConditionError("the conditions cannot be met together under the learned data; relax them")
+            w = np.exp(logw - logw.max(axis=1, keepdims=True))
+            u = np.random.default_rng(pick_ss).random(m) * w.sum(axis=1)
+            pick = np.minimum((np.cumsum(w, axis=1) < u[:, None]).sum(axis=1), k - 1)
+            codes = codes.reshape(m, k, -1)[np.arange(m), pick]
+        else:
+            codes = self.engine_.sample(m, seed=_seed_int(eng_ss), forbidden=forbidden, fixed=fixed,
+                                        allowed=plan.allowed)
+        values = self.table_encoder_.decode(codes, np.random.default_rng(dec_ss), plan.bounds)
         grng = np.random.default_rng(gen_ss)
         for name in self.columns_:
             if name in self.generators_:
                 values[name] = self.generators_[name].generate(m, offset, grng)
         return pd.DataFrame({name: values[name] for name in self.columns_}, index=pd.RangeIndex(offset, offset + m))
+
+    def _sample_seed_rows(self, seed_rows: pd.DataFrame, n: int | None) -> pd.DataFrame:
+        """Keep the given cells of ``seed_rows``, generate the rest conditionally on them."""
+        self._check_fitted()
+        if n is not None and n != len(seed_rows):
+            raise InputError(f"n={n} but {len(seed_rows)} seed rows were given; leave n out")
+        _check_n(len(seed_rows))
+        if self.engine_.name == "copula":
+            raise ConditionError("the copula engine cannot complete seed rows; fit with engine='argn'")
+        known = encode_seed_rows(self, seed_rows)
+        m = len(seed_rows)
+        ss = np.random.SeedSequence([self.random_state, _SAMPLE_TAG, 1])
+        gen_ss, *group_ss = ss.spawn(1 + 2 ** min(20, max(1, len(known))))
+        for g in self.generators_.values():
+            g.prepare(_seed_int(gen_ss), m)
+        forbidden = self.table_encoder_.forbidden()
+        pattern = np.zeros(m, dtype=np.int64)
+        subs = sorted(known)
+        for bit, j in enumerate(subs):
+            pattern |= known[j][1].astype(np.int64) << min(bit, 62)
+        parts = []
+        for gi, key in enumerate(np.unique(pattern)):
+            rows = np.flatnonzero(pattern == key)
+            fixed = {j: known[j][0][rows] for j in subs if known[j][1][rows[0]]}
+            codes = self.engine_.sample(len(rows), seed=_seed_int(group_ss[gi % len(group_ss)]),
+                                        forbidden=forbidden, fixed=fixed)
+            parts.append((rows, codes))
+        codes = np.empty((m, len(self.table_encoder_.subcolumns)), dtype=np.int32)
+        for rows, c in parts:
+            codes[rows] = c
+        values = self.table_encoder_.decode(codes, np.random.default_rng(ss.spawn(1)[0]))
+        grng = np.random.default_rng(ss.spawn(2)[1])
+        for name in self.columns_:
+            if name in self.generators_:
+                values[name] = self.generators_[name].generate(m, 0, grng)
+        out = pd.DataFrame({name: values[name] for name in self.columns_})
+        for name in seed_rows.columns:
+            given = seed_rows[name].notna().to_numpy()
+            if given.any():
+                col = out[name].astype(object)
+                col[given] = seed_rows[name].to_numpy(dtype=object)[given]
+                out[name] = col.astype(out[name].dtype) if not out[name].isna().any() or given.all() else col
+        return out
 
     def sample_to_file(self, n: int, path: str | os.PathLike[str], *, seed: int | None = None,
                        chunk_size: int = DEFAULT_CHUNK, progress: ProgressCallback | None = None) -> int:

@@ -337,16 +337,29 @@ class ARGNEngine(Engine):
 
     # ------------------------------------------------------------------ sample
     def sample(self, n: int, *, seed: int, forbidden: list[np.ndarray],
-               fixed: dict[int, np.ndarray] | None = None) -> np.ndarray:
+               fixed: dict[int, np.ndarray] | None = None, allowed: dict[int, np.ndarray] | None = None,
+               return_log_weights: bool = False) -> Any:
+        """Draw ``n`` rows of codes.
+
+        ``fixed[j]`` gives sub-column j's code per row; ``allowed[j]`` restricts its codes, either
+        for every row (a bool vector over its codes) or depending on the previous sub-column of
+        the same column (a bool table: previous code x code). Constrained columns are drawn
+        first; with ``return_log_weights`` the log-probability mass each row's constraints kept
+        after the first is returned too, so callers can importance-resample to exact conditionals.
+        """
         fixed = fixed or {}
+        allowed = allowed or {}
         s = len(self.subcolumns_)
         out = np.empty((n, s), dtype=np.int32)
+        logw = np.zeros(n)
         if s == 0:
-            return out
+            return (out, logw) if return_log_weights else out
         net = self.net_
-        # Column order: columns with fixed sub-columns first, the rest canonical.
+        # Column order: fixed columns first, then constrained ones, the rest canonical.
         fixed_cols = sorted({self.subcolumns_[j].column for j in fixed})
-        col_order = fixed_cols + [c for c in range(self.n_columns_) if c not in fixed_cols]
+        cond_cols = sorted({self.subcolumns_[j].column for j in allowed} - set(fixed_cols))
+        first = fixed_cols + cond_cols
+        col_order = first + [c for c in range(self.n_columns_) if c not in first]
         sub_order = [j for c in col_order for j, sc in enumerate(self.subcolumns_) if sc.column == c]
         dim_start = np.concatenate([[0], np.cumsum(net.dims)])
         dim_order = np.concatenate([np.arange(dim_start[j], dim_start[j + 1]) for j in sub_order])
@@ -361,10 +374,12 @@ class ARGNEngine(Engine):
                     if bool(m.all()):
                         m[:] = False
                 masks.append(m)
+            keep = {j: torch.from_numpy(np.asarray(a, dtype=bool)) for j, a in allowed.items()}
             gen = torch.Generator().manual_seed(seed)
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
                 x = torch.zeros(b, int(prefix[-1]))
+                prev = None
                 for t, j in enumerate(sub_order):
                     if j in fixed:
                         codes = torch.from_numpy(np.asarray(fixed[j][start:start + b], dtype=np.int64))
@@ -375,10 +390,20 @@ class ARGNEngine(Engine):
                         if self.temperature != 1.0:
                             logits = logits / self.temperature
                         logits = logits.masked_fill(masks[j], -torch.inf)
+                        if j in keep:
+                            k = keep[j] if keep[j].dim() == 1 else keep[j][prev]
+                            kept = logits.masked_fill(~k, -torch.inf)
+                            mass = torch.logsumexp(kept, 1) - torch.logsumexp(logits, 1)
+                            logw[start:start + b] += mass.numpy()
+                            dead = ~torch.isfinite(mass)
+                            logits = kept
+                            if bool(dead.any()):  # no allowed code has mass here: weight 0
+                                logits[dead] = torch.where(k if k.dim() == 1 else k[dead], 0.0, -torch.inf)
                         codes = _draw(logits, gen)
                     x[:, prefix[t]: prefix[t + 1]] = net.embed_one(j, codes)
                     out[start:start + b, j] = codes.numpy()
-        return out
+                    prev = codes
+        return (out, logw) if return_log_weights else out
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

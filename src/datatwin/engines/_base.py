@@ -25,7 +25,8 @@ class Engine:
         raise NotImplementedError
 
     def sample(self, n: int, *, seed: int, forbidden: list[np.ndarray],
-               fixed: dict[int, np.ndarray] | None = None) -> np.ndarray:
+               fixed: dict[int, np.ndarray] | None = None, allowed: dict[int, np.ndarray] | None = None,
+               return_log_weights: bool = False) -> Any:
         raise NotImplementedError
 
     def get_params(self) -> dict[str, Any]:

@@ -57,8 +57,9 @@ class CopulaEngine(Engine):
         return self
 
     def sample(self, n: int, *, seed: int, forbidden: list[np.ndarray],
-               fixed: dict[int, np.ndarray] | None = None) -> np.ndarray:
-        if fixed:
+               fixed: dict[int, np.ndarray] | None = None, allowed: dict[int, np.ndarray] | None = None,
+               return_log_weights: bool = False) -> Any:
+        if fixed or allowed:
             raise ConditionError("the copula engine cannot sample under conditions; fit with engine='argn'")
         rng = np.random.default_rng(seed)
         s = len(self.cards_)
@@ -77,7 +78,7 @@ class CopulaEngine(Engine):
             zero = p[out[:, j]] == 0
             if zero.any():
                 out[zero, j] = int(np.argmax(p))
-        return out
+        return (out, np.zeros(n)) if return_log_weights else out
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = {"corr": self.corr_, "cards": self.cards_}

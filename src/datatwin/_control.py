@@ -1,0 +1,146 @@
+"""Sampling under control: conditions, rebalancing and seed rows, turned into engine inputs.
+
+Conditions become *allowed codes* per sub-column (exact by construction: the model's
+distribution restricted to the allowed codes, never a rejection loop); rebalancing and seed rows
+become *fixed codes*. When more than one column is constrained, each row draws a few candidates
+and keeps one with probability proportional to the mass its constraints kept (importance
+resampling), so later constraints also shape the earlier columns as exact conditioning would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ._encoding import CategoricalEncoder, NumericEncoder, _is_missing
+from ._exceptions import ConditionError
+
+if TYPE_CHECKING:
+    from ._synthesizer import Synthesizer
+
+__all__ = ["Plan", "make_plan"]
+
+CANDIDATES = 4
+
+
+@dataclass
+class Plan:
+    allowed: dict[int, np.ndarray] = field(default_factory=dict)
+    bounds: dict[str, Any] = field(default_factory=dict)
+    fixed: dict[int, np.ndarray] = field(default_factory=dict)  # codes for all n rows
+    constants: dict[str, Any] = field(default_factory=dict)  # values forced on generated columns
+    n_constrained: int = 0
+
+    @property
+    def weighted(self) -> bool:
+        return self.n_constrained >= 2
+
+    def fixed_slice(self, start: int, stop: int) -> dict[int, np.ndarray]:
+        return {j: codes[start:stop] for j, codes in self.fixed.items()}
+
+
+def _encoder_index(syn: Synthesizer, name: str, what: str) -> int:
+    for i, enc in enumerate(syn.table_encoder_.encoders):
+        if enc.name == name:
+            return i
+    if name in syn.generators_:
+        kind = syn.metadata_.columns[name].kind
+        raise ConditionError(f"{what} column {name!r} is a {kind} column, generated fresh rather than learned; "
+                             f"it cannot be conditioned on")
+    raise ConditionError(f"{what} names column {name!r}, which the model does not have; "
+                         f"columns: {syn.columns_}")
+
+
+def make_plan(syn: Synthesizer, n: int, conditions: dict[str, Any] | None,
+              rebalance: dict[str, dict[Any, float]] | None, rng: np.random.Generator) -> Plan:
+    plan = Plan()
+    slices = syn.table_encoder_.slices
+    for name, spec in (conditions or {}).items():
+        i = _encoder_index(syn, name, "condition")
+        masks, bounds = syn.table_encoder_.encoders[i].condition(spec)
+        for k, mask in enumerate(masks):
+            plan.allowed[slices[i].start + k] = mask
+        if bounds is not None:
+            plan.bounds[name] = bounds
+        plan.n_constrained += 1
+    for name, shares in (rebalance or {}).items():
+        i = _encoder_index(syn, name, "rebalance")
+        enc = syn.table_encoder_.encoders[i]
+        if not isinstance(enc, CategoricalEncoder) or not isinstance(shares, dict):
+            raise ConditionError(f"rebalance works on categorical columns with a {{value: share}} mapping; "
+                                 f"{name!r} is {syn.metadata_.columns[name].kind}")
+        p = _target_mix(enc, shares, name)
+        if name in (conditions or {}):
+            raise ConditionError(f"column {name!r} is both conditioned and rebalanced; choose one")
+        plan.fixed[slices[i].start] = rng.choice(len(p), size=n, p=p).astype(np.int32)
+        plan.n_constrained += 1
+    return plan
+
+
+def _target_mix(enc: CategoricalEncoder, shares: dict[Any, float], name: str) -> np.ndarray:
+    card = enc.cardinalities[0]
+    p = np.zeros(card)
+    given = {}
+    for value, share in shares.items():
+        if not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise ConditionError(f"rebalance {name!r}: share of {value!r} must be in [0, 1], got {share!r}")
+        given[enc.code_of(value)] = float(share)
+    total = sum(given.values())
+    if total > 1 + 1e-9:
+        raise ConditionError(f"rebalance {name!r}: shares add up to {total:g}, more than 1")
+    # The rest of the mass keeps the training proportions among the levels not named.
+    counts = np.zeros(card)
+    counts[: len(enc.counts_)] = enc.counts_
+    others = [j for j in range(len(enc.counts_)) if j not in given]
+    rest = counts[others].sum()
+    for j, share in given.items():
+        p[j] = share
+    if others and rest > 0:
+        p[others] = counts[others] / rest * (1 - total)
+    elif total < 1 - 1e-9:
+        raise ConditionError(f"rebalance {name!r}: shares add up to {total:g} and no other value is left to "
+                             f"take the remaining {1 - total:g}")
+    return p / p.sum()
+
+
+def encode_seed_rows(syn: Synthesizer, seed_rows: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Codes of the given cells: sub-column -> (codes, known mask), for learned columns only."""
+    unknown = [c for c in seed_rows.columns if c not in syn.columns_]
+    if unknown:
+        raise ConditionError(f"seed rows have column(s) {unknown} that the model does not have; "
+                             f"columns: {syn.columns_}")
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    slices = syn.table_encoder_.slices
+    for i, enc in enumerate(syn.table_encoder_.encoders):
+        if enc.name not in seed_rows.columns:
+            continue
+        col = seed_rows[enc.name]
+        known = col.notna().to_numpy()
+        if isinstance(enc, CategoricalEncoder):
+            codes = enc.encode(col)
+            unseen = known & (codes == len(enc.levels_))
+            if unseen.any() and not enc.has_rare_:
+                raise ConditionError(f"seed rows: column {enc.name!r} has value(s) the model never saw, e.g. "
+                                     f"{col[unseen].iloc[0]!r}")
+            parts = [codes]  # unseen or rare values take the rare code, which the model knows
+        else:
+            v = np.array([enc._number(x) if ok else np.nan for x, ok in zip(col, known, strict=True)])
+            v = np.clip(np.where(known, v, enc.clip_[0]), *enc.clip_)
+            if enc.mode_ == "discrete":
+                idx = np.clip(np.searchsorted(enc.values_, v), 0, len(enc.values_) - 1)
+                left = np.maximum(idx - 1, 0)
+                idx = np.where(np.abs(enc.values_[left] - v) < np.abs(enc.values_[idx] - v), left, idx)
+                parts = [idx.astype(np.int32)]
+            else:
+                t = np.clip(np.searchsorted(enc.hi_, v), 0, len(enc.hi_) - 1)
+                parts = [(t // enc.n_fine_).astype(np.int32), (t % enc.n_fine_).astype(np.int32)]
+        for k, codes in enumerate(parts):
+            out[slices[i].start + k] = (codes, known)
+    return out
+
+
+def is_missing(value: Any) -> bool:
+    return _is_missing(value)

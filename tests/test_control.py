@@ -1,0 +1,96 @@
+"""Conditional sampling, rebalancing and seed rows: exact, bounded in time, clear errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datatwin import ConditionError, Synthesizer
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(5)
+    n = 3000
+    age = rng.integers(18, 80, n)
+    country = rng.choice(["Canada", "Peru", "Kenya", "Japan"], n, p=[0.1, 0.3, 0.3, 0.3])
+    income = np.round(np.exp(rng.normal(10, 0.5, n)) + age * 300, 2)
+    label = np.where((income > np.quantile(income, 0.9)) | (rng.random(n) < 0.02), "yes", "no")
+    day = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    df = pd.DataFrame({"age": age, "country": country, "income": income, "label": label,
+                       "day": day.strftime("%d/%m/%Y")})
+    return df, Synthesizer("argn", random_state=0, engine_options={"max_epochs": 15}).fit(df)
+
+
+def test_fixed_values_sets_and_ranges(fitted):
+    df, syn = fitted
+    out = syn.sample(2000, conditions={"country": "Canada", "age": (30, 40), "income": (20_000, None)})
+    assert len(out) == 2000
+    assert out["country"].eq("Canada").all()
+    assert out["age"].between(30, 40).all()
+    assert (out["income"] >= 20_000).all()
+    out = syn.sample(500, conditions={"country": ["Peru", "Kenya"], "day": ("01/03/2021", "31/03/2021")})
+    assert set(out["country"]) <= {"Peru", "Kenya"}
+    days = pd.to_datetime(out["day"], format="%d/%m/%Y")
+    assert days.between("2021-03-01", "2021-03-31").all()
+
+
+def test_conditions_are_seeded(fitted):
+    _, syn = fitted
+    a = syn.sample(300, seed=4, conditions={"label": "yes"})
+    b = syn.sample(300, seed=4, conditions={"label": "yes"})
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_conditioning_moves_other_columns(fitted):
+    df, syn = fitted
+    rich = syn.sample(3000, conditions={"label": "yes"})
+    poor = syn.sample(3000, conditions={"label": "no"})
+    assert rich["income"].median() > 1.5 * poor["income"].median()
+    real_ratio = df[df.label == "yes"].income.median() / df[df.label == "no"].income.median()
+    assert abs(rich["income"].median() / poor["income"].median() - real_ratio) < 0.35 * real_ratio
+
+
+def test_rebalance(fitted):
+    df, syn = fitted
+    out = syn.sample(6000, rebalance={"label": {"yes": 0.5}})
+    share = out["label"].eq("yes").mean()
+    assert abs(share - 0.5) < 0.03
+    # The other columns stay consistent with the new mix.
+    assert out[out.label == "yes"].income.median() > 1.5 * out[out.label == "no"].income.median()
+
+
+def test_seed_rows_keep_given_cells(fitted):
+    df, syn = fitted
+    seed = df.head(300).copy()
+    seed.loc[seed.index[::2], "label"] = np.nan
+    seed["age"] = np.nan
+    out = syn.sample(seed=seed)
+    assert len(out) == 300 and list(out.columns) == list(df.columns)
+    kept = seed["label"].notna()
+    assert out.loc[kept, "label"].tolist() == seed.loc[kept, "label"].tolist()
+    assert out["income"].tolist() == seed["income"].tolist()
+    assert out["age"].notna().all() and out["label"].notna().all()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"conditions": {"planet": "Mars"}}, "does not have"),
+    ({"conditions": {"country": "Atlantis"}}, "no value 'Atlantis'"),
+    ({"conditions": {"age": (200, 300)}}, "no value satisfies"),
+    ({"conditions": {"age": (40, 30)}}, "is empty"),
+    ({"conditions": {"age": "old"}}, "not a number"),
+    ({"conditions": {"day": "someday"}}, "not a date"),
+    ({"rebalance": {"label": {"yes": 1.5}}}, "must be in \\[0, 1\\]"),
+    ({"rebalance": {"label": {"yes": 0.7, "no": 0.7}}}, "more than 1"),
+    ({"rebalance": {"age": {30: 0.5}}}, "categorical columns"),
+])
+def test_bad_conditions(fitted, kwargs, message):
+    _, syn = fitted
+    with pytest.raises(ConditionError, match=message):
+        syn.sample(10, **kwargs)
+
+
+def test_copula_refuses_conditions(fitted):
+    df, _ = fitted
+    syn = Synthesizer("copula").fit(df)
+    with pytest.raises(ConditionError, match="copula engine"):
+        syn.sample(10, conditions={"country": "Peru"})
