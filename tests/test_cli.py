@@ -117,3 +117,16 @@ def test_usage_error_exit_code(capsys):
 def test_console_script_runs():
     res = subprocess.run([sys.executable, "-m", "datatwin", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "synth" in res.stdout
+
+
+def test_sample_with_conditions(tmp_path, data_csv, capsys):
+    model = tmp_path / "m.dtw"
+    assert cli("fit", str(data_csv), "-o", str(model), "--seed", "1") == 0
+    out = tmp_path / "cond.csv"
+    assert cli("sample", str(model), "-n", "400", "-o", str(out), "--where", "plan=gold|plus",
+               "--where", "age=30..45", "--rebalance", "active=True:0.8") == 0
+    df = pd.read_csv(out)
+    assert set(df["plan"]) <= {"gold", "plus"} and df["age"].between(30, 45).all()
+    assert cli("sample", str(model), "-n", "5", "-o", str(tmp_path / "bad.csv"), "--where", "plan=diamond") == 1
+    assert "no value 'diamond'" in capsys.readouterr().err
+    assert not (tmp_path / "bad.csv").exists()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._encoding import CategoricalEncoder, NumericEncoder, _is_missing
+from ._encoding import CategoricalEncoder
 from ._exceptions import ConditionError
 
 if TYPE_CHECKING:
@@ -140,7 +140,3 @@ def encode_seed_rows(syn: Synthesizer, seed_rows: pd.DataFrame) -> dict[int, tup
         for k, codes in enumerate(parts):
             out[slices[i].start + k] = (codes, known)
     return out
-
-
-def is_missing(value: Any) -> bool:
-    return _is_missing(value)

@@ -300,9 +300,12 @@ class Synthesizer:
         return out
 
     def sample_to_file(self, n: int, path: str | os.PathLike[str], *, seed: int | None = None,
-                       chunk_size: int = DEFAULT_CHUNK, progress: ProgressCallback | None = None) -> int:
+                       chunk_size: int = DEFAULT_CHUNK, progress: ProgressCallback | None = None,
+                       conditions: dict[str, Any] | None = None,
+                       rebalance: dict[str, dict[Any, float]] | None = None) -> int:
         """Stream ``n`` rows into a CSV or Parquet file (atomic: no partial file on failure)."""
-        chunks = self.iter_sample(n, seed=seed, chunk_size=chunk_size, progress=progress)
+        chunks = self.iter_sample(n, seed=seed, chunk_size=chunk_size, progress=progress, conditions=conditions,
+                                  rebalance=rebalance)
         return write_table_chunks((c.reset_index(drop=True) for c in chunks), path)
 
     # ------------------------------------------------------------------ persistence

@@ -81,6 +81,57 @@ def _check_table_suffix(path: Path) -> None:
         raise InputError(f"output {str(path)!r} must end in .csv or .parquet")
 
 
+def _parse_conditions(items: list[str] | None) -> dict[str, object] | None:
+    """``col=value``, ``col=a|b|c`` (any of), ``col=lo..hi`` (inclusive; either end may be empty)."""
+    if not items:
+        return None
+    out: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"--where {item!r}: write column=value, column=a|b or column=low..high")
+        if ".." in value:
+            lo, hi = value.split("..", 1)
+            out[name] = (_scalar(lo) if lo else None, _scalar(hi) if hi else None)
+        elif "|" in value:
+            out[name] = [_scalar(v) for v in value.split("|")]
+        else:
+            out[name] = _scalar(value)
+    return out
+
+
+def _scalar(text: str) -> object:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_rebalance(items: list[str] | None) -> dict[str, dict[object, float]] | None:
+    """``col=value:share`` (repeatable)."""
+    if not items:
+        return None
+    out: dict[str, dict[object, float]] = {}
+    for item in items:
+        name, sep, rest = item.partition("=")
+        value, sep2, share = rest.rpartition(":")
+        try:
+            out.setdefault(name, {})[_scalar(value)] = float(share)
+        except ValueError:
+            raise InputError(f"--rebalance {item!r}: write column=value:share, e.g. income=>50K:0.5") from None
+        if not (sep and sep2 and name):
+            raise InputError(f"--rebalance {item!r}: write column=value:share, e.g. income=>50K:0.5")
+    return out
+
+
+WhereOpt = Annotated[list[str] | None, typer.Option("--where", "-w", help="Condition every row must meet: "
+                                                    "col=value, col=a|b, col=low..high (repeatable).")]
+RebalanceOpt = Annotated[list[str] | None, typer.Option("--rebalance", help="Set a category's share: "
+                                                        "col=value:share (repeatable).")]
+
+
 def _check_n(n: int) -> None:
     if n <= 0:
         raise InputError(f"-n must be a positive number of rows, got {n}")
@@ -148,6 +199,8 @@ def sample(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet (streamed).")],
     seed: SeedOpt = 0,
     chunk_size: ChunkOpt = 100_000,
+    where: WhereOpt = None,
+    rebalance: RebalanceOpt = None,
 ) -> None:
     """Generate rows from a saved model, streamed to CSV or Parquet in chunks."""
     from ._synthesizer import load
@@ -155,9 +208,11 @@ def sample(
     _check_n(n)
     _check_table_suffix(output)
     _check_output(output)
+    conditions, mix = _parse_conditions(where), _parse_rebalance(rebalance)
     syn = load(model)
     with _progress() as cb:
-        rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb)
+        rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb,
+                                  conditions=conditions, rebalance=mix)
     err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold]")
 
 
