@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
     timing = {}
     if "adult" in a.datasets:
-        args = (work / "adult_train.csv", work / "adult_holdout.csv", work / "adult_independent_marginals.csv", "income")
+        args = (work / "adult_train.csv", work / "adult_holdout.csv", work / "adult_independent_marginals.csv",
+                "income")
         timing["two_cores"] = timing_run(*args, pinned=False)
         timing["one_core"] = timing_run(*args, pinned=True)
         if not a.skip_memory:

@@ -157,8 +157,8 @@ def test_without_holdout_utility_and_distances_are_reported_not_measured(adult):
 
 def test_regression_target_and_datetime_text(adult):
     df = _read("california_housing.csv").iloc[:3000].copy()
-    df["listed"] = (pd.Timestamp("2020-01-01") + pd.to_timedelta(np.random.default_rng(1).integers(0, 700, len(df)), unit="D")).strftime(
-        "%Y-%m-%d")
+    days = np.random.default_rng(1).integers(0, 700, len(df))
+    df["listed"] = (pd.Timestamp("2020-01-01") + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d")
     real, syn, ho = df.iloc[:1200], df.iloc[1200:2200], df.iloc[2200:]
     res = evaluate(real, syn, holdout=ho, target="median_house_value")
     assert res["data"]["kinds"]["listed"] == "datetime"

@@ -46,8 +46,8 @@ def test_html_is_self_contained(adult_html):
     assert len(html) < 3_000_000
     # a non-expert reads the verdicts first, then the plots, then the tables
     assert low.index("overall:") < low.index("do the columns look alike") < low.index("7. tables")
-    for title in ("Can a classifier tell them apart?", "Train on synthetic, test on real", "Membership-inference attack",
-                  "Exact copies of real rows", "Same analysis, same answer"):
+    for title in ("Can a classifier tell them apart?", "Train on synthetic, test on real",
+                  "Membership-inference attack", "Exact copies of real rows", "Same analysis, same answer"):
         assert title in html
 
 

@@ -175,7 +175,7 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
     quality_all = _nanmean([shapes_score, pairs["score_all_pairs"]])
     missing = [{"column": c, "kind": kinds[c], "real": float(frames["real"][c].isna().mean()),
                 "synthetic": float(frames["synthetic"][c].isna().mean())} for c in real.columns]
-    fidelity = {
+    fidelity: dict[str, Any] = {
         "quality": quality,
         "quality_all_pairs": quality_all,
         "column_shapes": {"score": shapes_score, "columns": shapes},
@@ -231,7 +231,7 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
         priv_reason = "too few rows"
     else:
         dist = distance_privacy(prep, seed)
-    privacy = {"exact_copies": copies, "distances": dist}
+    privacy: dict[str, Any] = {"exact_copies": copies, "distances": dist}
     if priv_reason:
         privacy["skipped"] = priv_reason
     timings["privacy"] = time.perf_counter() - t0

@@ -279,7 +279,7 @@ def summary_statistics(prep: Prepared, real: str = "real", syn: str = "synthetic
                 qs = np.quantile(x, QUANTILES)
                 row[side] = {"mean": float(x.mean()), "std": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
                              "min": float(x.min()), "max": float(x.max()),
-                             **{f"q{int(q * 100):02d}": float(val) for q, val in zip(QUANTILES, qs)}}
+                             **{f"q{int(q * 100):02d}": float(val) for q, val in zip(QUANTILES, qs, strict=True)}}
             else:
                 k = len(prep.levels[c])
                 cnt = np.bincount(v[v >= 0], minlength=k)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -10,10 +12,11 @@ from ._prepare import NAN_TOKEN, Prepared
 N_JOBS = 1
 
 
-def lgbm(kind: str, seed: int, **extra: object):
+def lgbm(kind: str, seed: int, **extra: Any) -> Any:
     import lightgbm as lgb
 
-    params = dict(random_state=seed, n_jobs=N_JOBS, verbose=-1, deterministic=True, force_row_wise=True, **extra)
+    params: dict[str, Any] = dict(random_state=seed, n_jobs=N_JOBS, verbose=-1, deterministic=True,
+                                  force_row_wise=True, **extra)
     return lgb.LGBMClassifier(**params) if kind == "clf" else lgb.LGBMRegressor(**params)
 
 
@@ -44,7 +47,7 @@ def feature_frames(prep: Prepared, parts: dict[str, tuple[str, np.ndarray | None
         cats = sorted(names + ([NAN_TOKEN] if has_nan and NAN_TOKEN not in names else []))
         pos = {name: i for i, name in enumerate(cats)}
         lut = np.full(len(levels) + 1, -1, dtype=np.int32)  # last slot: missing
-        for i, name in zip(used, names):
+        for i, name in zip(used, names, strict=True):
             lut[i] = pos[name]
         if has_nan:
             lut[-1] = pos[NAN_TOKEN]

@@ -178,7 +178,8 @@ def importance_plot(fi: dict[str, Any], xlabel: str) -> str | None:
     _style(ax)
     y = np.arange(len(rows))
     ax.barh(y - 0.2, [r["real_importance"] for r in rows], height=0.4, color=REAL, label="model trained on real")
-    ax.barh(y + 0.2, [r["synthetic_importance"] for r in rows], height=0.4, color=SYN, label="model trained on synthetic")
+    ax.barh(y + 0.2, [r["synthetic_importance"] for r in rows], height=0.4, color=SYN,
+            label="model trained on synthetic")
     ax.set_yticks(y, [_short(r["column"], 22) for r in rows], fontsize=7)
     ax.invert_yaxis()
     ax.axvline(0, color="#999", linewidth=0.6)

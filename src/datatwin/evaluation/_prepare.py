@@ -8,6 +8,7 @@ canonical strings follow the judge's rules, so ``1``, ``1.0`` and ``"1"`` are on
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -95,10 +96,8 @@ def _parse_dates(s: pd.Series) -> pd.Series:
             out = pd.Series(pd.NaT, index=s.index)
         bad = out.isna() & s.notna()
         if bad.mean() > 0.05 * max(s.notna().mean(), 1e-12):
-            try:
+            with contextlib.suppress(ValueError, TypeError, OverflowError):
                 out = pd.to_datetime(s, errors="coerce", format="mixed")
-            except (ValueError, TypeError, OverflowError):
-                pass
     if isinstance(out.dtype, pd.DatetimeTZDtype):
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
     return out
@@ -191,10 +190,8 @@ def _canon_value(v: Any, kind: str) -> Any:
     else:
         txt = str(v).strip()
         if _WHOLE_TEXT.fullmatch(txt):
-            try:
+            with contextlib.suppress(ValueError, OverflowError):
                 txt = str(int(float(txt)))
-            except (ValueError, OverflowError):
-                pass
     if kind == "boolean":
         low = txt.lower()
         if low in _TRUE:
@@ -227,6 +224,10 @@ def to_float(s: pd.Series, kind: str) -> tuple[np.ndarray, int]:
         v = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").to_numpy(
             dtype=float, na_value=np.nan)
     bad = int((present & np.isnan(v)).sum())
+    inf = np.isinf(v)
+    if inf.any():  # infinities carry no distribution to compare; count them as unreadable
+        v = np.where(inf, np.nan, v)
+        bad += int(inf.sum())
     return v, bad
 
 
@@ -281,7 +282,7 @@ def prepare(frames: dict[str, pd.DataFrame], kinds: dict[str, str]) -> Prepared:
                         f"column {c!r} holds {what} in the real data but the {name} data has values such as "
                         f"{str(example)[:40]!r}; give the {name} data the same column types as the real data")
                 if bad:
-                    notes.append(f"{bad} cell(s) of column {c!r} in the {name} data could not be read as "
+                    notes.append(f"{bad} cell(s) of column {c!r} in the {name} data could not be read as finite "
                                  f"{'dates' if kind == 'datetime' else 'numbers'} and count as missing")
                 out[name][c] = v
         else:

@@ -55,6 +55,10 @@ def _pct(x: Any, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f}%"
 
 
+def _or(x: float | None, default: float) -> float:
+    return default if x is None else x
+
+
 def _value(x: Any, kind: str) -> str:
     if x is None:
         return "–"
@@ -88,10 +92,12 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
             groups.append({"title": title, "verdicts": vs})
 
     key_figs = [
-        ("Quality (SDMetrics definition)", _num(s.get("quality")), "mean of column shapes and pair trends; 1 = identical"),
+        ("Quality (SDMetrics definition)", _num(s.get("quality")),
+         "mean of column shapes and pair trends; 1 = identical"),
         ("Column shapes", _num(s.get("column_shapes")), "how alike each column's distribution is"),
         ("Pair trends", _num(s.get("pair_trends")),
-         f"over the {s.get('pairs_counted', 0)} strongly related pairs; all pairs: {_num(s.get('pair_trends_all_pairs'))}"),
+         f"over the {s.get('pairs_counted', 0)} strongly related pairs; "
+         f"all pairs: {_num(s.get('pair_trends_all_pairs'))}"),
         ("Detection ROC AUC", _num(s.get("detection_auc")), "0.5 = a classifier cannot tell real from synthetic"),
     ]
     if s.get("tstr") is not None:
@@ -99,7 +105,8 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
         key_figs.append((f"TSTR {m} (TRTR)", f"{_num(s['tstr'])} ({_num(s['trtr'])})",
                          f"difference {s['tstr_delta']:+.3f}; band ±{d['pass_band']:g}"))
     if s.get("insights_hold_share") is not None:
-        key_figs.append(("Conclusions that hold", _pct(s["insights_hold_share"], 0), "group figures and regression effects"))
+        key_figs.append(("Conclusions that hold", _pct(s["insights_hold_share"], 0),
+                         "group figures and regression effects"))
     key_figs.append(("Exact copies of training rows", _pct(s.get("exact_copy_rate"), 2),
                      f"baseline {_pct(s.get('exact_copy_baseline'), 2)}"))
     if s.get("dcr_share") is not None:
@@ -112,7 +119,7 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
     hist = fid["histograms"]
     names = list(hist)
     if len(names) > MAX_COLUMN_PLOTS:
-        names = sorted(names, key=lambda c: score_of.get(c) if score_of.get(c) is not None else 1.0)[:MAX_COLUMN_PLOTS]
+        names = sorted(names, key=lambda c: _or(score_of.get(c), 1.0))[:MAX_COLUMN_PLOTS]
         names = [c for c in hist if c in set(names)]
     plots = {
         "shapes": _plots.shapes_plot(shapes) if shapes else None,
@@ -120,8 +127,9 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
         "columns_left_out": len(hist) - len(names),
         "heatmaps": _plots.heatmaps(fid["associations"]),
         "utility": _plots.utility_plot(util) if "trtr" in util else None,
-        "importance": (_plots.importance_plot(util["feature_importance"], "score lost on the holdout when the column is "
-                                             "shuffled") if util.get("feature_importance") else None),
+        "importance": (_plots.importance_plot(util["feature_importance"],
+                                              "score lost on the holdout when the column is shuffled")
+                       if util.get("feature_importance") else None),
         "dcr": _plots.dcr_plot(priv["distances"]["dcr_histogram"]) if priv.get("distances") else None,
     }
 
@@ -151,7 +159,8 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
     util_rows = []
     if "trtr" in util:
         for m in util["trtr"]:
-            st, short = delta_status(m, util["trtr"][m], util["tstr"][m], d["pass_band"])
+            st, short = delta_status(m, util["trtr"][m], util["tstr"][m], d["pass_band"],
+                                     (util.get("delta_se") or {}).get(m))
             util_rows.append({"metric": METRIC_NAMES[m], "trtr": _num(util["trtr"][m]), "tstr": _num(util["tstr"][m]),
                               "delta": f"{util['delta'][m]:+.3f}", "status": st,
                               "note": "lower is better; compared relative to TRTR" if m == "mae" else ""})
@@ -163,7 +172,8 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
                              "coverage": f"{r['real_categories']} real, {r['synthetic_categories']} synthetic; "
                                          f"{_pct(r['category_coverage'])} of real categories appear",
                              "covered": _pct(r["real_share_covered"]),
-                             "outside": _pct(r["synthetic_share_new_categories"]) + " in categories the real data lacks"})
+                             "outside": (_pct(r["synthetic_share_new_categories"])
+                                         + " in categories the real data lacks")})
         else:
             coverage.append({"column": r["column"], "what": "range",
                              "coverage": f"{_pct(r.get('range_coverage'))} of the real range",
@@ -174,7 +184,8 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
                                                           if d["rows_used"][k] < d["rows_given"][k] else "")
                           for k in d["rows_used"])
     return {
-        "data": data, "s": s, "d": d, "kinds": kinds, "overall": s["overall"], "overall_word": STATUS_WORD[s["overall"]],
+        "data": data, "s": s, "d": d, "kinds": kinds, "overall": s["overall"],
+        "overall_word": STATUS_WORD[s["overall"]],
         "overall_text": OVERALL[s["overall"]], "questions": questions, "groups": groups, "key_figs": key_figs,
         "plots": plots, "shapes": shapes, "stats_num": stats_num, "stats_cat": stats_cat, "counted_pairs": counted,
         "worst_pairs": worst_all, "missing": fid["missing_values"], "coverage": coverage, "det": det, "util": util,

@@ -56,15 +56,20 @@ def utility(prep: Prepared, target: str, seed: int, train: str = "real", syn: st
     if n_syn < 10 or len(keep[test]) < 10:
         res["skipped"] = "too few rows with a known target to train and test a model"
         return res
+    if not [c for c in prep.columns if c != target]:
+        res["skipped"] = "there is no column besides the target to predict it from"
+        return res
     feats, cols = feature_frames(prep, {"tr": (train, tr_idx), "sy": (syn, keep[syn]), "te": (test, keep[test])},
                                  drop=(target,))
     ytr, ysy, yte = y[train][tr_idx], y[syn][keep[syn]], y[test][keep[test]]
     res["features"] = cols
     scores: dict[str, dict[str, float]] = {}
+    outputs: dict[str, np.ndarray] = {}  # holdout predictions (regression) or class probabilities
     if task == "regression":
         for name, X, yy in (("trtr", feats["tr"], ytr), ("tstr", feats["sy"], ysy)):
             m = lgbm("reg", seed).fit(X, yy)
             pred = m.predict(feats["te"])
+            outputs[name] = pred
             scores[name] = {"r2": float(r2_score(yte, pred)), "mae": float(mean_absolute_error(yte, pred))}
     else:
         classes = np.unique(y[train])
@@ -79,6 +84,7 @@ def utility(prep: Prepared, target: str, seed: int, train: str = "real", syn: st
             present = np.unique(yi)
             if len(present) < 2:
                 pred = np.full(len(yte_i), present[0] if len(present) else 0)
+                outputs[name] = np.eye(len(classes))[pred]
                 scores[name] = {"roc_auc": 0.5, "accuracy": float(accuracy_score(yte_i, pred)),
                                 "f1_macro": float(f1_score(yte_i, pred, average="macro"))}
                 res.setdefault("notes", []).append(f"{name.upper()} training data has only one class")
@@ -87,6 +93,7 @@ def utility(prep: Prepared, target: str, seed: int, train: str = "real", syn: st
             proba = np.zeros((len(yte_i), len(classes)))
             proba[:, present] = m.predict_proba(feats["te"])
             pred = proba.argmax(1)
+            outputs[name] = proba
             if len(classes) == 2:
                 auc = roc_auc_score(yte_i, proba[:, 1])
             else:
@@ -99,6 +106,8 @@ def utility(prep: Prepared, target: str, seed: int, train: str = "real", syn: st
     res.update(scores)
     res["delta"] = {k: scores["tstr"][k] - scores["trtr"][k] for k in scores["trtr"]}
     res["primary_metric"] = "r2" if task == "regression" else "roc_auc"
+    y_eval = yte if task == "regression" else yte_i
+    res["delta_se"] = {res["primary_metric"]: _bootstrap_se(task, y_eval, outputs["trtr"], outputs["tstr"], seed)}
     res["feature_importance"] = _importance_agreement(
         cols, importance(feats["tr"], ytr, feats["te"], yte, task, seed),
         importance(feats["sy"], ysy, feats["te"], yte, task, seed))
@@ -151,10 +160,46 @@ def importance(X, y: np.ndarray, X_test, y_test: np.ndarray, task: str, seed: in
     return out
 
 
+def _primary(task: str, y: np.ndarray, out: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    if task == "regression":
+        ss_tot = float(((y - y.mean()) ** 2).sum())
+        return 1 - float(((y - out) ** 2).sum()) / ss_tot if ss_tot > 0 else math.nan
+    if out.shape[1] == 2:
+        pos = y == 1
+        n1, n0 = int(pos.sum()), int((~pos).sum())
+        if n1 == 0 or n0 == 0:
+            return math.nan
+        r = rankdata(out[:, 1])
+        return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    from sklearn.metrics import roc_auc_score
+
+    lp = np.unique(y)
+    if len(lp) < 2:
+        return math.nan
+    q = out[:, lp] / np.clip(out[:, lp].sum(1, keepdims=True), 1e-12, None)
+    return float(roc_auc_score(y, q, multi_class="ovr", average="macro", labels=lp))
+
+
+def _bootstrap_se(task: str, y: np.ndarray, real_out: np.ndarray, syn_out: np.ndarray, seed: int) -> float:
+    """Standard error of TSTR minus TRTR on the primary metric, by a paired bootstrap of the holdout rows:
+    how much of the difference a holdout of this size leaves to chance."""
+    n_boot = 100 if task == "regression" or syn_out.shape[1] == 2 else 30
+    rng = np.random.default_rng([seed, 0xB0])
+    diffs = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        d = _primary(task, y[i], syn_out[i]) - _primary(task, y[i], real_out[i])
+        if not math.isnan(d):
+            diffs.append(d)
+    return float(np.std(diffs, ddof=1)) if len(diffs) > 2 else math.nan
+
+
 def _importance_agreement(cols: list[str], real: np.ndarray, syn: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {
         "columns": [{"column": c, "real_importance": float(a), "synthetic_importance": float(b)}
-                    for c, a, b in sorted(zip(cols, real, syn), key=lambda t: -t[1])],
+                    for c, a, b in sorted(zip(cols, real, syn, strict=True), key=lambda t: -t[1])],
     }
     if len(cols) < 3 or np.ptp(real) == 0 or np.ptp(syn) == 0:
         out["spearman"] = math.nan

@@ -139,14 +139,16 @@ def detection(res: dict[str, Any]) -> dict[str, Any]:
 METRIC_NAMES = {"roc_auc": "ROC AUC", "accuracy": "accuracy", "f1_macro": "macro F1", "r2": "R²", "mae": "MAE"}
 
 
-def delta_status(metric: str, trtr: float, tstr: float, band: float) -> tuple[str, float]:
+def delta_status(metric: str, trtr: float, tstr: float, band: float, se: float | None = None) -> tuple[str, float]:
     """Status of one TSTR-vs-TRTR comparison and its shortfall (positive = synthetic is worse).
-    Scores in [0, 1] compare in absolute points; MAE compares relative to TRTR's MAE."""
+    Scores in [0, 1] compare in absolute points; MAE compares relative to TRTR's MAE. A shortfall beyond
+    the band but within the holdout's sampling noise (1.96 standard errors) warns rather than fails."""
     if metric == "mae":
         short = (tstr - trtr) / trtr if trtr > 0 else (0.0 if tstr <= trtr else math.inf)
     else:
         short = trtr - tstr
-    st = PASS if short <= band else WARN if short <= UTILITY_WARN_FACTOR * band else FAIL
+    noise = 1.96 * se if se is not None and math.isfinite(se) else 0.0
+    st = PASS if short <= band else WARN if short <= max(UTILITY_WARN_FACTOR * band, band + noise) else FAIL
     return st, short
 
 
@@ -156,9 +158,11 @@ def utility(res: dict[str, Any] | None, band: float, reason: str | None) -> dict
         why = reason or (res or {}).get("skipped", "")
         return verdict("utility", "utility", title, SKIP, None, f"Not measured: {why}.")
     m = res["primary_metric"]
-    st, short = delta_status(m, res["trtr"][m], res["tstr"][m], band)
+    se = (res.get("delta_se") or {}).get(m)
+    st, short = delta_status(m, res["trtr"][m], res["tstr"][m], band, se)
     name = METRIC_NAMES[m]
-    pair = f"{name} {res['tstr'][m]:.3f} vs {res['trtr'][m]:.3f}"
+    noise = f", noise ±{1.96 * se:.3f}" if se is not None and math.isfinite(se) else ""
+    pair = f"{name} {res['tstr'][m]:.3f} vs {res['trtr'][m]:.3f}{noise}"
     msg = {PASS: f"A model trained on the synthetic data predicts {res['target']} on unseen real rows about as "
                  f"well as one trained on real data ({pair}, within the {band:g} band).",
            WARN: f"A model trained on the synthetic data predicts {res['target']} on unseen real rows somewhat "
