@@ -19,6 +19,7 @@ from ._exceptions import (
 )
 from ._io import read_table, write_table
 from ._metadata import ColumnMeta, Metadata
+from ._pii import anonymize
 from ._progress import ProgressEvent
 from ._synthesizer import Synthesizer, load
 from ._version import __version__
@@ -36,6 +37,7 @@ __all__ = [
     "ProgressEvent",
     "Synthesizer",
     "__version__",
+    "anonymize",
     "load",
     "read_table",
     "write_table",

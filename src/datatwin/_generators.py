@@ -6,6 +6,7 @@ text ids follow the real ids' character pattern), PII and text come from Faker.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import string
 from collections import Counter
@@ -16,11 +17,11 @@ import pandas as pd
 
 from ._encoding import _as_text_dtype, _from_float
 from ._metadata import ColumnMeta
+from ._pii import fake_people, fake_pool, fake_sentences
 
 __all__ = ["ColumnGenerator", "make_generator"]
 
 _CLASSES = {"d": string.digits, "u": string.ascii_uppercase, "l": string.ascii_lowercase}
-_POOL_MAX = 20_000
 
 
 class ColumnGenerator:
@@ -171,53 +172,87 @@ def _coprime(m: int, a: int) -> int:
     return a
 
 
-_FAKER_METHODS = {
-    "email": "email", "phone": "phone_number", "first_name": "first_name", "last_name": "last_name",
-    "name": "name", "address": "address", "street": "street_address", "city": "city", "postcode": "postcode",
-    "company": "company", "url": "url", "ssn": "ssn", "iban": "iban", "credit_card": "credit_card_number",
-    "ip_address": "ipv4", "username": "user_name",
-}
-
-
 class FakerGenerator(ColumnGenerator):
-    """PII and free text from Faker: a seeded pool of fakes, drawn from per row.
+    """PII and free text: drawn per row from a pool of Faker fakes built at fit time.
 
-    Faker is slow per value (tens of microseconds), so each sample builds a pool once and chunks
-    draw indices from it; the pool never holds a real value.
+    The pool is built once (Faker costs tens of microseconds per value) from a seed that mixes
+    ``random_state`` with a digest of the real values, so nobody can rebuild it without the data;
+    every fake equal to a real value of the column is dropped. Columns that describe one person
+    (first name, last name, full name, email) share a pool of aligned persons, so a row's email
+    matches its name. The pool is stored in the model; the real values are not.
     """
+
+    POOL_SIZE = 4000
 
     def __init__(self, name: str, meta: ColumnMeta, locale: str = "en_US") -> None:
         super().__init__(name, meta)
         self.locale = locale
+        self.pool_: list[str] = []
+        self.group_: str | None = None
 
     def _fit(self, s: pd.Series) -> None:
         text = s.astype(str)
         self.words_ = [int(x) for x in np.percentile(text.str.count(r"\s+") + 1, [10, 50, 90])] if len(text) else [3]
 
-    def prepare(self, seed: int, n: int) -> None:
-        from faker import Faker
+    def set_pool(self, pool: np.ndarray, group: str | None) -> None:
+        self.pool_ = [str(v) for v in pool]
+        self.group_ = group
 
-        fake = Faker(self.locale)
-        fake.seed_instance(seed)
-        if self.meta.kind == "text":
-            lo, hi = max(1, self.words_[0]), max(1, self.words_[-1])
-            counts = np.random.default_rng(seed).integers(lo, hi + 1, min(n, _POOL_MAX // 4))
-            self._pool = np.array([fake.sentence(nb_words=int(k)) for k in counts], dtype=object)
-            return
-        method = getattr(fake, _FAKER_METHODS[self.meta.pii_type or "name"])
-        pool = [str(method()).replace("\n", ", ") for _ in range(min(n, _POOL_MAX))]
-        self._pool = np.array(pool, dtype=object)
+    def prepare(self, seed: int, n: int) -> None:
+        self._pool = np.array(self.pool_, dtype=object)
+
+    def generate_at(self, index: np.ndarray, rng: np.random.Generator) -> Any:
+        """Values at given pool positions (shared by the columns of one person)."""
+        values = self._pool[index]
+        if self.na_rate_ > 0:
+            values = values.astype(object)
+            values[rng.random(len(index)) < self.na_rate_] = None
+        return self._to_dtype(values)
 
     def _generate(self, n: int, offset: int, rng: np.random.Generator) -> np.ndarray:
         return self._pool[rng.integers(0, len(self._pool), n)]
 
     def _state(self) -> dict[str, Any]:
-        return {"locale": self.locale, "words": self.words_}
+        return {"locale": self.locale, "words": self.words_, "pool": self.pool_, "group": self.group_}
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self.locale = state["locale"]
         self.words_ = list(state["words"])
+        self.pool_ = list(state["pool"])
+        self.group_ = state.get("group")
+
+
+def build_fake_pools(df: pd.DataFrame, generators: dict[str, ColumnGenerator], seed: int, locale: str) -> None:
+    """Give every Faker column its pool of fakes (see :class:`FakerGenerator`)."""
+    fakers = {n: g for n, g in generators.items() if isinstance(g, FakerGenerator)}
+    if not fakers:
+        return
+    digest = hashlib.sha256()
+    for name in sorted(fakers):
+        digest.update(pd.util.hash_pandas_object(df[name], index=False).to_numpy().tobytes())
+    base = [seed, int.from_bytes(digest.digest()[:8], "big")]
+    size = FakerGenerator.POOL_SIZE
+    types = {n: g.meta.pii_type for n, g in fakers.items() if g.meta.kind == "pii"}
+    person_cols = {n: t for n, t in types.items() if t in ("first_name", "last_name", "name")}
+    if person_cols:
+        people = fake_people(size, locale, np.random.SeedSequence([*base, 1]), df, person_cols,
+                             [n for n, t in types.items() if t == "email"])
+        for n, values in people.items():
+            fakers[n].set_pool(values, "person")
+    for i, (_name, gen) in enumerate(sorted(fakers.items())):
+        if gen.group_ == "person":
+            continue
+        ss = np.random.SeedSequence([*base, 100 + i])
+        # Excluding the real values of every PII column also stops a real phone_1 coming out as
+        # a fake phone_2.
+        real = set().union(*(set(df[c].dropna().astype(str)) for c in fakers))
+        if gen.meta.kind == "text":
+            pool = fake_sentences(size // 4, gen.words_, locale, ss, real)
+        else:
+            pool = fake_pool(gen.meta.pii_type or "name", size, locale=locale,
+                             seed=int(ss.generate_state(1)[0]), exclude=real)
+        gen.set_pool(pool, None)
 
 
 def make_generator(name: str, meta: ColumnMeta, locale: str = "en_US") -> ColumnGenerator:

@@ -21,7 +21,7 @@ from ._encoding import (
     make_encoder,
 )
 from ._exceptions import ConditionError, InputError, ModelFileError, NotFittedError
-from ._generators import ColumnGenerator, make_generator
+from ._generators import ColumnGenerator, FakerGenerator, build_fake_pools, make_generator
 from ._io import read_table, write_table_chunks
 from ._metadata import Metadata
 from ._model_file import read_model_file, write_model_file
@@ -145,6 +145,7 @@ class Synthesizer:
                 encoders.append(make_encoder(name, col, self.rare_threshold, self.max_categories))
             else:
                 generators[name] = make_generator(name, col, self.locale).fit(df[name])
+        build_fake_pools(df, generators, int(self.random_state), self.locale)
         self.table_encoder_ = TableEncoder(encoders)
         codes = self.table_encoder_.fit_encode(df, enc_rng)
         report(progress, "analyse", 1, 1)
@@ -250,11 +251,22 @@ class Synthesizer:
             codes = self.engine_.sample(m, seed=_seed_int(eng_ss), forbidden=forbidden, fixed=fixed,
                                         allowed=plan.allowed)
         values = self.table_encoder_.decode(codes, np.random.default_rng(dec_ss), plan.bounds)
-        grng = np.random.default_rng(gen_ss)
-        for name in self.columns_:
-            if name in self.generators_:
-                values[name] = self.generators_[name].generate(m, offset, grng)
+        self._generate_columns(values, m, offset, np.random.default_rng(gen_ss))
         return pd.DataFrame({name: values[name] for name in self.columns_}, index=pd.RangeIndex(offset, offset + m))
+
+    def _generate_columns(self, values: dict[str, Any], m: int, offset: int, rng: np.random.Generator) -> None:
+        person = None
+        for name in self.columns_:
+            gen = self.generators_.get(name)
+            if gen is None:
+                continue
+            if isinstance(gen, FakerGenerator) and gen.group_ == "person":
+                # One fake person per row across the name and email columns.
+                if person is None:
+                    person = rng.integers(0, len(gen.pool_), m)
+                values[name] = gen.generate_at(person, rng)
+            else:
+                values[name] = gen.generate(m, offset, rng)
 
     def _sample_seed_rows(self, seed_rows: pd.DataFrame, n: int | None) -> pd.DataFrame:
         """Keep the given cells of ``seed_rows``, generate the rest conditionally on them."""
@@ -286,10 +298,7 @@ class Synthesizer:
         for rows, c in parts:
             codes[rows] = c
         values = self.table_encoder_.decode(codes, np.random.default_rng(ss.spawn(1)[0]))
-        grng = np.random.default_rng(ss.spawn(2)[1])
-        for name in self.columns_:
-            if name in self.generators_:
-                values[name] = self.generators_[name].generate(m, 0, grng)
+        self._generate_columns(values, m, 0, np.random.default_rng(ss.spawn(2)[1]))
         out = pd.DataFrame({name: values[name] for name in self.columns_})
         for name in seed_rows.columns:
             given = seed_rows[name].notna().to_numpy()
