@@ -375,6 +375,7 @@ class ARGNEngine(Engine):
                         m[:] = False
                 masks.append(m)
             keep = {j: torch.from_numpy(np.asarray(a, dtype=bool)) for j, a in allowed.items()}
+            has_forbidden = [bool(m.any()) for m in masks]
             gen = torch.Generator().manual_seed(seed)
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
@@ -385,11 +386,12 @@ class ARGNEngine(Engine):
                         codes = torch.from_numpy(np.asarray(fixed[j][start:start + b], dtype=np.int64))
                     else:
                         r = net.row_of[j]
-                        h = torch.relu(torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]))
+                        h = torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]).relu_()
                         logits = net.head_logits(j, h)
                         if self.temperature != 1.0:
                             logits = logits / self.temperature
-                        logits = logits.masked_fill(masks[j], -torch.inf)
+                        if has_forbidden[j]:
+                            logits = logits.masked_fill_(masks[j], -torch.inf)
                         if j in keep:
                             k = keep[j] if keep[j].dim() == 1 else keep[j][prev]
                             kept = logits.masked_fill(~k, -torch.inf)
@@ -399,7 +401,7 @@ class ARGNEngine(Engine):
                             logits = kept
                             if bool(dead.any()):  # no allowed code has mass here: weight 0
                                 logits[dead] = torch.where(k if k.dim() == 1 else k[dead], 0.0, -torch.inf)
-                        codes = _draw(logits, gen)
+                        codes = _draw(logits, gen, check=has_forbidden[j] or j in keep)
                     x[:, prefix[t]: prefix[t + 1]] = net.embed_one(j, codes)
                     out[start:start + b, j] = codes.numpy()
                     prev = codes
@@ -425,17 +427,16 @@ class ARGNEngine(Engine):
         self.net_.eval()
 
 
-def _draw(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True) -> torch.Tensor:
     """Inverse-CDF draw: one uniform per row (cheaper than Gumbel noise over every code)."""
-    probs = torch.softmax(logits, dim=1)
-    cdf = torch.cumsum(probs, dim=1)
-    u = torch.rand(len(logits), 1, generator=gen) * cdf[:, -1:]
-    idx = torch.searchsorted(cdf, u, right=True).squeeze(1)
-    idx = torch.minimum(idx, torch.tensor(logits.shape[1] - 1))
-    # A forbidden code has probability 0; rounding at the top must not land on one.
-    bad = ~torch.isfinite(logits.gather(1, idx[:, None]).squeeze(1))
-    if bool(bad.any()):
-        idx[bad] = torch.argmax(logits[bad], dim=1)
+    cdf = torch.exp(logits - logits.max(dim=1, keepdim=True).values).cumsum_(dim=1)
+    u = torch.rand(len(logits), 1, generator=gen).mul_(cdf[:, -1:])
+    idx = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=logits.shape[1] - 1)
+    if check:
+        # A masked code has probability 0; rounding at the top must not land on one.
+        bad = ~torch.isfinite(logits.gather(1, idx[:, None]).squeeze(1))
+        if bool(bad.any()):
+            idx[bad] = torch.argmax(logits[bad], dim=1)
     return idx
 
 
