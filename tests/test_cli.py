@@ -130,3 +130,9 @@ def test_sample_with_conditions(tmp_path, data_csv, capsys):
     assert cli("sample", str(model), "-n", "5", "-o", str(tmp_path / "bad.csv"), "--where", "plan=diamond") == 1
     assert "no value 'diamond'" in capsys.readouterr().err
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_outputs_get_normal_permissions(tmp_path, data_csv):
+    model = tmp_path / "m.dtw"
+    cli("fit", str(data_csv), "-o", str(model), "--engine", "copula")
+    assert model.stat().st_mode & 0o644 == 0o644
