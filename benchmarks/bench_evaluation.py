@@ -194,7 +194,8 @@ def write_section(table: str, worst: dict, ok: bool, timing: dict) -> None:
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on this machine ({cpu} cores, {platform.machine()}, Python "
         f"{platform.python_version()}, scikit-learn {sklearn.__version__}; judge 1.2.0 in its own venv with SDMetrics "
-        "0.32.0). Command: `.venv/bin/python benchmarks/bench_evaluation.py`.",
+        f"0.32.0; load average {os.getloadavg()[0]:.1f} from other work on the machine during the run). "
+        "Command: `.venv/bin/python benchmarks/bench_evaluation.py`.",
         "",
         "Seed-0 judge splits; two synthetic tables per dataset: independent marginals (seed 0; the judge's floor) and "
         "the real holdout itself (both sides then split it 50/50 with seed 99; the ceiling). Each cell gives the "
