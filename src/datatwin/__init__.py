@@ -8,6 +8,7 @@ Example:
     (3, 2)
 """
 
+from ._augment import augment
 from ._exceptions import (
     ConditionError,
     DatatwinError,
@@ -21,6 +22,7 @@ from ._io import read_table, write_table
 from ._metadata import ColumnMeta, Metadata
 from ._pii import anonymize
 from ._progress import ProgressEvent
+from ._spec import Spec, SpecError, generate, generate_to_file
 from ._synthesizer import Synthesizer, load
 from ._version import __version__
 
@@ -35,9 +37,14 @@ __all__ = [
     "NotFittedError",
     "OutputError",
     "ProgressEvent",
+    "Spec",
+    "SpecError",
     "Synthesizer",
     "__version__",
     "anonymize",
+    "augment",
+    "generate",
+    "generate_to_file",
     "load",
     "read_table",
     "write_table",

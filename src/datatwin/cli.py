@@ -142,16 +142,27 @@ def inspect(
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the detected metadata here (to edit and "
                                                    "pass to fit --metadata).")] = None,
+    spec_out: Annotated[Path | None, typer.Option("--spec", help="Write a starter spec (YAML, or JSON for .json) "
+                                                   "for 'datatwin generate': fitted distributions, no real "
+                                                   "extremes or rare values.")] = None,
 ) -> None:
     """Show the detected kind of every column (numeric, categorical, datetime, id, PII, ...)."""
     from ._io import read_table
     from ._metadata import Metadata
 
+    if spec_out is not None:
+        _check_output(spec_out)
     df = read_table(data)
     meta = Metadata.infer(df)
     if json_out is not None:
         _check_output(json_out)
         meta.save(json_out)
+    if spec_out is not None:
+        from ._spec import Spec
+
+        Spec.from_data(df, meta).save(spec_out, comment=(
+            f"Starter spec written by 'datatwin inspect' from {data.name}: edit it, then run\n"
+            f"datatwin generate {spec_out.name} -n 1000 -o out.csv   (format: docs/spec.md)"))
     table = Table(title=f"{data} - {len(df):,} rows x {df.shape[1]} columns")
     for col in ("column", "kind", "dtype", "missing", "distinct", "detail"):
         table.add_column(col)
@@ -163,6 +174,8 @@ def inspect(
     out.print(table)
     if json_out is not None:
         err.print(f"metadata written to [bold]{json_out}[/bold]")
+    if spec_out is not None:
+        err.print(f"starter spec written to [bold]{spec_out}[/bold]")
 
 
 @app.command()
@@ -320,6 +333,61 @@ def evaluate(
         result.save_json(json_out)
     err.print(f"report written to [bold]{output}[/bold]")
     _print_summary(result.summary)
+
+
+@app.command()
+def generate(
+    spec: Annotated[Path, typer.Argument(help="YAML or JSON spec of the columns (docs/spec.md; write a starter "
+                                         "with 'datatwin inspect data.csv --spec spec.yaml').")],
+    n: Annotated[int, typer.Option("-n", "--rows", help="Number of rows to generate.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet (streamed).")],
+    seed: SeedOpt = 0,
+    chunk_size: ChunkOpt = 100_000,
+) -> None:
+    """Generate rows from a spec (distributions, Faker, formulas, constraints): no real data needed."""
+    from ._spec import Spec, generate_to_file
+
+    _check_n(n)
+    _check_table_suffix(output)
+    _check_output(output)
+    parsed = Spec.load(spec)
+    with _progress() as cb:
+        rows = generate_to_file(parsed, n, output, seed=seed, chunk_size=chunk_size, progress=cb)
+    err.print(f"{rows:,} rows written to [bold]{output}[/bold]")
+
+
+@app.command()
+def augment(
+    data: Annotated[Path, typer.Argument(help="The real CSV or Parquet table.")],
+    model: Annotated[Path, typer.Option("--model", help="Model file written by 'datatwin fit' on this table.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet.")],
+    ratio: Annotated[float, typer.Option("--ratio", help="Synthetic share of the output, in [0, 1): every real "
+                                         "row is kept and synthetic rows are added until they make up this "
+                                         "share (0.5 doubles the table; 0.2 adds one per four real rows).")] = 0.5,
+    rows: Annotated[int | None, typer.Option("-n", "--rows", help="Total output rows instead: ratio * n synthetic, "
+                                             "the rest real rows drawn at random.")] = None,
+    label_column: Annotated[str | None, typer.Option("--label-column", help="Add this column saying 'real' or "
+                                                     "'synthetic' for each row.")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Blend real rows with synthetic rows from a model at a chosen share, shuffled."""
+    from ._augment import augment as blend
+    from ._io import read_table, write_table
+    from ._synthesizer import load
+
+    if rows is not None:
+        _check_n(rows)
+    _check_table_suffix(output)
+    _check_output(output)
+    if not 0 <= ratio <= 1 or (ratio == 1 and rows is None):
+        raise InputError(f"--ratio is the synthetic share of the output and must be in [0, 1), got {ratio}")
+    real = read_table(data)
+    syn = load(model)
+    mixed = blend(real, syn, ratio, n=rows, label_column=label_column, seed=seed)
+    write_table(mixed, output)
+    n_syn = int(round(len(mixed) * ratio)) if rows is not None else len(mixed) - len(real)
+    err.print(f"{len(mixed):,} rows ({len(mixed) - n_syn:,} real, {n_syn:,} synthetic) written to "
+              f"[bold]{output}[/bold]")
 
 
 def main(argv: list[str] | None = None) -> None:
