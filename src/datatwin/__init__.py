@@ -25,11 +25,13 @@ from ._progress import ProgressEvent
 from ._spec import Spec, SpecError, generate, generate_to_file
 from ._synthesizer import Synthesizer, load
 from ._version import __version__
+from .evaluation import EvaluationResult, evaluate
 
 __all__ = [
     "ColumnMeta",
     "ConditionError",
     "DatatwinError",
+    "EvaluationResult",
     "InputError",
     "Metadata",
     "MetadataError",
@@ -43,6 +45,7 @@ __all__ = [
     "__version__",
     "anonymize",
     "augment",
+    "evaluate",
     "generate",
     "generate_to_file",
     "load",

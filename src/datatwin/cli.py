@@ -293,15 +293,19 @@ def _synth_with_report(data: Path, n: int, output: Path, metadata: Path | None, 
                       random_state=seed)
     result.save_html(report)
     err.print(f"report written to [bold]{report}[/bold]")
-    _print_summary(result.summary)
+    _print_summary(result)
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title="evaluation summary")
-    table.add_column("figure")
-    table.add_column("value")
-    for k, v in summary.items():
-        table.add_row(str(k), f"{v:.4f}" if isinstance(v, float) else str(v))
+def _print_summary(result: Any) -> None:
+    """The verdicts, one line each, worst first, with the overall verdict in the title."""
+    colour = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+    table = Table(title=f"evaluation: [{colour.get(result.overall, 'white')}]{result.overall}[/]")
+    table.add_column("check")
+    table.add_column("verdict")
+    table.add_column("what it means")
+    rank = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
+    for v in sorted(result.verdicts, key=lambda v: rank.get(v["status"], 9)):
+        table.add_row(v["title"], f"[{colour.get(v['status'], 'white')}]{v['status']}[/]", v["message"])
     err.print(table)
 
 
@@ -332,7 +336,7 @@ def evaluate(
     if json_out is not None:
         result.save_json(json_out)
     err.print(f"report written to [bold]{output}[/bold]")
-    _print_summary(result.summary)
+    _print_summary(result)
 
 
 @app.command()

@@ -376,17 +376,28 @@ class ARGNEngine(Engine):
                 masks.append(m)
             keep = {j: torch.from_numpy(np.asarray(a, dtype=bool)) for j, a in allowed.items()}
             has_forbidden = [bool(m.any()) for m in masks]
+            # The first layer is linear in the embeddings, so each (earlier sub-column, head) pair
+            # can be folded into a table of pre-activations per code: a head's input is then a
+            # sum of looked-up rows (one embedding_bag), ~10x fewer operations than the matmul.
+            tables = _prefix_tables(net, sub_order, dim_start)
+            offsets = np.cumsum([0] + [net.cards[j] for j in sub_order])
             gen = torch.Generator().manual_seed(seed)
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
-                x = torch.zeros(b, int(prefix[-1]))
+                x = torch.zeros(b, int(prefix[-1])) if tables is None else None
+                cidx = torch.empty(b, s, dtype=torch.long)
                 prev = None
                 for t, j in enumerate(sub_order):
                     if j in fixed:
                         codes = torch.from_numpy(np.asarray(fixed[j][start:start + b], dtype=np.int64))
                     else:
                         r = net.row_of[j]
-                        h = torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]).relu_()
+                        if tables is None:
+                            h = torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]).relu_()
+                        elif t == 0:
+                            h = net.b1[r].relu().expand(b, -1)
+                        else:
+                            h = F.embedding_bag(cidx[:, :t], tables[t], mode="sum").add_(net.b1[r]).relu_()
                         logits = net.head_logits(j, h)
                         if self.temperature != 1.0:
                             logits = logits / self.temperature
@@ -402,7 +413,9 @@ class ARGNEngine(Engine):
                             if bool(dead.any()):  # no allowed code has mass here: weight 0
                                 logits[dead] = torch.where(k if k.dim() == 1 else k[dead], 0.0, -torch.inf)
                         codes = _draw(logits, gen, check=has_forbidden[j] or j in keep)
-                    x[:, prefix[t]: prefix[t + 1]] = net.embed_one(j, codes)
+                    if x is not None:
+                        x[:, prefix[t]: prefix[t + 1]] = net.embed_one(j, codes)
+                    cidx[:, t] = codes + int(offsets[t])
                     out[start:start + b, j] = codes.numpy()
                     prev = codes
         return (out, logw) if return_log_weights else out
@@ -427,9 +440,26 @@ class ARGNEngine(Engine):
         self.net_.eval()
 
 
+def _prefix_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray,
+                   max_floats: float = 3e7) -> list[torch.Tensor] | None:
+    """Per sampling step t: the pre-activation contribution of every code of every earlier
+    sub-column to step t's head, stacked in sampling order (None if that would be too big)."""
+    cards = [net.cards[j] for j in sub_order]
+    size = sum(sum(cards[:t]) for t in range(len(cards))) * net.hidden
+    if size > max_floats:
+        return None
+    full = {j: net.embed_one(j, torch.arange(net.cards[j])) for j in sub_order}
+    tables = [torch.zeros(0, net.hidden)]
+    for t in range(1, len(sub_order)):
+        r = net.row_of[sub_order[t]]
+        parts = [full[jp] @ net.w1[r, int(dim_start[jp]): int(dim_start[jp + 1])] for jp in sub_order[:t]]
+        tables.append(torch.cat(parts))
+    return tables
+
+
 def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True) -> torch.Tensor:
     """Inverse-CDF draw: one uniform per row (cheaper than Gumbel noise over every code)."""
-    cdf = torch.exp(logits - logits.max(dim=1, keepdim=True).values).cumsum_(dim=1)
+    cdf = torch.softmax(logits, dim=1).cumsum_(dim=1)
     u = torch.rand(len(logits), 1, generator=gen).mul_(cdf[:, -1:])
     idx = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=logits.shape[1] - 1)
     if check:
