@@ -1751,7 +1751,7 @@ class Spec:
         atomic_write_text(p, text)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Spec) and self._data == other._data
+        return isinstance(other, Spec) and _plain(self._data) == _plain(other._data)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -1780,6 +1780,11 @@ class Spec:
                 raise w.error(path, f"must be a mapping with a type, got {cd!r}")
             t = cd.get("type")
             if t is None:
+                known = set().union(*_KEYS.values())
+                for k in cd:
+                    if str(k) not in known:
+                        raise w.error((*path, str(k)), f"unknown field {str(k)!r} ({_suggest(k, known)}"
+                                                       f"a column needs a type: {', '.join(_TYPES)})")
                 raise w.error(path, f"needs a type ({', '.join(_TYPES)})")
             if t not in _CLASSES:
                 raise w.error((*path, "type"), f"unknown type {t!r} ({_suggest(t, _TYPES)}choose "
@@ -2139,8 +2144,9 @@ def _starter_number(v: np.ndarray, cm: Any, min_count: int) -> dict[str, Any]:
     if integer and len(uniq) <= 20:
         keep = counts >= min_count
         if keep.any():
-            return {"type": "category", "values": {int(u): round(float(c) / counts[keep].sum(), 4)
-                                                   for u, c in zip(uniq[keep], counts[keep], strict=True)},
+            total = float(counts[keep].sum())
+            return {"type": "category", "values": [int(u) for u in uniq[keep]],
+                    "weights": [round(float(c) / total, 4) for c in counts[keep]],
                     "description": f"whole numbers with few values; values seen in fewer than {min_count} "
                                    "rows left out"}
     p1, p99 = np.percentile(v, [1, 99])
