@@ -503,3 +503,39 @@ def test_cli_inspect_writes_a_starter_spec_that_generates(tmp_path, real_df, cap
     assert cli("inspect", str(data), "--spec", str(tmp_path / "starter.json")) == 0
     assert Spec.load(tmp_path / "starter.json") == Spec.load(starter)
     assert cli("inspect", str(data), "--spec", str(tmp_path / "nodir" / "s.yaml")) == 1
+
+
+# ---------------------------------------------------------------------- fast formatting = Python's
+@settings(max_examples=40, deadline=None)
+@given(parts=st.lists(st.sampled_from(["%Y", "%m", "%d", "%H", "%M", "%S", "%y", "%b", "%B", "%a", "%A", "%j",
+                                       "%I", "%p", "%e", "%F", "%T", "%D", "%%", "-", "/", " ", "T", ":", "at"]),
+                      min_size=1, max_size=8).filter(lambda p: any(x[1].isalpha() for x in p if x[0] == "%")),
+       seed=st.integers(0, 2**32))
+def test_date_formats_match_python_strftime(parts, seed):
+    fmt = "".join(parts)
+    spec = spec_of(t={"type": "datetime", "min": "1999-12-30 00:00:00", "max": "2031-01-02 23:59:59"},
+                   s={"type": "formula", "expr": "t", "as": "datetime", "format": fmt, "null_rate": 0.1})
+    df = generate(spec, 300, seed=seed)
+    want = [None if pd.isna(s) else t.to_pydatetime().strftime(fmt) for t, s in zip(df.t, df.s, strict=True)]
+    assert [None if pd.isna(s) else s for s in df.s] == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(fmt=st.sampled_from(["X-{:06d}", "{:d}", "{}", "{:8d}", "ID{{x}}-{:03}", "{0:05d}/", "{:x}", "{:,d}"]),
+       start=st.integers(-50, 10**9), step=st.integers(-5, 1000).filter(bool))
+def test_sequence_formats_match_python_format(fmt, start, step):
+    df = generate(spec_of(i={"type": "sequence", "start": start, "step": step, "format": fmt}), 50, seed=0)
+    assert df.i.tolist() == [fmt.format(start + step * k) for k in range(50)]
+
+
+def test_the_docs_example_generates(tmp_path):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "spec.md").read_text()
+    (tmp_path / "spec.yaml").write_text(re.search(r"## A full example\n\n```yaml\n(.*?)```", doc, re.S).group(1))
+    df = generate(tmp_path / "spec.yaml", 3000, seed=1)
+    assert (df.wait_days.dropna() <= 21).all() and ((df.age >= 21) | ~df.premium).all()
+    shipped = pd.to_datetime(df.shipped_on, format="%d/%m/%Y")
+    assert (shipped > df.ordered_at).all() and (df.delivered_on >= shipped).all()
+    assert set(df.channel[~df.premium]) <= {"web", "app", "phone"}

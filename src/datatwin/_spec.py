@@ -25,7 +25,7 @@ import os
 import re
 import string
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -2032,11 +2032,14 @@ def generate_to_file(spec: Spec | Mapping[str, Any] | str | os.PathLike[str], n:
     """Stream ``n`` generated rows into a CSV or Parquet file (atomic: no partial file on failure)."""
     from ._io import write_table_chunks
 
-    chunks = iter_generate(spec, n, seed, chunk_size=chunk_size, progress=progress)
-    return write_table_chunks(_prefetch(chunks), path)
+    chunks = _prefetch(iter_generate(spec, n, seed, chunk_size=chunk_size, progress=progress))
+    try:
+        return write_table_chunks(chunks, path)
+    finally:
+        chunks.close()  # stops the generating thread at once if writing failed
 
 
-def _prefetch(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def _prefetch(chunks: Iterator[pd.DataFrame]) -> Generator[pd.DataFrame, None, None]:
     """Generate the next chunk in a thread while the caller writes this one (numpy and pyarrow
     release the GIL). One producer, in order: the rows are the same as without it."""
     import queue
@@ -2099,6 +2102,13 @@ def starter_spec(df: pd.DataFrame, metadata: Any = None, *, min_count: int = 5) 
     return {"version": SPEC_FORMAT_VERSION, "locale": "en_US", "columns": cols}
 
 
+def _is_number_text(v: str) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except ValueError:
+        return False
+
+
 def _sig(x: float, digits: int = 4) -> float:
     if x == 0 or not math.isfinite(x):
         return 0.0
@@ -2112,6 +2122,8 @@ def _starter_column(s: pd.Series, cm: Any, min_count: int) -> dict[str, Any]:
     kind = cm.kind
     if kind == "numeric":
         out = _starter_number(pd.to_numeric(nonnull, errors="coerce").dropna().to_numpy(np.float64), cm, min_count)
+    elif kind == "constant" and cm.value is not None and _is_number_text(cm.value):
+        out = {"type": "formula", "expr": str(cm.value)}
     elif kind == "categorical" or (kind == "constant" and cm.value is not None):
         out = _starter_category(nonnull, min_count) if kind == "categorical" else {
             "type": "category", "values": [cm.value]}
