@@ -160,7 +160,9 @@ def test_parameters_by_category_value():
     df = generate(spec, 20_000, seed=1)
     pro, free, none = df[df.tier == "pro"], df[df.tier == "free"], df[df.tier.isna()]
     assert abs(pro.spend.mean() - 100) < 0.2 and pro.spend.max() <= 101
-    assert abs(free.spend.mean() - 10) < 0.1 and abs(none.spend.mean() - 10) < 0.2  # missing: defaults
+    assert abs(free.spend.mean() - 10) < 0.1
+    # null_rate blanks the tier after the row is made: those rows keep their tier's spend
+    assert abs(none.spend.mean() - 55) < 5 and abs(len(none) / len(df) - 0.1) < 0.01
     assert abs(free.churn.mean() - 0.9) < 0.02 and abs(pro.churn.mean() - 0.1) < 0.02
     assert set(free.plan) == {"basic"} and set(pro.plan) == {"team", "enterprise"}
     assert abs((pro.plan == "enterprise").mean() - 0.75) < 0.02
@@ -231,6 +233,18 @@ def test_bounds_from_other_columns():
     assert (df.high >= df.low).all() and (df.high <= 2 * df.low + 1).all()
 
 
+def test_null_rate_is_exact_under_constraints():
+    spec = Spec.from_dict({"columns": {
+        "a": {"type": "integer", "min": 0, "max": 100, "null_rate": 0.2},
+        "b": {"type": "formula", "expr": "a * 2"},
+        "c": {"type": "category", "values": ["x", "y"], "null_rate": 0.5},
+    }, "constraints": ["a > 90", "c == 'x'"]})
+    df = generate(spec, 20_000, seed=3)
+    assert abs(df.a.isna().mean() - 0.2) < 0.01 and (df.a.dropna() > 90).all()
+    assert (df.b > 180).all() and df.b.dtype == np.int64
+    assert abs(df.c.isna().mean() - 0.5) < 0.015 and set(df.c.dropna()) == {"x"}
+
+
 def test_impossible_constraint_is_named():
     spec = spec_of(a={"type": "integer", "min": 0, "max": 9}, b={"type": "integer", "min": 20, "max": 30})
     bad = Spec.from_dict({**spec.to_dict(), "constraints": ["a > b"]})
@@ -266,7 +280,7 @@ def test_constraints_hold_for_any_seed(seed, gap, n):
     days = (df.b - df.a).dt.days
     assert days.between(0, gap).all()
     both = df.x.notna()
-    assert (df.y[both] > df.x[both]).all() and df.y[~both].isna().all()
+    assert (df.y[both] > df.x[both]).all() and df.y.notna().all()  # y comes from x before blanking
 
 
 @settings(max_examples=40, deadline=None)

@@ -419,18 +419,18 @@ class _Expr:
         if col.fkind == "text":
             raise self._err(f"column {name!r} is {col.type} text and cannot be used in a formula")
         if col.fkind == "cat":
-            return _N(None, "cat", col.nullable, col=col)
+            return _N(None, "cat", col.snull, col=col)
         unit = getattr(col, "unit", None)
         if unit == "datetime":
             def fn(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
                 v = ctx[name]
                 return v.values / 86400.0, v.mask
-            return _N(fn, "f", col.nullable, col=col)
+            return _N(fn, "f", col.snull, col=col)
 
         def fn2(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
             v = ctx[name]
             return v.values, v.mask
-        return _N(fn2, col.fkind, col.nullable, col=col)
+        return _N(fn2, col.fkind, col.snull, col=col)
 
     def _num(self, a: _N, what: str) -> _N:
         if a.kind == "cat":
@@ -737,12 +737,17 @@ class _Col:
         self.name, self.d, self.path, self.w = name, d, path, w
         self.null_rate = _number(d["null_rate"], (*path, "null_rate"), w, lo=0, hi=1, what="a share in [0, 1]") \
             if "null_rate" in d else 0.0
-        self.nullable = self.null_rate > 0
+        self.snull = False  # can be missing before null_rate blanks cells (e.g. a division by zero)
         self.groups: _Groups | None = None
         if "by" in d and "params" not in d:
             raise w.error((*path, "by"), "'by' needs 'params: {value of the by column: {parameters}}'")
         if "params" in d and "by" not in d:
             raise w.error((*path, "params"), "'params' needs 'by: <category or boolean column>'")
+
+    @property
+    def nullable(self) -> bool:
+        """The output can have missing values (decides Int64 over int64, boolean over bool)."""
+        return self.snull or self.null_rate > 0
 
     def refs(self) -> list[tuple[str, tuple[Any, ...]]]:
         """Referenced column names, each with the field that refers to it."""
@@ -932,7 +937,7 @@ class _NumberCol(_Col):
                 b.expr = _Expr(b.expr_text, b.path, self.w, cols)
                 if b.expr.kind == "b":
                     raise self.w.error(b.path, f"{b.expr_text!r} is a condition, not a {self._bound_what()}")
-                self.nullable |= b.expr.may_null
+                self.snull |= b.expr.may_null
         self.tables: dict[str, Any] = {}
         g = self.groups
         missing_default = False
@@ -963,8 +968,8 @@ class _NumberCol(_Col):
                     raise self.err(key, f"a uniform {self.type} needs {key}")
                 if b is not None and b.const is None and b.expr is None:
                     missing_default = True
-        if g is not None and missing_default and g.parent.nullable:
-            self.nullable = True
+        if g is not None and missing_default and g.parent.snull:
+            self.snull = True
         self._check_literal_range()
 
     def _group_bound(self, v: Any, p: tuple[Any, ...]) -> float:
@@ -1509,7 +1514,7 @@ class _FormulaCol(_Col):
             self.fkind = self.expr.kind
         if self.decimals is not None and (self.fkind != "f" or self.unit):
             raise self.err("decimals", "decimals applies to formulas with a fractional (float) result")
-        self.nullable = self.nullable or self.expr.may_null
+        self.snull = self.expr.may_null
 
     def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: _Run) -> _Vals:
         n = len(rows)
@@ -1899,16 +1904,11 @@ def _rows(spec: Spec, run: _Run, rows: np.ndarray, rngs: dict[str, np.random.Gen
             bad |= v.bad
             stats[f"bounds:{name}"] = stats.get(f"bounds:{name}", 0) + int(v.bad.sum())
             v.bad = None
-        if col.null_rate > 0:
-            v.mask = _or(v.mask, rng.random(n) < col.null_rate)
         for other in ctx.values():  # own arrays: the repair below writes into them in place
             if other.values is v.values:
                 v.values = v.values.copy()
             if v.mask is not None and other.mask is v.mask:
                 v.mask = v.mask.copy()
-        if isinstance(col, _CategoryCol) and v.mask is not None:
-            v.values = v.values.copy()
-            v.values[v.mask] = -1
         ctx[name] = v
     for i, (e, _, _) in enumerate(spec._constraints):
         ok, mask = e.eval(ctx, n)
@@ -1950,6 +1950,16 @@ def _block(spec: Spec, run: _Run, start: int, m: int, ss: np.random.SeedSequence
         bad[fill] = False
         if bad.any() and (tried >= _MAX_REPAIR_ROWS or (good == 0 and tried >= 100_000)):
             raise _constraint_error(spec, stats, tried)
+    # null_rate blanks cells at random once the rows are complete: other columns were computed
+    # from the value before it was blanked, so the share is exact and constraints hold on it.
+    for name in spec._order:
+        col = spec._cols[name]
+        if col.null_rate > 0:
+            v = ctx[name]
+            blank = rngs[name].random(m) < col.null_rate
+            v.mask = blank if v.mask is None else (v.mask | blank)
+            if isinstance(col, _CategoryCol):
+                v.values = np.where(blank, -1, v.values).astype(v.values.dtype)
     out = {}
     for name, col in spec._cols.items():
         v = ctx[name]
