@@ -90,11 +90,11 @@ def main() -> None:
             f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared with other "
             f"CPU-heavy work; Python {platform.python_version()}).\n"
             f"Command: `.venv/bin/python benchmarks/bench_spec.py` (in-memory figures are the median of "
-            f"{a.repeat} runs; CPU s is `time.process_time()`, all threads of the process: the Parquet run "
-            f"generates the next 100k-row chunk in a thread while pyarrow writes the current one, so its CPU "
-            f"can exceed its wall time). The simple spec is {', '.join(SIMPLE['columns'])}; the rich spec adds a "
-            f"formatted id and date, a Faker email (pool of 5,000), a formula, a `by` dependency and a "
-            f"constraint repaired by resampling.\n\n" + head + body)
+            f"{a.repeat} runs; CPU s is `time.process_time()` of the whole process; the Parquet run writes "
+            f"100k-row chunks through the atomic writer). The simple spec is "
+            f"{', '.join(SIMPLE['columns'])}; the rich spec is another, with a formatted id and date, a Faker email "
+            f"(pool of 5,000), a formula, a `by` dependency and a constraint repaired by resampling.\n\n"
+            + head + body)
     print("\n" + head + body)
     if not a.no_write:
         write_section(text, "spec")

@@ -25,7 +25,7 @@ import os
 import re
 import string
 import zlib
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -2042,57 +2042,7 @@ def generate_to_file(spec: Spec | Mapping[str, Any] | str | os.PathLike[str], n:
     """Stream ``n`` generated rows into a CSV or Parquet file (atomic: no partial file on failure)."""
     from ._io import write_table_chunks
 
-    chunks = _prefetch(iter_generate(spec, n, seed, chunk_size=chunk_size, progress=progress))
-    try:
-        return write_table_chunks(chunks, path)
-    finally:
-        chunks.close()  # stops the generating thread at once if writing failed
-
-
-def _prefetch(chunks: Iterator[pd.DataFrame]) -> Generator[pd.DataFrame, None, None]:
-    """Generate the next chunk in a thread while the caller writes this one (numpy and pyarrow
-    release the GIL). One producer, in order: the rows are the same as without it."""
-    import queue
-    import threading
-
-    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for c in chunks:
-                while not stop.is_set():
-                    try:
-                        q.put(("chunk", c), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            item: tuple[str, Any] = ("done", None)
-        except BaseException as exc:  # handed to the consumer, raised there
-            item = ("error", exc)
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    t = threading.Thread(target=work, name="datatwin-generate", daemon=True)
-    t.start()
-    try:
-        while True:
-            kind, value = q.get()
-            if kind == "chunk":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        t.join()
+    return write_table_chunks(iter_generate(spec, n, seed, chunk_size=chunk_size, progress=progress), path)
 
 
 # ====================================================================== starter spec from data
