@@ -6,7 +6,8 @@ the built-in exception a caller would naturally catch::
     DatatwinError(Exception)
     ├── InputError(ValueError)            bad data or arguments: empty file, unknown column, n <= 0
     │   ├── MetadataError                 a metadata file or override that does not fit the data
-    │   └── ConditionError                a sampling condition that cannot be met
+    │   ├── ConditionError                a sampling condition that cannot be met
+    │   └── SpecError                     a rule-based spec that is malformed (defined in _spec.py)
     ├── ModelFileError(ValueError)        not a model file, corrupt, tampered or from a newer version
     ├── NotFittedError(ValueError, AttributeError)   sample/save before fit
     └── OutputError(OSError)              the output cannot be written (missing folder, full disk)
