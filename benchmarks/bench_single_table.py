@@ -92,6 +92,18 @@ def main() -> None:
                 "rss_fit_mb": t["peak_rss_mb_best"], "rss_1m_mb": tp["peak_rss_mb_best"], **figures,
             })
             print(json.dumps(rows[-1]), flush=True)
+    # Merge with earlier rows of datasets/engines not re-run now, so one table can be refreshed
+    # piecewise (each row keeps the date it was measured).
+    store = work / "out" / f"bench_rows{'_1core' if a.single_core else ''}.json"
+    today = dt.date.today().isoformat()
+    for r in rows:
+        r["measured"] = today
+    old = json.loads(store.read_text()) if store.exists() else []
+    fresh = {(r["dataset"], r["engine"]) for r in rows}
+    order = list(TARGETS)
+    rows = sorted([r for r in old if (r["dataset"], r["engine"]) not in fresh] + rows,
+                  key=lambda r: (order.index(r["dataset"]), r["engine"] != "argn"))
+    store.write_text(json.dumps(rows, indent=1))
     big = []
     if not a.skip_10m and "adult" in a.datasets.split(","):
         model = work / "out" / f"adult_argn{'_1core' if a.single_core else ''}.dtw"
@@ -110,7 +122,7 @@ def main() -> None:
 
 
 def render(rows: list[dict], big: list[tuple], a: argparse.Namespace) -> str:
-    cols = ["dataset", "engine", "rows", "fit_s", "epochs", "sample_s", "rows_per_s_1m", "rss_fit_mb", "rss_1m_mb",
+    cols = ["dataset", "engine", "measured", "rows", "fit_s", "epochs", "sample_s", "rows_per_s_1m", "rss_fit_mb", "rss_1m_mb",
             "quality", "detection_auc", "tstr_auc", "tstr_delta_auc", "tstr_r2", "tstr_delta_r2", "dcr_share",
             "exact_copy_rate"]
     head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"

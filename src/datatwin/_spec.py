@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ._exceptions import InputError
+from ._pii import FAKER_METHODS
 from ._progress import ProgressCallback, report
 
 __all__ = ["BLOCK", "Spec", "SpecError", "generate", "generate_to_file", "iter_generate"]
@@ -46,14 +47,10 @@ _MAX_REPAIR_ROWS = 20_000_000  # candidate rows per block before giving up on th
 _MAX_EXPR_CHARS = 2_000
 _MAX_NODES = 200_000
 _EPOCH = dt.datetime(1970, 1, 1)
+_UNARY = {"abs": np.abs, "sqrt": np.sqrt, "log": np.log, "exp": np.exp, "floor": np.floor, "ceil": np.ceil}
 
 #: Metadata PII types (``Metadata.infer``) and the Faker methods that replace them.
-PII_FAKER = {
-    "email": "email", "phone": "phone_number", "first_name": "first_name", "last_name": "last_name",
-    "name": "name", "address": "address", "street": "street_address", "city": "city", "postcode": "postcode",
-    "company": "company", "url": "url", "ssn": "ssn", "iban": "iban", "credit_card": "credit_card_number",
-    "ip_address": "ipv4", "username": "user_name",
-}
+PII_FAKER = FAKER_METHODS
 
 
 # ====================================================================== errors
@@ -658,18 +655,8 @@ class _Expr:
                     r = functools.reduce(np.minimum, xs)
                 elif name == "max":
                     r = functools.reduce(np.maximum, xs)
-                elif name == "abs":
-                    r = np.abs(xs[0])
-                elif name == "sqrt":
-                    r = np.sqrt(xs[0])
-                elif name == "log":
-                    r = np.log(xs[0])
-                elif name == "exp":
-                    r = np.exp(xs[0])
-                elif name == "floor":
-                    r = np.floor(xs[0])
-                elif name == "ceil":
-                    r = np.ceil(xs[0])
+                elif name in _UNARY:
+                    r = _UNARY[name](xs[0])
                 else:
                     r = np.round(xs[0], int(vals[1][0]) if len(vals) > 1 else 0)
                 r = np.asarray(r)

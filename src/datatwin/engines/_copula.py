@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtri
 
 from .._encoding import SubColumn
 from .._exceptions import ConditionError
@@ -64,7 +64,7 @@ class CopulaEngine(Engine):
         rng = np.random.default_rng(seed)
         s = len(self.cards_)
         chol = np.linalg.cholesky(self.corr_)
-        u = ndtr(rng.standard_normal((n, s)) @ chol.T)
+        z = rng.standard_normal((n, s)) @ chol.T
         out = np.empty((n, s), dtype=np.int32)
         for j in range(s):
             p = self.probs_[j].copy()
@@ -72,12 +72,10 @@ class CopulaEngine(Engine):
                 p[forbidden[j]] = 0.0
             total = p.sum()
             p = p / total if total > 0 else self.probs_[j]
-            cdf = np.cumsum(p)
-            out[:, j] = np.minimum(np.searchsorted(cdf, u[:, j], side="right"), len(p) - 1)
-            # Never land on a zero-probability code through rounding at the top end.
-            zero = p[out[:, j]] == 0
-            if zero.any():
-                out[zero, j] = int(np.argmax(p))
+            # Thresholds in normal-score space: no CDF call per value. A zero-probability code
+            # has an empty interval, so it can never be drawn.
+            cuts = ndtri(np.clip(np.cumsum(p)[:-1], 0.0, 1.0))
+            out[:, j] = np.searchsorted(cuts, z[:, j], side="right")
         return (out, np.zeros(n)) if return_log_weights else out
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
