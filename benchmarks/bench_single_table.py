@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--work", default=str(ROOT / ".judge"))
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    ap.add_argument("--render-only", action="store_true", help="rewrite the table from the stored rows, run nothing")
     a = ap.parse_args()
 
     shared, work = Path(a.shared), Path(a.work)
@@ -57,7 +58,7 @@ def main() -> None:
     (work / "out").mkdir(parents=True, exist_ok=True)
     pin = PIN if a.single_core else []
     rows = []
-    for name in a.datasets.split(","):
+    for name in ([] if a.render_only else a.datasets.split(",")):
         target = TARGETS[name]
         train, hold = work / "data" / f"{name}_train.csv", work / "data" / f"{name}_holdout.csv"
         if not train.exists():
@@ -104,8 +105,9 @@ def main() -> None:
     rows = sorted([r for r in old if (r["dataset"], r["engine"]) not in fresh] + rows,
                   key=lambda r: (order.index(r["dataset"]), r["engine"] != "argn"))
     store.write_text(json.dumps(rows, indent=1))
+    big_store = work / "out" / f"bench_10m{'_1core' if a.single_core else ''}.json"
     big = []
-    if not a.skip_10m and "adult" in a.datasets.split(","):
+    if not a.skip_10m and not a.render_only and "adult" in a.datasets.split(","):
         model = work / "out" / f"adult_argn{'_1core' if a.single_core else ''}.dtw"
         for suffix in ("parquet", "csv"):
             out = work / "out" / f"adult_10m.{suffix}"
@@ -115,6 +117,9 @@ def main() -> None:
             tt = json.loads(tj.read_text())
             big.append((suffix, tt["wall_seconds"], tt["peak_rss_mb_best"], out.stat().st_size / 2**20))
             out.unlink()
+        big_store.write_text(json.dumps(big))
+    elif big_store.exists():
+        big = [tuple(b) for b in json.loads(big_store.read_text())]
     table = render(rows, big, a)
     print(table)
     if not a.no_write:
@@ -122,9 +127,9 @@ def main() -> None:
 
 
 def render(rows: list[dict], big: list[tuple], a: argparse.Namespace) -> str:
-    cols = ["dataset", "engine", "measured", "rows", "fit_s", "epochs", "sample_s", "rows_per_s_1m", "rss_fit_mb", "rss_1m_mb",
-            "quality", "detection_auc", "tstr_auc", "tstr_delta_auc", "tstr_r2", "tstr_delta_r2", "dcr_share",
-            "exact_copy_rate"]
+    cols = ["dataset", "engine", "measured", "rows", "fit_s", "epochs", "sample_s", "rows_per_s_1m", "rss_fit_mb",
+            "rss_1m_mb", "quality", "detection_auc", "tstr_auc", "tstr_delta_auc", "tstr_r2", "tstr_delta_r2",
+            "dcr_share", "exact_copy_rate"]
     head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
     body = ""
     for r in rows:
