@@ -94,3 +94,30 @@ def test_copula_refuses_conditions(fitted):
     syn = Synthesizer("copula").fit(df)
     with pytest.raises(ConditionError, match="copula engine"):
         syn.sample(10, conditions={"country": "Peru"})
+
+
+def test_what_if_flows_through_the_learned_relations(fitted):
+    df, syn = fitted
+    base = syn.sample(3000, seed=2)
+    richer = syn.what_if(3000, {"income": lambda s: s * 1.5}, seed=2)
+    assert richer["income"].tolist() == (base["income"] * 1.5).tolist()
+    # label depends on income: the share of "yes" rises with it.
+    assert (richer["label"] == "yes").mean() > (base["label"] == "yes").mean() + 0.05
+    mix = syn.what_if(3000, {"country": {"Canada": 0.6}}, seed=2)
+    assert abs((mix["country"] == "Canada").mean() - 0.6) < 0.04
+    with pytest.raises(ConditionError, match="does not have"):
+        syn.what_if(10, {"nope": lambda s: s})
+
+
+def test_what_if_cli(tmp_path, fitted, capsys):
+    from datatwin.cli import main
+
+    df, syn = fitted
+    model = tmp_path / "m.dtw"
+    syn.save(model)
+    out = tmp_path / "w.csv"
+    main(["sample", str(model), "-n", "200", "-o", str(out), "--what-if", "age=+5"])
+    assert len(pd.read_csv(out)) == 200
+    with pytest.raises(SystemExit) as exc:
+        main(["sample", str(model), "-n", "5", "-o", str(tmp_path / "x.csv"), "--what-if", "age=^2"])
+    assert exc.value.code == 1 and "--what-if" in capsys.readouterr().err

@@ -126,6 +126,26 @@ def _parse_rebalance(items: list[str] | None) -> dict[str, dict[object, float]] 
     return out
 
 
+def _parse_what_if(items: list[str] | None) -> dict[str, object] | None:
+    """``col=*1.1``, ``col=+5``, ``col=-5``, ``col=/2`` (a change to every value of a numeric column)."""
+    if not items:
+        return None
+    ops = {"*": lambda s, v: s * v, "+": lambda s, v: s + v, "-": lambda s, v: s - v, "/": lambda s, v: s / v}
+    out: dict[str, object] = {}
+    for item in items:
+        name, _, change = item.partition("=")
+        try:
+            op, value = ops[change[:1]], float(change[1:])
+        except (KeyError, ValueError):
+            raise InputError(f"--what-if {item!r}: write column=*1.1, column=+5, column=-5 or column=/2") from None
+
+        def apply(s: Any, op: Any = op, value: float = value) -> Any:
+            return op(s, value)
+
+        out[name] = apply
+    return out
+
+
 WhereOpt = Annotated[list[str] | None, typer.Option("--where", "-w", help="Condition every row must meet: "
                                                     "col=value, col=a|b, col=low..high (repeatable).")]
 RebalanceOpt = Annotated[list[str] | None, typer.Option("--rebalance", help="Set a category's share: "
@@ -214,15 +234,24 @@ def sample(
     chunk_size: ChunkOpt = 100_000,
     where: WhereOpt = None,
     rebalance: RebalanceOpt = None,
+    what_if: Annotated[list[str] | None, typer.Option("--what-if", help="Change a numeric column and regenerate "
+                                                      "the rest conditionally: col=*1.1, col=+5 (repeatable).")] = None,
 ) -> None:
     """Generate rows from a saved model, streamed to CSV or Parquet in chunks."""
+    from ._io import write_table
     from ._synthesizer import load
 
     _check_n(n)
     _check_table_suffix(output)
     _check_output(output)
-    conditions, mix = _parse_conditions(where), _parse_rebalance(rebalance)
+    conditions, mix, changes = _parse_conditions(where), _parse_rebalance(rebalance), _parse_what_if(what_if)
     syn = load(model)
+    if changes:
+        if conditions or mix:
+            raise InputError("--what-if cannot be combined with --where or --rebalance")
+        write_table(syn.what_if(n, changes, seed=seed), output)
+        err.print(f"{n:,} what-if rows written to [bold]{output}[/bold]")
+        return
     with _progress() as cb:
         rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb,
                                   conditions=conditions, rebalance=mix)
