@@ -59,6 +59,12 @@ def test_rebalance(fitted):
     assert out[out.label == "yes"].income.median() > 1.5 * out[out.label == "no"].income.median()
 
 
+def test_rebalance_a_numeric_class_column(fitted):
+    _, syn = fitted
+    out = syn.sample(4000, rebalance={"age": {30: 0.25}})
+    assert abs(out["age"].eq(30).mean() - 0.25) < 0.03
+
+
 def test_seed_rows_keep_given_cells(fitted):
     df, syn = fitted
     seed = df.head(300).copy()
@@ -81,7 +87,7 @@ def test_seed_rows_keep_given_cells(fitted):
     ({"conditions": {"day": "someday"}}, "not a date"),
     ({"rebalance": {"label": {"yes": 1.5}}}, "must be in \\[0, 1\\]"),
     ({"rebalance": {"label": {"yes": 0.7, "no": 0.7}}}, "more than 1"),
-    ({"rebalance": {"age": {30: 0.5}}}, "categorical columns"),
+    ({"rebalance": {"income": {30_000: 0.5}}}, "continuous"),
 ])
 def test_bad_conditions(fitted, kwargs, message):
     _, syn = fitted

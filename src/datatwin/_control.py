@@ -69,9 +69,11 @@ def make_plan(syn: Synthesizer, n: int, conditions: dict[str, Any] | None,
     for name, shares in (rebalance or {}).items():
         i = _encoder_index(syn, name, "rebalance")
         enc = syn.table_encoder_.encoders[i]
-        if not isinstance(enc, CategoricalEncoder) or not isinstance(shares, dict):
-            raise ConditionError(f"rebalance works on categorical columns with a {{value: share}} mapping; "
-                                 f"{name!r} is {syn.metadata_.columns[name].kind}")
+        discrete = isinstance(enc, CategoricalEncoder) or getattr(enc, "mode_", None) == "discrete"
+        if not discrete or not isinstance(shares, dict):
+            raise ConditionError(f"rebalance works on columns with few distinct values (categories, classes) "
+                                 f"given a {{value: share}} mapping; {name!r} is a continuous "
+                                 f"{syn.metadata_.columns[name].kind} column")
         p = _target_mix(enc, shares, name)
         if name in (conditions or {}):
             raise ConditionError(f"column {name!r} is both conditioned and rebalanced; choose one")
@@ -80,7 +82,7 @@ def make_plan(syn: Synthesizer, n: int, conditions: dict[str, Any] | None,
     return plan
 
 
-def _target_mix(enc: CategoricalEncoder, shares: dict[Any, float], name: str) -> np.ndarray:
+def _target_mix(enc: Any, shares: dict[Any, float], name: str) -> np.ndarray:
     card = enc.cardinalities[0]
     p = np.zeros(card)
     given = {}

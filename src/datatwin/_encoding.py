@@ -360,6 +360,7 @@ class NumericEncoder(ColumnEncoder):
             self.mode_ = "discrete"
             self.values_ = uniq
             codes = np.searchsorted(uniq, x).astype(np.int32)
+            self.counts_ = [int(c) for c in np.bincount(codes, minlength=len(uniq))]
             return [self._with_na(codes, missing, len(uniq))]
         self.mode_ = "binned"
         n_bins = int(min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m))
@@ -443,6 +444,14 @@ class NumericEncoder(ColumnEncoder):
                                  f"between {self._show(lo)} and {self._show(hi)}")
         return masks, bounds
 
+    def code_of(self, value: Any) -> int:
+        """The code of one exact value of a column with few distinct values."""
+        masks, _ = self.condition([value])
+        hits = np.flatnonzero(masks[0])
+        if self.mode_ != "discrete" or len(hits) != 1:
+            raise ConditionError(f"column {self.name!r} has no single generated value {value!r}")
+        return int(hits[0])
+
     def _show(self, v: float) -> str:
         if self.meta.kind == "datetime":
             return str(np.datetime64(int(v) * _DT_UNITS[self.unit_ or "s"], "s"))
@@ -477,7 +486,7 @@ class NumericEncoder(ColumnEncoder):
         state: dict[str, Any] = {"mode": self.mode_, "unit": self.unit_, "has_na": self.has_na_,
                                  "clip": list(self.clip_), "rare_threshold": self.rare_threshold}
         if self.mode_ == "discrete":
-            return state, {"values": self.values_}
+            return state, {"values": self.values_, "counts": np.asarray(self.counts_, dtype=np.int64)}
         state.update(n_coarse=self.n_coarse_, n_fine=self.n_fine_)
         return state, {"lo": self.lo_, "hi": self.hi_}
 
@@ -489,6 +498,7 @@ class NumericEncoder(ColumnEncoder):
         enc.clip_ = tuple(state["clip"])
         if enc.mode_ == "discrete":
             enc.values_ = arrays["values"].astype(np.float64)
+            enc.counts_ = [int(c) for c in arrays["counts"]]
         else:
             enc.n_coarse_, enc.n_fine_ = state["n_coarse"], state["n_fine"]
             enc.lo_, enc.hi_ = arrays["lo"].astype(np.float64), arrays["hi"].astype(np.float64)
