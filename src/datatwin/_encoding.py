@@ -498,7 +498,8 @@ class NumericEncoder(ColumnEncoder):
         enc.clip_ = tuple(state["clip"])
         if enc.mode_ == "discrete":
             enc.values_ = arrays["values"].astype(np.float64)
-            enc.counts_ = [int(c) for c in arrays["counts"]]
+            # Files written before counts were stored: rebalancing then treats values as equal.
+            enc.counts_ = [int(c) for c in arrays.get("counts", np.ones(len(enc.values_), dtype=np.int64))]
         else:
             enc.n_coarse_, enc.n_fine_ = state["n_coarse"], state["n_fine"]
             enc.lo_, enc.hi_ = arrays["lo"].astype(np.float64), arrays["hi"].astype(np.float64)
