@@ -59,3 +59,17 @@ def test_anonymize_locale_and_errors():
     assert not set(out["name"]) & set(df["name"])
     with pytest.raises(datatwin.InputError, match="locale"):
         datatwin.anonymize(df, {"columns": {"name": {"kind": "pii", "pii_type": "name"}}}, locale="xx_YY")
+
+
+def test_cli_locale(tmp_path, customers, capsys):
+    from datatwin.cli import main
+
+    data = tmp_path / "c.csv"
+    customers.head(300).to_csv(data, index=False)
+    out = tmp_path / "o.csv"
+    main(["synth", str(data), "-n", "50", "-o", str(out), "--engine", "copula", "--locale", "de_DE"])
+    assert len(pd.read_csv(out)) == 50
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", str(data), "-n", "5", "-o", str(tmp_path / "x.csv"), "--engine", "copula", "--locale", "xx_YY"])
+    assert exc.value.code == 1 and "locale" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()

@@ -40,6 +40,7 @@ MetaOpt = Annotated[Path | None, typer.Option("--metadata", "-m", help="JSON met
                                                "column kinds (write a starter with 'datatwin inspect --json').")]
 EngineOpt = Annotated[str, typer.Option("--engine", help="argn (default, highest fidelity) or copula (fastest).")]
 TimeOpt = Annotated[float, typer.Option("--max-training-time", help="Training budget in seconds.", min=1)]
+LocaleOpt = Annotated[str, typer.Option("--locale", help="Faker locale for fake names, emails, phones, ...")]
 ChunkOpt = Annotated[int, typer.Option("--chunk-size", help="Rows generated and written at a time.", min=1)]
 
 
@@ -206,20 +207,22 @@ def fit(
     seed: SeedOpt = 0,
     engine: EngineOpt = "argn",
     max_training_time: TimeOpt = 600.0,
+    locale: LocaleOpt = "en_US",
 ) -> None:
     """Learn a table and save the model (JSON + safetensors, no pickle)."""
     _check_output(output)
-    syn = _fit(data, metadata, seed, engine, max_training_time)
+    syn = _fit(data, metadata, seed, engine, max_training_time, locale)
     syn.save(output)
     err.print(f"model written to [bold]{output}[/bold]")
 
 
-def _fit(data: Path, metadata: Path | None, seed: int, engine: str, max_training_time: float) -> Any:
+def _fit(data: Path, metadata: Path | None, seed: int, engine: str, max_training_time: float,
+         locale: str = "en_US") -> Any:
     from ._io import read_table
     from ._synthesizer import Synthesizer
 
     df = read_table(data)
-    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time)
+    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time, locale=locale)
     with _progress() as cb:
         syn.fit(df, metadata, progress=cb)
     return syn
@@ -273,6 +276,7 @@ def synth(
                                                  "utility.")] = None,
     target: Annotated[str | None, typer.Option("--target", help="Target column for the report's ML utility.")] = None,
     chunk_size: ChunkOpt = 100_000,
+    locale: LocaleOpt = "en_US",
 ) -> None:
     """Learn a table and generate synthetic rows in one step."""
     _check_n(n)
@@ -282,9 +286,9 @@ def synth(
             _check_output(p)
     if report is not None:
         _synth_with_report(data, n, output, metadata, seed, engine, max_training_time, model_out, report, target,
-                           chunk_size)
+                           chunk_size, locale)
         return
-    syn = _fit(data, metadata, seed, engine, max_training_time)
+    syn = _fit(data, metadata, seed, engine, max_training_time, locale)
     if model_out is not None:
         syn.save(model_out)
     with _progress() as cb:
@@ -294,7 +298,7 @@ def synth(
 
 def _synth_with_report(data: Path, n: int, output: Path, metadata: Path | None, seed: int, engine: str,
                        max_training_time: float, model_out: Path | None, report: Path, target: str | None,
-                       chunk_size: int) -> None:
+                       chunk_size: int, locale: str) -> None:
     import numpy as np
 
     from ._io import read_table
@@ -309,7 +313,7 @@ def _synth_with_report(data: Path, n: int, output: Path, metadata: Path | None, 
     n_hold = max(1, len(df) // 5) if len(df) >= 10 else 0
     holdout = df.iloc[np.sort(idx[:n_hold])].reset_index(drop=True) if n_hold else None
     train = df.iloc[np.sort(idx[n_hold:])].reset_index(drop=True)
-    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time)
+    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time, locale=locale)
     with _progress() as cb:
         syn.fit(train, metadata, progress=cb)
     if model_out is not None:
