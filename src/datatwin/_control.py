@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._encoding import CategoricalEncoder
+from ._encoding import CategoricalEncoder, NumericEncoder
 from ._exceptions import ConditionError
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def encode_seed_rows(syn: Synthesizer, seed_rows: pd.DataFrame) -> dict[int, tup
                                      f"{col[unseen].iloc[0]!r}")
             parts = [codes]  # unseen or rare values take the rare code, which the model knows
         else:
+            assert isinstance(enc, NumericEncoder)
             v = np.array([enc._number(x) if ok else np.nan for x, ok in zip(col, known, strict=True)])
             v = np.clip(np.where(known, v, enc.clip_[0]), *enc.clip_)
             if enc.mode_ == "discrete":

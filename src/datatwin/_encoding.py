@@ -127,7 +127,8 @@ def _from_float(v: np.ndarray, meta: ColumnMeta, unit: str | None) -> Any:
     if dtype.startswith("float") or dtype.startswith("Float"):
         return pd.array(v, dtype=dtype) if dtype.startswith("Float") else v.astype(dtype)
     # Numbers that came as text: write them back as text.
-    txt = np.where(missing, None, _num_strings(v, meta)).astype(object)
+    txt = _num_strings(v, meta).astype(object)
+    txt[missing] = None
     return _as_text_dtype(txt, dtype)
 
 
@@ -530,7 +531,7 @@ class TableEncoder:
         for i, enc in enumerate(self.encoders):
             ordinal = isinstance(enc, NumericEncoder)
             for j, card in enumerate(enc.cardinalities):
-                has_na = bool(ordinal and j == 0 and enc.has_na_)
+                has_na = bool(ordinal and j == 0 and getattr(enc, "has_na_", False))
                 subs.append(SubColumn(i, f"{enc.name}#{j}", int(card), ordinal, has_na))
         return subs
 

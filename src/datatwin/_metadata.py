@@ -7,6 +7,7 @@ kind (levels, quantiles, rates) is learned by the encoders during ``fit``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -168,13 +169,13 @@ class Metadata:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         from ._io import atomic_write_text
 
         atomic_write_text(Path(path), self.to_json() + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> Metadata:
+    def load(cls, path: str | os.PathLike[str]) -> Metadata:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def _entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
     zf.writestr(info, data)
 
 
-def write_model_file(path: str | Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+def write_model_file(path: str | os.PathLike[str], manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     from safetensors.numpy import save
 
     manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **manifest}
@@ -51,7 +52,7 @@ def write_model_file(path: str | Path, manifest: dict[str, Any], arrays: dict[st
         _entry(zf, "SHA256SUMS", sums.encode())
 
 
-def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from safetensors.numpy import load
 
     p = Path(path)
@@ -68,7 +69,11 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndar
             sums = zf.read("SHA256SUMS").decode("ascii", "replace")
     except (zipfile.BadZipFile, EOFError, OSError, KeyError, zlib_error()) as exc:
         raise ModelFileError(f"{str(p)!r}: {hint} or it is truncated ({type(exc).__name__})") from None
-    expected = dict(reversed(line.split("  ", 1)) for line in sums.splitlines() if "  " in line)
+    expected: dict[str, str] = {}
+    for line in sums.splitlines():
+        digest, sep, name = line.partition("  ")
+        if sep:
+            expected[name] = digest
     for name, data in (("manifest.json", manifest_bytes), ("arrays.safetensors", arrays_bytes)):
         if expected.get(name) != hashlib.sha256(data).hexdigest():
             raise ModelFileError(f"{str(p)!r} is corrupt or was modified ({name} fails its checksum); "

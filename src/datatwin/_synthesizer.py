@@ -406,7 +406,7 @@ class Synthesizer:
             meta = syn.metadata_.columns[e["name"]]
             prefix = f"enc.{i}."
             arr = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-            enc_cls = {"categorical": CategoricalEncoder, "numeric": NumericEncoder}[e["type"]]
+            enc_cls: type[ColumnEncoder] = {"categorical": CategoricalEncoder, "numeric": NumericEncoder}[e["type"]]
             encoders.append(enc_cls.from_state(e["name"], meta, e["state"], arr))
         syn.table_encoder_ = TableEncoder(encoders)
         syn.generators_ = {}

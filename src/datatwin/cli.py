@@ -187,11 +187,11 @@ def inspect(
     table = Table(title=f"{data} - {len(df):,} rows x {df.shape[1]} columns")
     for col in ("column", "kind", "dtype", "missing", "distinct", "detail"):
         table.add_column(col)
-    for name, col in meta.columns.items():
+    for name, cm in meta.columns.items():
         s = df[name]
-        detail = col.pii_type or col.datetime_format or ("integer" if col.integer else "") or (
-            f"{col.decimals} decimals" if col.decimals else "") or (f"value={col.value}" if col.value else "")
-        table.add_row(name, col.kind, col.dtype, f"{s.isna().mean():.1%}", f"{s.nunique():,}", detail)
+        detail = cm.pii_type or cm.datetime_format or ("integer" if cm.integer else "") or (
+            f"{cm.decimals} decimals" if cm.decimals else "") or (f"value={cm.value}" if cm.value else "")
+        table.add_row(name, cm.kind, cm.dtype, f"{s.isna().mean():.1%}", f"{s.nunique():,}", detail)
     out.print(table)
     if json_out is not None:
         err.print(f"metadata written to [bold]{json_out}[/bold]")
@@ -445,9 +445,10 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, typer.Abort):
             err.print("[red]aborted[/red]")
             sys.exit(130)
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show(file=sys.stderr)
-            sys.exit(exc.exit_code)
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show(file=sys.stderr)
+            sys.exit(code)
         if debug:
             raise
         err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (run again with --debug for details)",

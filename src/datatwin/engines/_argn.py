@@ -101,7 +101,8 @@ class _Net(nn.Module):
         self.drop = nn.Dropout(dropout)
         # Static structure: which column each sub-column / embedding dim belongs to, and the
         # within-column position that orders a column's own sub-columns.
-        within, seen = [], {}
+        within: list[int] = []
+        seen: dict[int, int] = {}
         for c in col_of_sub:
             within.append(seen.get(c, 0))
             seen[c] = seen.get(c, 0) + 1
@@ -127,7 +128,10 @@ class _Net(nn.Module):
 
     def visible(self, pos: torch.Tensor) -> torch.Tensor:
         """S x D mask for one column order (``pos[c]`` = column c's place); rows in head order."""
-        return (pos[self.col_of_dim][None, :] < pos[self.col_of_sub][:, None]) | self.same_prev
+        col_of_dim, col_of_sub, same_prev = self.col_of_dim, self.col_of_sub, self.same_prev
+        assert isinstance(col_of_dim, torch.Tensor) and isinstance(col_of_sub, torch.Tensor)
+        assert isinstance(same_prev, torch.Tensor)
+        return (pos[col_of_dim][None, :] < pos[col_of_sub][:, None]) | same_prev
 
     def hidden_states(self, e: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """B x S x H hidden states of every head (in group order), for rows sharing one column order.
@@ -227,11 +231,11 @@ class ARGNEngine(Engine):
             top_ok = name == "fixed_order_share" and value == 1
             if not (isinstance(value, (int, float)) and (0.0 <= value < 1.0 or top_ok)):
                 raise InputError(f"The {name!r} parameter of ARGNEngine must be in [0, 1). Got {value!r} instead.")
-        for name, value in (("hidden_size", self.hidden_size), ("batch_size", self.batch_size),
-                            ("n_threads", self.n_threads)):
-            if value is not None and not (isinstance(value, int) and value >= 1):
+        for name, opt in (("hidden_size", self.hidden_size), ("batch_size", self.batch_size),
+                          ("n_threads", self.n_threads)):
+            if opt is not None and not (isinstance(opt, int) and opt >= 1):
                 raise InputError(f"The {name!r} parameter of ARGNEngine must be an int >= 1 or None. "
-                                 f"Got {value!r} instead.")
+                                 f"Got {opt!r} instead.")
 
     # ------------------------------------------------------------------ fit
     def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
@@ -248,8 +252,8 @@ class ARGNEngine(Engine):
         self.threads_ = self.n_threads or (1 if work < 5e7 else None)
         with _torch_session(seed, self.threads_):
             self.net_ = _Net(self.subcolumns_, hidden, self.dropout)
+            self.history_: list[dict[str, float]] = []
             if s == 0 or n == 0:
-                self.history_ = []
                 return self
             self._train(torch.from_numpy(codes.astype(np.int64)), seed, progress)
         return self
@@ -265,7 +269,7 @@ class ARGNEngine(Engine):
         net = self.net_
         opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay, foreach=True)
         best_loss, best_state, bad_epochs, lr_bad = math.inf, copy.deepcopy(net.state_dict()), 0, 0
-        self.history_: list[dict[str, float]] = []
+        self.history_ = []
         start = time.monotonic()
         c = self.n_columns_
         canon = torch.arange(c)
@@ -393,6 +397,7 @@ class ARGNEngine(Engine):
                     else:
                         r = net.row_of[j]
                         if tables is None:
+                            assert x is not None
                             h = torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]).relu_()
                         elif t == 0:
                             h = net.b1[r].relu().expand(b, -1)
