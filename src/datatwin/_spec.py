@@ -27,7 +27,7 @@ import string
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -284,6 +284,7 @@ def _parse_when(v: Any, fmt: str | None, unit: str) -> float | None:
             t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
     else:
         return None
+    assert t is not None
     secs = (t - _EPOCH) // dt.timedelta(seconds=1)
     return float(secs // 86400) if unit == "date" else float(secs)
 
@@ -447,6 +448,7 @@ class _Expr:
         kind = "f" if op in ("/", "**") or "f" in (a.kind, b.kind) else "i"
         dtype = _DT[kind]
         af, bf = a.fn, b.fn
+        assert af is not None and bf is not None
         may_null = a.may_null or b.may_null or op in ("/", "//", "%", "**")
 
         def fn(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
@@ -477,6 +479,7 @@ class _Expr:
         af = a.fn
         if isinstance(node.op, ast.Not):
             a = self._num(a, "'not'")
+            assert af is not None
 
             def fn(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
                 x, m = af(ctx, n)
@@ -484,6 +487,7 @@ class _Expr:
             return _N(fn, "b", a.may_null)
         if isinstance(node.op, (ast.USub, ast.UAdd)):
             a = self._num(a, "arithmetic")
+            assert af is not None
             kind = "i" if a.kind == "b" else a.kind
             neg = isinstance(node.op, ast.USub)
             if a.const is not None:  # fold -3 so it stays a constant (useful in comparisons)
@@ -499,7 +503,7 @@ class _Expr:
 
     def _boolop(self, node: ast.BoolOp) -> _N:
         parts = [self._num(self._c(v), "'and'/'or'") for v in node.values]
-        fns = [p.fn for p in parts]
+        fns = [cast(Fn, p.fn) for p in parts]
         is_and = isinstance(node.op, ast.And)
 
         def fn(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
@@ -531,7 +535,7 @@ class _Expr:
             a, b = self._date_const(a, b), self._date_const(b, a)
             a, b = self._num(a, "a comparison"), self._num(b, "a comparison")
             pairs.append(self._cmp_fn(a, b, _CMP[type(op)]))
-        fns = [p.fn for p in pairs]
+        fns = [cast(Fn, p.fn) for p in pairs]
 
         def fn(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
             vals = [f(ctx, n) for f in fns]
@@ -543,6 +547,7 @@ class _Expr:
 
     def _cmp_fn(self, a: _N, b: _N, ufunc: Any) -> _N:
         af, bf = a.fn, b.fn
+        assert af is not None and bf is not None
 
         def fn(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
             x, xm = af(ctx, n)
@@ -560,7 +565,7 @@ class _Expr:
         c = np.float64(secs / 86400.0) if unit == "datetime" else np.float64(math.floor(secs / 86400.0))
         return _N(lambda ctx, n: (c, None), "f", const=c)
 
-    def _code(self, col: _Col, value: Any) -> int:
+    def _code(self, col: _CategoryCol, value: Any) -> int:
         for i, v in enumerate(col.values):
             if type(v) is type(value) and v == value:
                 return i
@@ -593,7 +598,7 @@ class _Expr:
         if not isinstance(right, (ast.Tuple, ast.List, ast.Set)) or not all(
                 isinstance(e, ast.Constant) for e in right.elts):
             raise self._err("'in' needs a list of values, e.g. region in ('north', 'south')")
-        codes = np.array([self._code(a.col, e.value) for e in right.elts], dtype=np.int64)
+        codes = np.array([self._code(a.col, cast(ast.Constant, e).value) for e in right.elts], dtype=np.int64)
         name = a.col.name
 
         def fn(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
@@ -607,6 +612,7 @@ class _Expr:
         kinds = {body.kind, orelse.kind}
         kind = "f" if "f" in kinds else ("i" if "i" in kinds else "b")
         tf, bf, of = test.fn, body.fn, orelse.fn
+        assert tf is not None and bf is not None and of is not None
 
         def fn(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
             (c, cm), (x, xm), (y, ym) = tf(ctx, n), bf(ctx, n), of(ctx, n)
@@ -630,7 +636,7 @@ class _Expr:
         args = [self._num(self._c(a), f"{name}()") for a in node.args]
         if name == "where":
             return self._where(args)
-        fns = [a.fn for a in args]
+        fns = [cast(Fn, a.fn) for a in args]
         may_null = any(a.may_null for a in args) or name in ("sqrt", "log", "exp")
         if name in ("min", "max"):
             kinds = {a.kind for a in args}
@@ -647,8 +653,9 @@ class _Expr:
 
         def fn(ctx: dict[str, _Vals], n: int) -> tuple[Arr, Any]:
             vals = [f(ctx, n) for f in fns]
-            xs = [np.asarray(v).astype(np.float64 if kind == "f" or name in ("floor", "ceil", "round") else dtype,
-                                        copy=False) for v, _ in vals]
+            xs: list[np.ndarray] = [
+                np.asarray(v).astype(np.float64 if kind == "f" or name in ("floor", "ceil", "round") else dtype,
+                                     copy=False) for v, _ in vals]
             mask = _or(*(m for _, m in vals))
             with np.errstate(all="ignore"):
                 if name == "min":
@@ -672,6 +679,7 @@ class _Expr:
     # -------------------------------------------------------------- evaluate
     def eval(self, ctx: dict[str, _Vals], n: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Values (int64, float64 or bool, length ``n``) and the missing mask (or None)."""
+        assert self.root.fn is not None
         v, m = self.root.fn(ctx, n)
         v = np.asarray(v)
         if v.ndim == 0:
@@ -930,7 +938,7 @@ class _NumberCol(_Col):
         missing_default = False
         for k in self.form:
             if g is not None:
-                self.tables[k] = g.table(k, self.defaults[k], lambda v, p, k=k: self._param(v, p, k))
+                self.tables[k] = g.table(k, self.defaults[k], functools.partial(self._param, key=k))
             for i in range(len(g.levels) if g else 1):
                 given = self.defaults[k] is not None or (g is not None and g.over[i] is not None
                                                          and k in g.over[i])  # type: ignore[operator]
@@ -1013,6 +1021,7 @@ class _NumberCol(_Col):
                 if mask is not None:
                     bad &= ~mask
                 ghi = np.where(infeasible, glo, ghi)
+        x: np.ndarray
         if self.dist == "uniform":
             if isinstance(glo, np.ndarray) or isinstance(ghi, np.ndarray):
                 nan = np.isnan(glo) | np.isnan(ghi)
@@ -1040,7 +1049,7 @@ class _NumberCol(_Col):
             else:
                 x = rng.exponential(params["mean"], size=n)
             if self.integer or self.decimals is not None:
-                x = np.round(x, 0 if self.integer else self.decimals)
+                x = np.round(x, 0 if self.integer else cast(int, self.decimals))
             if lo is not None:
                 x = np.fmax(x, glo)
             if hi is not None:
