@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 DEMO_OUT := demo_out
 
-.PHONY: install demo test lint bench bench-judge clean
+.PHONY: install demo test lint typecheck bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
+
+typecheck: install
+	$(VENV)/bin/mypy src/datatwin
 
 bench: install
 	$(PY) benchmarks/bench_single_table.py
