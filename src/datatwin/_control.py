@@ -31,7 +31,6 @@ class Plan:
     allowed: dict[int, np.ndarray] = field(default_factory=dict)
     bounds: dict[str, Any] = field(default_factory=dict)
     fixed: dict[int, np.ndarray] = field(default_factory=dict)  # codes for all n rows
-    constants: dict[str, Any] = field(default_factory=dict)  # values forced on generated columns
     n_constrained: int = 0
 
     @property
