@@ -279,26 +279,22 @@ class Synthesizer:
         known = encode_seed_rows(self, seed_rows)
         m = len(seed_rows)
         ss = np.random.SeedSequence([self.random_state if seed is None else seed, _SAMPLE_TAG, 1])
-        gen_ss, *group_ss = ss.spawn(1 + 2 ** min(20, max(1, len(known))))
+        gen_ss, dec_ss, fill_ss, groups_ss = ss.spawn(4)
         for g in self.generators_.values():
             g.prepare(_seed_int(gen_ss), m)
         forbidden = self.table_encoder_.forbidden()
-        pattern = np.zeros(m, dtype=np.int64)
+        # Rows that know the same sub-columns are sampled together, with those sub-columns first.
         subs = sorted(known)
-        for bit, j in enumerate(subs):
-            pattern |= known[j][1].astype(np.int64) << min(bit, 62)
-        parts = []
-        for gi, key in enumerate(np.unique(pattern)):
-            rows = np.flatnonzero(pattern == key)
-            fixed = {j: known[j][0][rows] for j in subs if known[j][1][rows[0]]}
-            codes = self.engine_.sample(len(rows), seed=_seed_int(group_ss[gi % len(group_ss)]),
-                                        forbidden=forbidden, fixed=fixed)
-            parts.append((rows, codes))
+        known_mask = np.stack([known[j][1] for j in subs], axis=1) if subs else np.zeros((m, 0), dtype=bool)
+        patterns, group = np.unique(known_mask, axis=0, return_inverse=True)
+        group = group.reshape(-1)
         codes = np.empty((m, len(self.table_encoder_.subcolumns)), dtype=np.int32)
-        for rows, c in parts:
-            codes[rows] = c
-        values = self.table_encoder_.decode(codes, np.random.default_rng(ss.spawn(1)[0]))
-        self._generate_columns(values, m, 0, np.random.default_rng(ss.spawn(2)[1]))
+        for gi, (pattern, gss) in enumerate(zip(patterns, groups_ss.spawn(len(patterns)), strict=True)):
+            rows = np.flatnonzero(group == gi)
+            fixed = {j: known[j][0][rows] for j, k in zip(subs, pattern, strict=True) if k}
+            codes[rows] = self.engine_.sample(len(rows), seed=_seed_int(gss), forbidden=forbidden, fixed=fixed)
+        values = self.table_encoder_.decode(codes, np.random.default_rng(dec_ss))
+        self._generate_columns(values, m, 0, np.random.default_rng(fill_ss))
         out = pd.DataFrame({name: values[name] for name in self.columns_})
         for name in seed_rows.columns:
             given = seed_rows[name].notna().to_numpy()
