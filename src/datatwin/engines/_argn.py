@@ -369,7 +369,6 @@ class ARGNEngine(Engine):
         dim_order = np.concatenate([np.arange(dim_start[j], dim_start[j + 1]) for j in sub_order])
         prefix = np.cumsum([0] + [net.dims[j] for j in sub_order])  # visible dims before step t
         with _torch_session(seed, self.n_threads), torch.inference_mode():
-            w1 = net.w1[:, torch.from_numpy(dim_order), :]  # rows in sampling order
             masks = []
             for j in range(s):
                 m = torch.zeros(net.cards[j], dtype=torch.bool)
@@ -384,6 +383,8 @@ class ARGNEngine(Engine):
             # can be folded into a table of pre-activations per code: a head's input is then a
             # sum of looked-up rows (one embedding_bag), ~10x fewer operations than the matmul.
             tables = _prefix_tables(net, sub_order, dim_start)
+            # Fallback for very wide tables: first-layer weights with rows in sampling order.
+            w1 = net.w1[:, torch.from_numpy(dim_order), :] if tables is None else None
             offsets = np.cumsum([0] + [net.cards[j] for j in sub_order])
             gen = torch.Generator().manual_seed(seed)
             for start in range(0, n, SAMPLE_BATCH):
@@ -397,7 +398,7 @@ class ARGNEngine(Engine):
                     else:
                         r = net.row_of[j]
                         if tables is None:
-                            assert x is not None
+                            assert x is not None and w1 is not None
                             h = torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]).relu_()
                         elif t == 0:
                             h = net.b1[r].relu().expand(b, -1)
