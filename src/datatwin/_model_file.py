@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             manifest_bytes = zf.read("manifest.json")
             arrays_bytes = zf.read("arrays.safetensors")
             sums = zf.read("SHA256SUMS").decode("ascii", "replace")
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, zlib_error()) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, zlib.error) as exc:
         raise ModelFileError(f"{str(p)!r}: {hint} or it is truncated ({type(exc).__name__})") from None
     expected: dict[str, str] = {}
     for line in sums.splitlines():
@@ -95,9 +96,3 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     except Exception as exc:  # safetensors raises its own error type
         raise ModelFileError(f"{str(p)!r}: its arrays cannot be read ({exc})") from None
     return manifest, arrays
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error
