@@ -9,6 +9,7 @@ Example:
 """
 
 from ._augment import augment
+from ._constraints import ConstraintError, FixedCombinations, Formula, Inequality, Range, Regex, Unique
 from ._exceptions import (
     ConditionError,
     DatatwinError,
@@ -30,8 +31,12 @@ from .evaluation import EvaluationResult, evaluate
 __all__ = [
     "ColumnMeta",
     "ConditionError",
+    "ConstraintError",
     "DatatwinError",
     "EvaluationResult",
+    "FixedCombinations",
+    "Formula",
+    "Inequality",
     "InputError",
     "Metadata",
     "MetadataError",
@@ -39,9 +44,12 @@ __all__ = [
     "NotFittedError",
     "OutputError",
     "ProgressEvent",
+    "Range",
+    "Regex",
     "Spec",
     "SpecError",
     "Synthesizer",
+    "Unique",
     "__version__",
     "anonymize",
     "augment",

@@ -420,6 +420,11 @@ class NumericEncoder(ColumnEncoder):
             want_na = any(_is_missing(v) for v in raw)
             vals = np.array(sorted(self._number(v) for v in raw if not _is_missing(v)))
             bounds = ("values", vals)
+        return self.masks_for(bounds, want_na, spec), bounds
+
+    def masks_for(self, bounds: Any, want_na: bool, spec: Any) -> list[np.ndarray]:
+        """Allowed codes per sub-column for ``("range", low, high)`` or ``("values", array)``
+        in the encoder's own units (a count of ``unit_`` for dates)."""
         if self.mode_ == "discrete":
             if bounds[0] == "range":
                 ok = (self.values_ >= bounds[1]) & (self.values_ <= bounds[2])
@@ -443,7 +448,7 @@ class NumericEncoder(ColumnEncoder):
             lo, hi = self.clip_
             raise ConditionError(f"column {self.name!r}: no value satisfies {spec!r}; values are generated "
                                  f"between {self._show(lo)} and {self._show(hi)}")
-        return masks, bounds
+        return masks
 
     def code_of(self, value: Any) -> int:
         """The code of one exact value of a column with few distinct values."""

@@ -7,6 +7,7 @@ the built-in exception a caller would naturally catch::
     ├── InputError(ValueError)            bad data or arguments: empty file, unknown column, n <= 0
     │   ├── MetadataError                 a metadata file or override that does not fit the data
     │   ├── ConditionError                a sampling condition that cannot be met
+    │   ├── ConstraintError               a constraint that is malformed, conflicts, or cannot be met
     │   └── SpecError                     a rule-based spec that is malformed (defined in _spec.py)
     ├── ModelFileError(ValueError)        not a model file, corrupt, tampered or from a newer version
     ├── NotFittedError(ValueError, AttributeError)   sample/save before fit
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConditionError",
+    "ConstraintError",
     "DatatwinError",
     "InputError",
     "MetadataError",
@@ -42,6 +44,10 @@ class MetadataError(InputError):
 
 class ConditionError(InputError):
     """A sampling condition names unknown columns or values, or cannot be satisfied."""
+
+
+class ConstraintError(InputError):
+    """A constraint is malformed, conflicts with another one, or cannot be met."""
 
 
 class ModelFileError(DatatwinError, ValueError):

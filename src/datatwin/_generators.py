@@ -102,7 +102,9 @@ class IdGenerator(ColumnGenerator):
         template = []
         for pos in range(length):
             chars = set(same.str[pos])
-            if len(chars) == 1 and not chars.pop().isalnum():
+            # One constant symbol or letter is part of the format ("CUST-"); a constant digit
+            # stays a digit so the id space stays large.
+            if len(chars) == 1 and not chars.pop().isdigit():
                 template.append("=" + same.iloc[0][pos])
                 continue
             classes = "".join(sorted(k for k, al in _CLASSES.items() if any(c in al for c in set(same.str[pos]))))

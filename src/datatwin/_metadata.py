@@ -140,6 +140,9 @@ class Metadata:
     primary_key: str | None = None
     sequence_key: str | None = None
     sequence_order: str | None = None
+    # Rules every generated row satisfies, in their JSON form (see datatwin.Inequality etc.):
+    # {"type": "inequality", "low": "start", "high": "end"} or text such as "start <= end".
+    constraints: list[Any] = field(default_factory=list)
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -148,6 +151,8 @@ class Metadata:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         out["columns"] = {name: col.to_dict() for name, col in self.columns.items()}
+        if self.constraints:
+            out["constraints"] = [c.to_dict() if hasattr(c, "to_dict") else c for c in self.constraints]
         return out
 
     @classmethod
@@ -160,11 +165,15 @@ class Metadata:
                 f"metadata format_version {version!r} is not supported (this datatwin reads "
                 f"{METADATA_FORMAT_VERSION}); re-create it with 'datatwin inspect --json'"
             )
-        unknown = set(d) - {"format_version", "columns", "primary_key", "sequence_key", "sequence_order"}
+        unknown = set(d) - {"format_version", "columns", "primary_key", "sequence_key", "sequence_order",
+                            "constraints"}
         if unknown:
             raise MetadataError(f"metadata has unknown field(s) {sorted(unknown)}")
+        constraints = d.get("constraints", [])
+        if not isinstance(constraints, list):
+            raise MetadataError("metadata 'constraints' must be a list, e.g. [\"start_date <= end_date\"]")
         cols = {str(n): ColumnMeta.from_dict(str(n), c) for n, c in d["columns"].items()}
-        return cls(cols, d.get("primary_key"), d.get("sequence_key"), d.get("sequence_order"))
+        return cls(cols, d.get("primary_key"), d.get("sequence_key"), d.get("sequence_order"), list(constraints))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -216,6 +225,7 @@ class Metadata:
             overrides.primary_key or self.primary_key,
             overrides.sequence_key or self.sequence_key,
             overrides.sequence_order or self.sequence_order,
+            [*self.constraints, *overrides.constraints],
         )
 
     def kinds(self) -> dict[str, str]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._constraints import ConstraintError, ConstraintSet, _key, _Units, parse_constraints
 from ._control import CANDIDATES, Plan, encode_seed_rows, make_plan
 from ._encoding import (
+    _DT_UNITS,
     MODELLED_KINDS,
     CategoricalEncoder,
     ColumnEncoder,
@@ -21,7 +24,7 @@ from ._encoding import (
     make_encoder,
 )
 from ._exceptions import ConditionError, InputError, ModelFileError, NotFittedError
-from ._generators import ColumnGenerator, FakerGenerator, build_fake_pools, make_generator
+from ._generators import ColumnGenerator, FakerGenerator, IdGenerator, build_fake_pools, make_generator
 from ._io import read_table, write_table_chunks
 from ._metadata import Metadata
 from ._model_file import read_model_file, write_model_file
@@ -35,6 +38,7 @@ log = logging.getLogger("datatwin")
 
 MIN_ROWS = 2
 DEFAULT_CHUNK = 100_000
+BLOCK = 100_000  # rows per seeded block (output chunks are cut from blocks)
 _SAMPLE_TAG = 0x5A3
 
 
@@ -57,6 +61,10 @@ class Synthesizer:
         max_training_time: wall-clock budget for training, in seconds.
         locale: Faker locale for PII and text columns.
         engine_options: extra parameters for the engine (e.g. ``{"max_epochs": 50}``).
+        constraints: rules every generated row satisfies, added to those in the metadata:
+            :class:`Inequality`, :class:`Range`, :class:`FixedCombinations`, :class:`Formula`,
+            :class:`Unique`, :class:`Regex`, their dict form, or text such as
+            ``"start_date <= end_date"`` and ``"total = price * quantity"``.
 
     Example:
         >>> import pandas as pd, datatwin
@@ -69,7 +77,7 @@ class Synthesizer:
 
     def __init__(self, engine: str = "argn", *, random_state: int = 0, rare_threshold: int = 5,
                  max_categories: int = 1000, max_training_time: float = 600.0, locale: str = "en_US",
-                 engine_options: dict[str, Any] | None = None) -> None:
+                 engine_options: dict[str, Any] | None = None, constraints: list[Any] | None = None) -> None:
         self.engine = engine
         self.random_state = random_state
         self.rare_threshold = rare_threshold
@@ -77,12 +85,14 @@ class Synthesizer:
         self.max_training_time = max_training_time
         self.locale = locale
         self.engine_options = engine_options
+        self.constraints = constraints
 
     # ------------------------------------------------------------------ parameters
     def get_params(self) -> dict[str, Any]:
         return {"engine": self.engine, "random_state": self.random_state, "rare_threshold": self.rare_threshold,
                 "max_categories": self.max_categories, "max_training_time": self.max_training_time,
-                "locale": self.locale, "engine_options": dict(self.engine_options or {})}
+                "locale": self.locale, "engine_options": dict(self.engine_options or {}),
+                "constraints": None if self.constraints is None else list(self.constraints)}
 
     def _validate_params(self) -> None:
         if self.engine not in ENGINES:
@@ -98,6 +108,7 @@ class Synthesizer:
                              f"Got {self.max_training_time!r} instead.")
         if self.engine_options is not None and not isinstance(self.engine_options, dict):
             raise InputError("The 'engine_options' parameter of Synthesizer must be a dict or None.")
+        parse_constraints(self.constraints)
 
     def _make_engine(self) -> Engine:
         cls = ENGINES[self.engine]
@@ -145,17 +156,124 @@ class Synthesizer:
                 encoders.append(make_encoder(name, col, self.rare_threshold, self.max_categories))
             else:
                 generators[name] = make_generator(name, col, self.locale).fit(df[name])
+        cset = ConstraintSet(parse_constraints(meta.constraints) + parse_constraints(self.constraints))
+        cset.bind(meta, set(generators))
         build_fake_pools(df, generators, int(self.random_state), self.locale)
         self.table_encoder_ = TableEncoder(encoders)
         codes = self.table_encoder_.fit_encode(df, enc_rng)
-        report(progress, "analyse", 1, 1)
         self.generators_ = generators
         self.metadata_ = meta
         self.columns_ = [str(c) for c in df.columns]
         self.n_rows_ = len(df)
+        self._bind_constraints(cset)
+        cset.learn(df, self._units(), self._usable)
+        report(progress, "analyse", 1, 1)
         self.engine_ = self._make_engine().fit(codes, self.table_encoder_.subcolumns, seed=_seed_int(eng_ss),
                                                progress=progress)
         return self
+
+    # ------------------------------------------------------------------ constraints
+    def _units(self) -> _Units:
+        return _Units(self.metadata_, {e.name: e.unit_ for e in self.table_encoder_.encoders
+                                       if isinstance(e, NumericEncoder)})
+
+    def _bind_constraints(self, cset: ConstraintSet) -> None:
+        """Keep the constraints and the ranges they impose on the learned domain (checked now)."""
+        domain = {}
+        for e in self.table_encoder_.encoders:
+            if isinstance(e, NumericEncoder):
+                sec = _DT_UNITS[e.unit_] if self.metadata_.columns[e.name].kind == "datetime" and e.unit_ else 1
+                domain[e.name] = (e.clip_[0] * sec, e.clip_[1] * sec)
+        self.constraints_ = cset
+        self.constraint_ranges_ = cset.conditions(self._units(), domain)
+        self._constraint_masks()  # an empty range fails at fit time, not at the first sample
+
+    def _constraint_masks(self) -> dict[int, tuple[list[np.ndarray], Any, str]]:
+        """Encoder index -> (allowed codes, decode bounds, description) for each constraint range."""
+        out = {}
+        names = [e.name for e in self.table_encoder_.encoders]
+        for name, (lo, hi) in self.constraint_ranges_.items():
+            i = names.index(name)
+            enc = self.table_encoder_.encoders[i]
+            assert isinstance(enc, NumericEncoder)
+            sec = _DT_UNITS[enc.unit_] if self.metadata_.columns[name].kind == "datetime" and enc.unit_ else 1
+            a, b = lo / sec, hi / sec
+            what = f"{enc._show(a) + ' <= ' if math.isfinite(a) else ''}{name}" \
+                   f"{' <= ' + enc._show(b) if math.isfinite(b) else ''}"
+            try:
+                masks = enc.masks_for(("range", a, b), True, what)
+            except ConditionError:
+                masks = [np.zeros(1, dtype=bool)]
+            n_values = enc.cardinalities[0] - int(enc.has_na_)
+            if not masks[0][:n_values].any():
+                lo_, hi_ = enc.clip_
+                raise ConstraintError(f"constraint {what!r} excludes every value the model learned for {name!r} "
+                                      f"({enc._show(lo_)} to {enc._show(hi_)}); widen it")
+            out[i] = (masks, ("range", a, b), what)
+        return out
+
+    def _usable(self, name: str, value: Any) -> bool:
+        """Whether the model can generate ``value`` in column ``name`` (rare levels cannot)."""
+        for e in self.table_encoder_.encoders:
+            if e.name != name:
+                continue
+            if _key(value) is None:
+                return True
+            if isinstance(e, CategoricalEncoder):
+                return _key(value) in {_key(v) for v in e.levels_}
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                return True
+            assert isinstance(e, NumericEncoder)
+            return bool(e.clip_[0] <= v <= e.clip_[1])
+        return True
+
+    def _apply_constraint_ranges(self, plan: Plan, conditions: dict[str, Any] | None) -> None:
+        if self.engine_.name == "copula":
+            return  # no conditional sampling there: the ranges are met by redrawing rows
+        slices = self.table_encoder_.slices
+        for i, (masks, bounds, what) in self._constraint_masks().items():
+            name = self.table_encoder_.encoders[i].name
+            start = slices[i].start
+            if start in plan.allowed:
+                merged = [plan.allowed[start + k] & m for k, m in enumerate(masks)]
+                old = plan.bounds.get(name)
+                if old is not None and old[0] == "range":
+                    bounds = ("range", max(old[1], bounds[1]), min(old[2], bounds[2]))
+                elif old is not None:
+                    vals = old[1]
+                    bounds = ("values", vals[(vals >= bounds[1]) & (vals <= bounds[2])])
+                if not merged[0].any() or (bounds[0] == "values" and not len(bounds[1])) or \
+                        (bounds[0] == "range" and bounds[1] > bounds[2]):
+                    raise ConditionError(f"the condition {name}={(conditions or {}).get(name)!r} and the constraint "
+                                         f"{what!r} cannot both hold")
+                masks = merged
+            else:
+                plan.n_constrained += 1
+            for k, m in enumerate(masks):
+                plan.allowed[start + k] = m
+            plan.bounds[name] = bounds
+
+    def _forbidden(self) -> list[np.ndarray]:
+        """Codes never drawn: rare levels, and levels that break a pattern constraint."""
+        forbidden = self.table_encoder_.forbidden()
+        slices = self.table_encoder_.slices
+        for c in self.constraints_.constraints:
+            if getattr(c, "type", "") != "regex":
+                continue
+            for i, e in enumerate(self.table_encoder_.encoders):
+                if e.name == c.columns[0] and isinstance(e, CategoricalEncoder):
+                    pattern = re.compile(c.pattern)  # type: ignore[attr-defined]
+                    bad = [k for k, level in enumerate(e.levels_) if not pattern.fullmatch(str(level))]
+                    j = slices[i].start
+                    forbidden[j] = np.union1d(forbidden[j], np.asarray(bad, dtype=np.int64)).astype(np.int64)
+        return forbidden
+
+    def _enforce(self, df: pd.DataFrame, redraw: Any, ss: np.random.SeedSequence, seen: dict[int, set[Any]],
+                 restore: Any = None) -> pd.DataFrame:
+        keep = [n for n, g in self.generators_.items() if isinstance(g, IdGenerator)]
+        return self.constraints_.enforce(df, self._units(), redraw, keep, seen, np.random.default_rng(ss), restore)
 
     # ------------------------------------------------------------------ sample
     def _check_fitted(self) -> None:
@@ -198,29 +316,41 @@ class Synthesizer:
     def iter_sample(self, n: int, *, seed: int | None = None, conditions: dict[str, Any] | None = None,
                     rebalance: dict[str, dict[Any, float]] | None = None, chunk_size: int = DEFAULT_CHUNK,
                     progress: ProgressCallback | None = None) -> Iterator[pd.DataFrame]:
-        """Generate ``n`` rows as DataFrame chunks of ``chunk_size`` rows (memory stays at one chunk)."""
+        """Generate ``n`` rows as DataFrame chunks of ``chunk_size`` rows.
+
+        Memory stays at one chunk or one block of 100,000 rows, whichever is larger.
+        """
         self._check_fitted()
         n = _check_n(n)
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         seed = self._check_seed(seed)
-        # The chunk plan depends only on n and the chunk size, never on who runs the chunks.
-        n_chunks = math.ceil(n / chunk_size)
+        # Rows are drawn in fixed blocks with a seed each, then cut into chunks: the rows depend
+        # on n and the seed only, never on the chunk size or on who runs the blocks.
+        n_blocks = math.ceil(n / BLOCK)
         root = np.random.SeedSequence([int(seed), _SAMPLE_TAG])
-        gen_ss, plan_ss, *chunk_ss = root.spawn(n_chunks + 2)
+        gen_ss, plan_ss, *block_ss = root.spawn(n_blocks + 2)
+        computed = [c for c in (conditions or {}) if c in {f.column for f in self.constraints_.formulas}]
+        if computed:
+            raise ConditionError(f"column {computed[0]!r} is computed by a formula constraint; condition on the "
+                                 f"columns it is computed from instead")
         plan = make_plan(self, n, conditions, rebalance, np.random.default_rng(plan_ss))
         if (plan.allowed or plan.fixed) and self.engine_.name == "copula":
             raise ConditionError("the copula engine cannot sample under conditions or rebalancing; "
                                  "fit with engine='argn'")
+        self._apply_constraint_ranges(plan, conditions)
         gen_seed = _seed_int(gen_ss)
         for g in self.generators_.values():
             g.prepare(gen_seed, n)
-        forbidden = self.table_encoder_.forbidden()
-        for i, css in enumerate(chunk_ss):
-            start = i * chunk_size
-            m = min(chunk_size, n - start)
-            yield self._sample_chunk(m, start, css, forbidden, plan)
-            report(progress, "sample", start + m, n)
+        forbidden = self._forbidden()
+        seen: dict[int, set[Any]] = {}  # unique constraints: keys of the blocks already given out
+        blocks = (self._sample_chunk(min(BLOCK, n - i * BLOCK), i * BLOCK, bss, forbidden, plan, seen)
+                  for i, bss in enumerate(block_ss))
+        done = 0
+        for chunk in _rechunk(blocks, chunk_size):
+            done += len(chunk)
+            yield chunk
+            report(progress, "sample", done, n)
 
     def _check_seed(self, seed: Any) -> int:
         seed = self.random_state if seed is None else seed
@@ -229,10 +359,28 @@ class Synthesizer:
         return int(seed)
 
     def _sample_chunk(self, m: int, offset: int, ss: np.random.SeedSequence, forbidden: list[np.ndarray],
-                      plan: Plan | None = None) -> pd.DataFrame:
+                      plan: Plan | None = None, seen: dict[int, set[Any]] | None = None) -> pd.DataFrame:
         plan = plan or Plan()
-        eng_ss, dec_ss, gen_ss, pick_ss = ss.spawn(4)
+        # Children 0-3 draw the rows; child 4 (spawned only when needed) redraws broken ones.
         fixed = plan.fixed_slice(offset, offset + m)
+        df = self._draw(m, offset, fixed, plan, forbidden, ss.spawn(4))
+        if not self.constraints_.checked:
+            return df
+        rounds = ss.spawn(1)[0].spawn(self.constraints_.ROUNDS + 1)
+
+        def redraw(rows: np.ndarray, k: int, rnd: int) -> pd.DataFrame:
+            f = {j: np.repeat(c[rows], k) for j, c in fixed.items()}
+            return self._draw(len(rows) * k, offset, f, plan, forbidden, rounds[rnd].spawn(4))
+
+        seen = {} if seen is None else seen
+        df = self._enforce(df, redraw, rounds[-1], seen)
+        self.constraints_.remember(df, seen)
+        return df
+
+    def _draw(self, m: int, offset: int, fixed: dict[int, np.ndarray], plan: Plan, forbidden: list[np.ndarray],
+              seeds: list[np.random.SeedSequence]) -> pd.DataFrame:
+        """``m`` rows: codes from the engine, decoded, generated columns filled, formulas computed."""
+        eng_ss, dec_ss, gen_ss, pick_ss = seeds
         if plan.weighted:
             # Importance resampling: a few candidates per row, one kept in proportion to the
             # probability mass its constraints kept.
@@ -252,7 +400,10 @@ class Synthesizer:
                                         allowed=plan.allowed)
         values = self.table_encoder_.decode(codes, np.random.default_rng(dec_ss), plan.bounds)
         self._generate_columns(values, m, offset, np.random.default_rng(gen_ss))
-        return pd.DataFrame({name: values[name] for name in self.columns_}, index=pd.RangeIndex(offset, offset + m))
+        df = pd.DataFrame({name: values[name] for name in self.columns_}, index=pd.RangeIndex(offset, offset + m))
+        if self.constraints_.formulas:
+            self.constraints_.apply_formulas(df, self._units())
+        return df
 
     def _generate_columns(self, values: dict[str, Any], m: int, offset: int, rng: np.random.Generator) -> None:
         person = None
@@ -282,27 +433,56 @@ class Synthesizer:
         gen_ss, dec_ss, fill_ss, groups_ss = ss.spawn(4)
         for g in self.generators_.values():
             g.prepare(_seed_int(gen_ss), m)
-        forbidden = self.table_encoder_.forbidden()
+        forbidden = self._forbidden()
+        out = self._complete(seed_rows, known, np.arange(m), forbidden, [groups_ss, dec_ss, fill_ss])
+        if not self.constraints_.checked:
+            return out
+        rounds = ss.spawn(1)[0].spawn(self.constraints_.ROUNDS + 1)
+
+        def redraw(rows: np.ndarray, k: int, rnd: int) -> pd.DataFrame:
+            return self._complete(seed_rows, known, np.repeat(rows, k), forbidden, rounds[rnd].spawn(3))
+
+        def restore(df: pd.DataFrame) -> None:
+            self._restore_given(df, seed_rows, np.arange(m))
+
+        return self._enforce(out, redraw, rounds[-1], {}, restore)
+
+    def _complete(self, seed_rows: pd.DataFrame, known: dict[int, tuple[np.ndarray, np.ndarray]], rows: np.ndarray,
+                  forbidden: list[np.ndarray], seeds: list[np.random.SeedSequence]) -> pd.DataFrame:
+        """Generate seed rows ``rows`` (positions, repeats allowed) around their given cells."""
+        groups_ss, dec_ss, fill_ss = seeds
+        m = len(rows)
         # Rows that know the same sub-columns are sampled together, with those sub-columns first.
         subs = sorted(known)
-        known_mask = np.stack([known[j][1] for j in subs], axis=1) if subs else np.zeros((m, 0), dtype=bool)
+        known_mask = np.stack([known[j][1][rows] for j in subs], axis=1) if subs else np.zeros((m, 0), dtype=bool)
         patterns, group = np.unique(known_mask, axis=0, return_inverse=True)
         group = group.reshape(-1)
         codes = np.empty((m, len(self.table_encoder_.subcolumns)), dtype=np.int32)
         for gi, (pattern, gss) in enumerate(zip(patterns, groups_ss.spawn(len(patterns)), strict=True)):
-            rows = np.flatnonzero(group == gi)
-            fixed = {j: known[j][0][rows] for j, k in zip(subs, pattern, strict=True) if k}
-            codes[rows] = self.engine_.sample(len(rows), seed=_seed_int(gss), forbidden=forbidden, fixed=fixed)
+            idx = np.flatnonzero(group == gi)
+            fixed = {j: known[j][0][rows[idx]] for j, k in zip(subs, pattern, strict=True) if k}
+            codes[idx] = self.engine_.sample(len(idx), seed=_seed_int(gss), forbidden=forbidden, fixed=fixed)
         values = self.table_encoder_.decode(codes, np.random.default_rng(dec_ss))
         self._generate_columns(values, m, 0, np.random.default_rng(fill_ss))
         out = pd.DataFrame({name: values[name] for name in self.columns_})
+        self._restore_given(out, seed_rows, rows)
+        if self.constraints_.formulas:
+            # A formula's column is computed where the seed row does not give it.
+            computed = {f.column for f in self.constraints_.formulas}
+            given = np.zeros(m, dtype=bool)
+            for name in computed & set(seed_rows.columns):
+                given |= seed_rows[name].notna().to_numpy()[rows]
+            self.constraints_.apply_formulas(out, self._units(), rows=np.flatnonzero(~given))
+        return out
+
+    @staticmethod
+    def _restore_given(out: pd.DataFrame, seed_rows: pd.DataFrame, rows: np.ndarray) -> None:
         for name in seed_rows.columns:
-            given = seed_rows[name].notna().to_numpy()
+            given = seed_rows[name].notna().to_numpy()[rows]
             if given.any():
                 col = out[name].astype(object)
-                col[given] = seed_rows[name].to_numpy(dtype=object)[given]
+                col[given] = seed_rows[name].to_numpy(dtype=object)[rows][given]
                 out[name] = col.astype(out[name].dtype) if not out[name].isna().any() or given.all() else col
-        return out
 
     def what_if(self, n: int, changes: dict[str, Any], *, seed: int | None = None) -> pd.DataFrame:
         """Simulate a change to some columns and let its effect flow through the learned relations.
@@ -367,14 +547,18 @@ class Synthesizer:
             arrays.update({f"enc.{i}.{k}": v for k, v in arr.items()})
         eng_state, eng_arrays = self.engine_.get_state()
         arrays.update({f"engine.{k}": v for k, v in eng_arrays.items()})
+        params = self.get_params()
+        if params["constraints"] is not None:
+            params["constraints"] = [c.to_dict() for c in parse_constraints(params["constraints"])]
         manifest = {
             "datatwin_version": __version__,
-            "params": self.get_params(),
+            "params": params,
             "metadata": self.metadata_.to_dict(),
             "columns": self.columns_,
             "n_rows": self.n_rows_,
             "encoders": encoders,
             "generators": {name: g.get_state() for name, g in self.generators_.items()},
+            "constraints": self.constraints_.get_state(),
             "engine": {"name": self.engine_.name, "params": self.engine_.get_params(), "state": eng_state},
         }
         write_model_file(path, _jsonable(manifest), arrays)
@@ -410,6 +594,12 @@ class Synthesizer:
             g = make_generator(name, syn.metadata_.columns[name], syn.locale)
             g.set_state(state)
             syn.generators_[name] = g
+        try:
+            cset = ConstraintSet.from_state(manifest.get("constraints", {"constraints": []}), syn.metadata_,
+                                            set(syn.generators_))
+            syn._bind_constraints(cset)
+        except ConstraintError as exc:
+            raise ModelFileError(f"the model's constraints are inconsistent: {exc}") from None
         eng_info = manifest["engine"]
         if eng_info["name"] not in ENGINES:
             raise ModelFileError(f"model uses engine {eng_info['name']!r}, which this datatwin does not have")
@@ -428,7 +618,7 @@ class Synthesizer:
 
 
 _DEFAULTS = {"engine": "argn", "random_state": 0, "rare_threshold": 5, "max_categories": 1000,
-             "max_training_time": 600.0, "locale": "en_US", "engine_options": {}}
+             "max_training_time": 600.0, "locale": "en_US", "engine_options": {}, "constraints": None}
 
 
 def load(path: str | os.PathLike[str]) -> Synthesizer:
@@ -443,6 +633,26 @@ def load(path: str | os.PathLike[str]) -> Synthesizer:
         (2, 1)
     """
     return Synthesizer.load(path)
+
+
+def _rechunk(blocks: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
+    """Re-cut a stream of frames into frames of ``size`` rows (the last may be shorter)."""
+    buf: list[pd.DataFrame] = []
+    have = start = 0
+    for block in blocks:
+        buf.append(block)
+        have += len(block)
+        while have >= size:
+            joined = pd.concat(buf) if len(buf) > 1 else buf[0]
+            out, rest = joined.iloc[:size], joined.iloc[size:]
+            out.index = pd.RangeIndex(start, start + size)
+            yield out
+            start += size
+            buf, have = ([rest] if len(rest) else []), len(rest)
+    if have:
+        out = pd.concat(buf) if len(buf) > 1 else buf[0]
+        out.index = pd.RangeIndex(start, start + have)
+        yield out
 
 
 def _check_frame(df: pd.DataFrame) -> None:

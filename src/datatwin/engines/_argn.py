@@ -382,7 +382,15 @@ class ARGNEngine(Engine):
             # The first layer is linear in the embeddings, so each (earlier sub-column, head) pair
             # can be folded into a table of pre-activations per code: a head's input is then a
             # sum of looked-up rows (one embedding_bag), ~10x fewer operations than the matmul.
-            tables = _prefix_tables(net, sub_order, dim_start)
+            # Cached per column order: building them costs as much as sampling ~20k rows, and
+            # chunked or conditional sampling calls this many times with the same order.
+            cache = self.__dict__.setdefault("_tables", {})
+            key = (id(net), tuple(sub_order))
+            if key not in cache:
+                if len(cache) >= 8:
+                    cache.pop(next(iter(cache)))
+                cache[key] = _prefix_tables(net, sub_order, dim_start)
+            tables = cache[key]
             # Fallback for very wide tables: first-layer weights with rows in sampling order.
             w1 = net.w1[:, torch.from_numpy(dim_order), :] if tables is None else None
             offsets = np.cumsum([0] + [net.cards[j] for j in sub_order])
