@@ -37,7 +37,7 @@ __all__ = ["ARGNEngine"]
 
 log = logging.getLogger("datatwin")
 
-SAMPLE_BATCH = 131_072
+SAMPLE_BATCH = 32_768  # rows per step: small enough for the logits to stay in cache
 ORDERS_PER_BATCH = 2
 
 
@@ -390,7 +390,8 @@ class ARGNEngine(Engine):
                 if len(cache) >= 8:
                     cache.pop(next(iter(cache)))
                 cache[key] = _prefix_tables(net, sub_order, dim_start)
-            tables = cache[key]
+            folded = cache[key]
+            tables, heads = folded if folded is not None else (None, None)
             # Fallback for very wide tables: first-layer weights with rows in sampling order.
             w1 = net.w1[:, torch.from_numpy(dim_order), :] if tables is None else None
             offsets = np.cumsum([0] + [net.cards[j] for j in sub_order])
@@ -398,21 +399,21 @@ class ARGNEngine(Engine):
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
                 x = torch.zeros(b, int(prefix[-1])) if tables is None else None
-                cidx = torch.empty(b, s, dtype=torch.long)
+                # Column t starts as step t's bias row and becomes its code's row once drawn.
+                cidx = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(offsets[:s], (b, s)))).long()
                 prev = None
                 for t, j in enumerate(sub_order):
                     if j in fixed:
                         codes = torch.from_numpy(np.asarray(fixed[j][start:start + b], dtype=np.int64))
                     else:
                         r = net.row_of[j]
-                        if tables is None:
+                        if tables is None or heads is None:
                             assert x is not None and w1 is not None
                             h = torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]).relu_()
-                        elif t == 0:
-                            h = net.b1[r].relu().expand(b, -1)
+                            logits = net.head_logits(j, h)
                         else:
-                            h = F.embedding_bag(cidx[:, :t], tables[t], mode="sum").add_(net.b1[r]).relu_()
-                        logits = net.head_logits(j, h)
+                            h = F.embedding_bag(cidx[:, : t + 1], tables[t], mode="sum").relu_()
+                            logits = torch.addmm(heads[t][1], h, heads[t][0])
                         if self.temperature != 1.0:
                             logits = logits / self.temperature
                         if has_forbidden[j]:
@@ -454,27 +455,42 @@ class ARGNEngine(Engine):
         self.net_.eval()
 
 
-def _prefix_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray,
-                   max_floats: float = 3e7) -> list[torch.Tensor] | None:
-    """Per sampling step t: the pre-activation contribution of every code of every earlier
-    sub-column to step t's head, stacked in sampling order (None if that would be too big)."""
+def _prefix_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray, max_floats: float = 3e7
+                   ) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]] | None:
+    """Per sampling step t: a table of the pre-activation contribution of every code of every
+    earlier sub-column to step t's head, in sampling order, then one row holding the head's
+    first-layer bias (so a step's input is one ``embedding_bag``); and the head's output weights
+    and bias, contiguous. None if the tables would be too big.
+    """
     cards = [net.cards[j] for j in sub_order]
     size = sum(sum(cards[:t]) for t in range(len(cards))) * net.hidden
     if size > max_floats:
         return None
     full = {j: net.embed_one(j, torch.arange(net.cards[j])) for j in sub_order}
-    tables = [torch.zeros(0, net.hidden)]
-    for t in range(1, len(sub_order)):
-        r = net.row_of[sub_order[t]]
+    tables, heads = [], []
+    for t, j in enumerate(sub_order):
+        r = net.row_of[j]
         parts = [full[jp] @ net.w1[r, int(dim_start[jp]): int(dim_start[jp + 1])] for jp in sub_order[:t]]
-        tables.append(torch.cat(parts))
-    return tables
+        tables.append(torch.cat([*parts, net.b1[r][None, :]]).contiguous())
+        gi, k = net.slot[j]
+        heads.append((net.w2[gi][k, :, : net.cards[j]].contiguous(), net.b2[gi][k, : net.cards[j]].contiguous()))
+    return tables, heads
 
 
 def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True) -> torch.Tensor:
-    """Inverse-CDF draw: one uniform per row (cheaper than Gumbel noise over every code)."""
-    cdf = torch.softmax(logits, dim=1).cumsum_(dim=1)
-    u = torch.rand(len(logits), 1, generator=gen).mul_(cdf[:, -1:])
+    """Inverse-CDF draw: one uniform per row (cheaper than Gumbel noise over every code).
+
+    The CDF is built from ``exp(logits)`` without the softmax's max-shift and normalisation (two
+    fewer passes over the logits, which dominate sampling time); the rare row whose unshifted
+    exponentials overflow or all underflow is redone with the stable softmax.
+    """
+    cdf = torch.exp(logits).cumsum_(dim=1)
+    total = cdf[:, -1:]
+    bad = ~((total > 0) & (total < math.inf)).squeeze(1)
+    if bool(bad.any()):
+        cdf[bad] = torch.softmax(logits[bad], dim=1).cumsum_(dim=1)
+        total = cdf[:, -1:]
+    u = torch.rand(len(logits), 1, generator=gen).mul_(total)
     idx = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=logits.shape[1] - 1)
     if check:
         # A masked code has probability 0; rounding at the top must not land on one.
