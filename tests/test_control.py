@@ -88,11 +88,31 @@ def test_seed_rows_keep_given_cells(fitted):
     ({"rebalance": {"label": {"yes": 1.5}}}, "must be in \\[0, 1\\]"),
     ({"rebalance": {"label": {"yes": 0.7, "no": 0.7}}}, "more than 1"),
     ({"rebalance": {"income": {30_000: 0.5}}}, "continuous"),
+    ({"boost": {"where": {"label": "yes"}}}, "boost must be"),
+    ({"boost": {"where": {"label": "yes"}, "share": 2}}, "share must be a number in"),
+    ({"boost": {"where": {"nope": 1}, "share": 0.5}}, "does not have"),
+    ({"boost": {"where": {"label": "yes"}, "share": 0.5}, "conditions": {"label": "no"}}, "both in the conditions"),
+    ({"boost": {"where": {"label": "yes"}, "share": 0.5}, "rebalance": {"country": {"Peru": 0.5}}}, "cannot be combined"),
+    ({"boost": {"where": {"age": (18, 80)}, "share": 0.1}}, "nearly every generated row matches"),
 ])
 def test_bad_conditions(fitted, kwargs, message):
     _, syn = fitted
     with pytest.raises(ConditionError, match=message):
         syn.sample(10, **kwargs)
+
+
+def test_boost_makes_a_rare_event_an_exact_share(fitted):
+    df, syn = fitted
+    where = {"label": "yes", "country": ["Canada", "Japan"], "age": (50, None)}
+    real_share = (df["label"].eq("yes") & df["country"].isin(["Canada", "Japan"]) & df["age"].ge(50)).mean()
+    out = syn.sample(4000, seed=2, boost={"where": where, "share": 0.4}, chunk_size=1500)
+    hit = out["label"].eq("yes") & out["country"].isin(["Canada", "Japan"]) & out["age"].ge(50)
+    assert real_share < 0.1 and hit.mean() == pytest.approx(0.4, abs=1 / 4000)
+    # The boosted rows are conditional samples: high income goes with "yes" as in the data.
+    assert out.loc[hit, "income"].median() > df["income"].median()
+    assert out.equals(syn.sample(4000, seed=2, boost={"where": where, "share": 0.4}))
+    none = syn.sample(3000, seed=2, boost={"where": {"label": "yes"}, "share": 0})
+    assert not none["label"].eq("yes").any()
 
 
 def test_copula_refuses_conditions(fitted):

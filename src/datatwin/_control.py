@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._encoding import CategoricalEncoder, NumericEncoder
+from ._encoding import _DT_UNITS, CategoricalEncoder, NumericEncoder, _is_missing, _to_float
 from ._exceptions import ConditionError
 
 if TYPE_CHECKING:
     from ._synthesizer import Synthesizer
 
-__all__ = ["Plan", "make_plan"]
+__all__ = ["Plan", "make_plan", "row_matches"]
 
 CANDIDATES = 4
 
@@ -142,3 +142,32 @@ def encode_seed_rows(syn: Synthesizer, seed_rows: pd.DataFrame) -> dict[int, tup
         for k, codes in enumerate(parts):
             out[slices[i].start + k] = (codes, known)
     return out
+
+
+def row_matches(syn: Synthesizer, df: pd.DataFrame, where: dict[str, Any]) -> np.ndarray:
+    """Whether each generated row satisfies every ``{column: value | [values] | (low, high)}``."""
+    from ._constraints import _column_keys, _key
+
+    ok = np.ones(len(df), dtype=bool)
+    for name, spec in where.items():
+        enc = syn.table_encoder_.encoders[_encoder_index(syn, name, "boost")]
+        if isinstance(enc, NumericEncoder):
+            v, unit = _to_float(df[name], enc.meta)
+            if enc.meta.kind == "datetime" and unit:
+                v = v * _DT_UNITS[unit] / _DT_UNITS[enc.unit_ or "s"]
+            with np.errstate(invalid="ignore"):
+                if isinstance(spec, tuple) and len(spec) == 2:
+                    lo = -np.inf if _is_missing(spec[0]) else enc._number(spec[0])
+                    hi = np.inf if _is_missing(spec[1]) else enc._number(spec[1])
+                    hit = (v >= lo) & (v <= hi)
+                else:
+                    raw = list(spec) if isinstance(spec, (list, set, frozenset)) else [spec]
+                    hit = np.isin(v, [enc._number(x) for x in raw if not _is_missing(x)])
+                    if any(_is_missing(x) for x in raw):
+                        hit |= np.isnan(v)
+        else:
+            raw = list(spec) if isinstance(spec, (list, set, frozenset, tuple)) else [spec]
+            targets = {_key(x) for x in raw}
+            hit = np.array([k in targets for k in _column_keys(df[name])], dtype=bool)
+        ok &= hit
+    return ok

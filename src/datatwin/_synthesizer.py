@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._constraints import ConstraintError, ConstraintSet, _key, _Units, parse_constraints
-from ._control import CANDIDATES, Plan, encode_seed_rows, make_plan
+from ._control import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
 from ._encoding import (
     _DT_UNITS,
     MODELLED_KINDS,
@@ -282,7 +282,8 @@ class Synthesizer:
 
     def sample(self, n: int | None = None, *, seed: int | pd.DataFrame | None = None,
                conditions: dict[str, Any] | None = None, rebalance: dict[str, dict[Any, float]] | None = None,
-               chunk_size: int = DEFAULT_CHUNK, progress: ProgressCallback | None = None) -> pd.DataFrame:
+               boost: dict[str, Any] | None = None, chunk_size: int = DEFAULT_CHUNK,
+               progress: ProgressCallback | None = None) -> pd.DataFrame:
         """Generate ``n`` synthetic rows (same columns, order and dtypes as the training data).
 
         Parameters:
@@ -294,6 +295,10 @@ class Synthesizer:
             conditions: ``{column: value | [values] | (low, high)}``; every row satisfies them
                 (ranges inclusive, ``None`` for an open end). Impossible conditions raise
                 :class:`ConditionError` at once.
+            boost: ``{"where": {column: value | [values] | (low, high)}, "share": 0.3}`` makes
+                exactly that share of rows match the ``where`` predicate (a rare event made
+                common, or 0 to remove it); matching rows are sampled conditionally, the others
+                are drawn so that they do not match.
             rebalance: ``{column: {value: share}}`` sets a categorical column's mix; other
                 columns follow it conditionally; unnamed values keep their relative shares.
 
@@ -309,13 +314,14 @@ class Synthesizer:
             return self._sample_seed_rows(seed, n)
         if n is None:
             raise InputError("sample needs the number of rows n (or seed rows as a DataFrame)")
-        chunks = list(self.iter_sample(n, seed=seed, conditions=conditions, rebalance=rebalance,
+        chunks = list(self.iter_sample(n, seed=seed, conditions=conditions, rebalance=rebalance, boost=boost,
                                        chunk_size=chunk_size, progress=progress))
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
     def iter_sample(self, n: int, *, seed: int | None = None, conditions: dict[str, Any] | None = None,
-                    rebalance: dict[str, dict[Any, float]] | None = None, chunk_size: int = DEFAULT_CHUNK,
-                    progress: ProgressCallback | None = None) -> Iterator[pd.DataFrame]:
+                    rebalance: dict[str, dict[Any, float]] | None = None, boost: dict[str, Any] | None = None,
+                    chunk_size: int = DEFAULT_CHUNK, progress: ProgressCallback | None = None
+                    ) -> Iterator[pd.DataFrame]:
         """Generate ``n`` rows as DataFrame chunks of ``chunk_size`` rows.
 
         Memory stays at one chunk or one block of 100,000 rows, whichever is larger.
@@ -344,13 +350,70 @@ class Synthesizer:
             g.prepare(gen_seed, n)
         forbidden = self._forbidden()
         seen: dict[int, set[Any]] = {}  # unique constraints: keys of the blocks already given out
-        blocks = (self._sample_chunk(min(BLOCK, n - i * BLOCK), i * BLOCK, bss, forbidden, plan, seen)
-                  for i, bss in enumerate(block_ss))
+        if boost is not None:
+            where, share, match_plan = self._boost_plan(boost, conditions, rebalance, n, plan_ss)
+            blocks = (self._boosted_block(min(BLOCK, n - i * BLOCK), i * BLOCK, bss, forbidden, plan, match_plan,
+                                          where, share, seen) for i, bss in enumerate(block_ss))
+        else:
+            blocks = (self._sample_chunk(min(BLOCK, n - i * BLOCK), i * BLOCK, bss, forbidden, plan, seen)
+                      for i, bss in enumerate(block_ss))
         done = 0
         for chunk in _rechunk(blocks, chunk_size):
             done += len(chunk)
             yield chunk
             report(progress, "sample", done, n)
+
+    def _boost_plan(self, boost: Any, conditions: dict[str, Any] | None, rebalance: Any, n: int,
+                    ss: np.random.SeedSequence) -> tuple[dict[str, Any], float, Plan]:
+        if not isinstance(boost, dict) or set(boost) != {"where", "share"} or not isinstance(boost["where"], dict) \
+                or not boost["where"]:
+            raise ConditionError("boost must be {'where': {column: value | [values] | (low, high)}, 'share': 0.3}")
+        share = boost["share"]
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise ConditionError(f"boost share must be a number in [0, 1], got {share!r}")
+        if rebalance:
+            raise ConditionError("boost and rebalance cannot be combined; use one of them")
+        if self.engine_.name == "copula":
+            raise ConditionError("the copula engine cannot boost rows; fit with engine='argn'")
+        where = dict(boost["where"])
+        both = sorted(set(where) & set(conditions or {}))
+        if both:
+            raise ConditionError(f"column {both[0]!r} is both in the conditions and in the boost predicate; "
+                                 f"put it in one of them")
+        merged = {**(conditions or {}), **where}
+        match_plan = make_plan(self, n, merged, None, np.random.default_rng(ss.spawn(1)[0]))
+        self._apply_constraint_ranges(match_plan, merged)
+        return where, float(share), match_plan
+
+    def _boosted_block(self, m: int, offset: int, ss: np.random.SeedSequence, forbidden: list[np.ndarray],
+                       plan: Plan, match_plan: Plan, where: dict[str, Any], share: float,
+                       seen: dict[int, set[Any]]) -> pd.DataFrame:
+        """``round(share * m)`` rows matching ``where`` (conditional) and the rest not matching."""
+        match_ss, rest_ss, mix_ss = ss.spawn(3)
+        k = int(round(share * m))
+        parts = [self._sample_chunk(k, offset, match_ss, forbidden, match_plan, seen)] if k else []
+        need, got, factor = m - k, 0, 1.05
+        for rss in rest_ss.spawn(12):
+            if got >= need:
+                break
+            # Rows that match are dropped; the draw grows with the share that matched so far.
+            df = self._sample_chunk(int(math.ceil((need - got) * factor)) + 8, offset, rss, forbidden, plan, seen)
+            keep = ~row_matches(self, df, where)
+            factor = min(100.0, 1.1 / max(float(keep.mean()), 0.01))
+            df = df[keep].iloc[: need - got]
+            parts.append(df)
+            got += len(df)
+        if got < need:
+            raise ConditionError(f"nearly every generated row matches the boost predicate {where!r}; cannot keep "
+                                 f"it to a share of {share:g}")
+        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+        out = out.iloc[np.random.default_rng(mix_ss).permutation(m)].reset_index(drop=True)
+        out.index = pd.RangeIndex(offset, offset + m)
+        # Ids were drawn per part from the same offset: give the block its own run of ids.
+        ids = {n: g for n, g in self.generators_.items() if isinstance(g, IdGenerator)}
+        for name, g in ids.items():
+            out[name] = g.generate(m, offset, np.random.default_rng(mix_ss.spawn(1)[0]))
+        return out
 
     def _check_seed(self, seed: Any) -> int:
         seed = self.random_state if seed is None else seed
@@ -529,10 +592,11 @@ class Synthesizer:
     def sample_to_file(self, n: int, path: str | os.PathLike[str], *, seed: int | None = None,
                        chunk_size: int = DEFAULT_CHUNK, progress: ProgressCallback | None = None,
                        conditions: dict[str, Any] | None = None,
-                       rebalance: dict[str, dict[Any, float]] | None = None) -> int:
+                       rebalance: dict[str, dict[Any, float]] | None = None,
+                       boost: dict[str, Any] | None = None) -> int:
         """Stream ``n`` rows into a CSV or Parquet file (atomic: no partial file on failure)."""
         chunks = self.iter_sample(n, seed=seed, chunk_size=chunk_size, progress=progress, conditions=conditions,
-                                  rebalance=rebalance)
+                                  rebalance=rebalance, boost=boost)
         return write_table_chunks((c.reset_index(drop=True) for c in chunks), path)
 
     # ------------------------------------------------------------------ persistence

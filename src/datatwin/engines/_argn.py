@@ -400,7 +400,7 @@ class ARGNEngine(Engine):
                 b = min(SAMPLE_BATCH, n - start)
                 x = torch.zeros(b, int(prefix[-1])) if tables is None else None
                 # Column t starts as step t's bias row and becomes its code's row once drawn.
-                cidx = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(offsets[:s], (b, s)))).long()
+                cidx = torch.from_numpy(np.tile(offsets[:s].astype(np.int64), (b, 1)))
                 prev = None
                 for t, j in enumerate(sub_order):
                     if j in fixed:
