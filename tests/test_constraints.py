@@ -242,3 +242,17 @@ def test_repair_sorts_a_chain_of_inequalities(rows, strict):
         assert ((out["a"] <= out["b"]) & (out["b"] <= out["c"])).all()
         assert (np.sort(out.to_numpy(), axis=1) == np.sort(df.to_numpy(), axis=1)).all()
     assert out.dtypes.to_dict() == df.dtypes.to_dict()
+
+
+def test_cli_constraint_and_boost_options(tmp_path, real):
+    data, model, out = tmp_path / "orders.csv", tmp_path / "m.dtw", tmp_path / "out.csv"
+    real.to_csv(data, index=False)
+    assert cli("fit", str(data), "-o", str(model), "-c", "low < high", "--constraint", "total = price * qty",
+               "--max-training-time", "20") == 0
+    assert cli("sample", str(model), "-n", "1000", "-o", str(out), "--boost-where", "country=IT",
+               "--boost-where", "age=60..", "--boost-share", "0.25") == 0
+    df = pd.read_csv(out)
+    assert (df["low"] < df["high"]).all() and np.allclose(df["total"], (df["price"] * df["qty"]).round(2))
+    assert (df["country"].eq("IT") & df["age"].ge(60)).mean() == 0.25
+    assert cli("sample", str(model), "-n", "10", "-o", str(out), "--boost-share", "0.2") == 1
+    assert cli("fit", str(data), "-o", str(model), "-c", "low <= nope") == 1

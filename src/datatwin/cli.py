@@ -151,6 +151,13 @@ WhereOpt = Annotated[list[str] | None, typer.Option("--where", "-w", help="Condi
                                                     "col=value, col=a|b, col=low..high (repeatable).")]
 RebalanceOpt = Annotated[list[str] | None, typer.Option("--rebalance", help="Set a category's share: "
                                                         "col=value:share (repeatable).")]
+BoostWhereOpt = Annotated[list[str] | None, typer.Option("--boost-where", help="Predicate of rows to boost, as "
+                                                         "--where (repeatable; all must hold).")]
+BoostShareOpt = Annotated[float | None, typer.Option("--boost-share", help="Exact share of rows matching "
+                                                     "--boost-where (0 removes them).", min=0, max=1)]
+ConstraintOpt = Annotated[list[str] | None, typer.Option("--constraint", "-c", help="Rule every row satisfies, "
+                                                         "e.g. 'start <= end' or 'total = price * qty' "
+                                                         "(repeatable; more kinds in the metadata file).")]
 
 
 def _check_n(n: int) -> None:
@@ -208,21 +215,23 @@ def fit(
     engine: EngineOpt = "argn",
     max_training_time: TimeOpt = 600.0,
     locale: LocaleOpt = "en_US",
+    constraint: ConstraintOpt = None,
 ) -> None:
     """Learn a table and save the model (JSON + safetensors, no pickle)."""
     _check_output(output)
-    syn = _fit(data, metadata, seed, engine, max_training_time, locale)
+    syn = _fit(data, metadata, seed, engine, max_training_time, locale, constraint)
     syn.save(output)
     err.print(f"model written to [bold]{output}[/bold]")
 
 
 def _fit(data: Path, metadata: Path | None, seed: int, engine: str, max_training_time: float,
-         locale: str = "en_US") -> Any:
+         locale: str = "en_US", constraints: list[str] | None = None) -> Any:
     from ._io import read_table
     from ._synthesizer import Synthesizer
 
     df = read_table(data)
-    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time, locale=locale)
+    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time, locale=locale,
+                      constraints=constraints or None)
     with _progress() as cb:
         syn.fit(df, metadata, progress=cb)
     return syn
@@ -237,6 +246,8 @@ def sample(
     chunk_size: ChunkOpt = 100_000,
     where: WhereOpt = None,
     rebalance: RebalanceOpt = None,
+    boost_where: BoostWhereOpt = None,
+    boost_share: BoostShareOpt = None,
     what_if: Annotated[list[str] | None, typer.Option("--what-if", help="Change a numeric column and regenerate "
                                                       "the rest conditionally: col=*1.1, col=+5 (repeatable).")] = None,
 ) -> None:
@@ -248,6 +259,11 @@ def sample(
     _check_table_suffix(output)
     _check_output(output)
     conditions, mix, changes = _parse_conditions(where), _parse_rebalance(rebalance), _parse_what_if(what_if)
+    boost = None
+    if boost_where or boost_share is not None:
+        if not boost_where or boost_share is None:
+            raise InputError("--boost-where and --boost-share go together: the rows to boost and their share")
+        boost = {"where": _parse_conditions(boost_where), "share": boost_share}
     syn = load(model)
     if changes:
         if conditions or mix:
@@ -257,7 +273,7 @@ def sample(
         return
     with _progress() as cb:
         rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb,
-                                  conditions=conditions, rebalance=mix)
+                                  conditions=conditions, rebalance=mix, boost=boost)
     err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold]")
 
 
@@ -277,6 +293,7 @@ def synth(
     target: Annotated[str | None, typer.Option("--target", help="Target column for the report's ML utility.")] = None,
     chunk_size: ChunkOpt = 100_000,
     locale: LocaleOpt = "en_US",
+    constraint: ConstraintOpt = None,
 ) -> None:
     """Learn a table and generate synthetic rows in one step."""
     _check_n(n)
@@ -286,9 +303,9 @@ def synth(
             _check_output(p)
     if report is not None:
         _synth_with_report(data, n, output, metadata, seed, engine, max_training_time, model_out, report, target,
-                           chunk_size, locale)
+                           chunk_size, locale, constraint)
         return
-    syn = _fit(data, metadata, seed, engine, max_training_time, locale)
+    syn = _fit(data, metadata, seed, engine, max_training_time, locale, constraint)
     if model_out is not None:
         syn.save(model_out)
     with _progress() as cb:
@@ -298,7 +315,7 @@ def synth(
 
 def _synth_with_report(data: Path, n: int, output: Path, metadata: Path | None, seed: int, engine: str,
                        max_training_time: float, model_out: Path | None, report: Path, target: str | None,
-                       chunk_size: int, locale: str) -> None:
+                       chunk_size: int, locale: str, constraints: list[str] | None = None) -> None:
     import numpy as np
 
     from ._io import read_table
@@ -313,7 +330,8 @@ def _synth_with_report(data: Path, n: int, output: Path, metadata: Path | None, 
     n_hold = max(1, len(df) // 5) if len(df) >= 10 else 0
     holdout = df.iloc[np.sort(idx[:n_hold])].reset_index(drop=True) if n_hold else None
     train = df.iloc[np.sort(idx[n_hold:])].reset_index(drop=True)
-    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time, locale=locale)
+    syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time, locale=locale,
+                      constraints=constraints or None)
     with _progress() as cb:
         syn.fit(train, metadata, progress=cb)
     if model_out is not None:
