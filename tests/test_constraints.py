@@ -256,3 +256,10 @@ def test_cli_constraint_and_boost_options(tmp_path, real):
     assert (df["country"].eq("IT") & df["age"].ge(60)).mean() == 0.25
     assert cli("sample", str(model), "-n", "10", "-o", str(out), "--boost-share", "0.2") == 1
     assert cli("fit", str(data), "-o", str(model), "-c", "low <= nope") == 1
+
+
+def test_ids_that_break_a_pattern_are_regenerated_unique(real):
+    syn = datatwin.Synthesizer(engine="copula", constraints=[Regex("order_id", r"X-9[0-9]{4}")]).fit(real)
+    out = syn.sample(3000, seed=0)
+    assert out["order_id"].str.fullmatch(r"X-9[0-9]{4}").all() and out["order_id"].is_unique
+    assert syn.constraints_.stats_["repaired"] == 3000

@@ -491,6 +491,9 @@ class ConstraintSet:
     def __init__(self, constraints: list[Constraint]) -> None:
         self.constraints = constraints
         self.combos_: dict[int, tuple[list[str], list[list[Any]], list[int]]] = {}
+        # Counts since the model was loaded or fitted: rows checked, rows broken on the first
+        # draw, candidate rows redrawn, rows repaired (for benchmarks and debugging).
+        self.stats_: dict[str, int] = {}
 
     # -------------------------------------------------------------- static checks
     def bind(self, meta: Metadata, generated: set[str]) -> None:
@@ -735,11 +738,15 @@ class ConstraintSet:
         replace_cols = [c for c in df.columns if c not in keep]
         # Redrawing never changes kept columns (ids), so rules on those alone go straight to repair.
         fixable = np.array([not set(c.columns) <= set(keep) for c in self.checked])
+        stats = self.stats_
         for rnd in range(self.ROUNDS):
             bad = _any([m for m, f in zip(self.violations(df, units, seen=seen), fixable, strict=True) if f], len(df))
             rows = np.flatnonzero(bad)
             if not len(rows):
-                return df
+                break
+            stats["redrawn"] = stats.get("redrawn", 0) + len(rows)
+            if rnd == 0:
+                stats["broken_first"] = stats.get("broken_first", 0) + len(rows)
             k = int(min(2 ** (rnd + 1), max(1, self.MAX_CANDIDATES // len(rows))))
             cand = redraw(rows, k, rnd)
             ok = ~_any(self.violations(cand, units, check_unique=False), len(cand))
@@ -747,8 +754,10 @@ class ConstraintSet:
             has = ok2.any(axis=1)
             pick = np.argmax(ok2, axis=1) + np.arange(len(rows)) * k
             _replace(df, rows[has], cand, pick[has], replace_cols)
+        stats["rows"] = stats.get("rows", 0) + len(df)
         rows = np.flatnonzero(_any(self.violations(df, units, seen=seen), len(df)))
         if len(rows):
+            stats["repaired"] = stats.get("repaired", 0) + len(rows)
             self._repair(df, units, rng)
             if restore is not None:  # given cells (seed rows) are never changed by a repair
                 restore(df)
