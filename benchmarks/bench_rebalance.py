@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import platform
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import write_section  # benchmarks/ is on sys.path when a script runs
 
 import datatwin
 
@@ -87,14 +87,7 @@ def main() -> None:
             f"{n_extra:,} synthetic rows to the real ones, like the oversamplers.\n\n{table}\n")
     print(text)
     if not a.no_write:
-        path = ROOT / "BENCHMARKS.md"
-        doc = path.read_text()
-        block = f"<!-- rebalance:start -->\n{text}<!-- rebalance:end -->"
-        if "<!-- rebalance:start -->" in doc:
-            doc = re.sub(r"<!-- rebalance:start -->.*?<!-- rebalance:end -->", lambda _: block, doc, flags=re.S)
-        else:
-            doc = doc.rstrip() + "\n\n" + block + "\n"
-        path.write_text(doc)
+        write_section("rebalance", text)
 
 
 if __name__ == "__main__":

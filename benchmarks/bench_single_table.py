@@ -18,10 +18,11 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 from pathlib import Path
+
+from _common import write_section  # benchmarks/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
@@ -138,7 +139,8 @@ def main() -> None:
     table = render(rows, big, a)
     print(table)
     if not a.no_write:
-        write_section(table, "single-table-1core" if a.single_core else "single-table")
+        key = "single-table-1core" if a.single_core else "single-table"
+        write_section(key, table, f"## Single table ({'one core' if a.single_core else 'all cores'})")
 
 
 def render(rows: list[dict], big: list[tuple], a: argparse.Namespace) -> str:
@@ -169,18 +171,6 @@ def render(rows: list[dict], big: list[tuple], a: argparse.Namespace) -> str:
         for suffix, wall, rss, size in big:
             text += f"| {suffix} | {wall:.1f} | {rss:.0f} | {size:.0f} |\n"
     return text
-
-
-def write_section(table: str, key: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
-    block = f"{start}\n{table}\n{end}"
-    if start in text:
-        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + f"\n\n## Single table ({'one core' if '1core' in key else 'all cores'})\n\n{block}\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import write_section  # benchmarks/ is on sys.path when a script runs
 
 import datatwin
 
@@ -97,19 +98,7 @@ def main() -> None:
             + head + body)
     print("\n" + head + body)
     if not a.no_write:
-        write_section(text, "spec")
-
-
-def write_section(table: str, key: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
-    block = f"{start}\n{table}{end}"
-    if start in text and end in text:
-        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + f"\n\n{block}\n"
-    path.write_text(text)
+        write_section("spec", text)
 
 
 if __name__ == "__main__":
