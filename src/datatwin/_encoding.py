@@ -364,6 +364,7 @@ class NumericEncoder(ColumnEncoder):
             self.counts_ = [int(c) for c in np.bincount(codes, minlength=len(uniq))]
             return [self._with_na(codes, missing, len(uniq))]
         self.mode_ = "binned"
+        self.flip_ = False  # set by TableEncoder.fit_encode
         n_bins = int(min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m))
         self.n_coarse_ = math.ceil(math.sqrt(n_bins))
         self.n_fine_ = math.ceil(n_bins / self.n_coarse_)
@@ -463,7 +464,10 @@ class NumericEncoder(ColumnEncoder):
             return str(np.datetime64(int(v) * _DT_UNITS[self.unit_ or "s"], "s"))
         return f"{v:g}"
 
-    def decode(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None) -> Any:
+    def decode(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None,
+               u: np.ndarray | None = None) -> Any:
+        """Values for the codes; a binned value is drawn inside its bin at position ``u`` (shared
+        by the table's binned columns, see :meth:`TableEncoder.decode`) or a fresh uniform."""
         first = codes[0].astype(np.int64)
         if self.mode_ == "discrete":
             missing = first >= len(self.values_)
@@ -480,7 +484,10 @@ class NumericEncoder(ColumnEncoder):
                 vals = bounds[1]
                 pick = vals[np.minimum(np.searchsorted(vals, lo), len(vals) - 1)]
                 lo = hi = pick
-            u = rng.random(len(t))
+            if u is None:
+                u = rng.random(len(t))
+            elif self.flip_:
+                u = 1.0 - u
             if self.meta.integer or self.meta.kind == "datetime":
                 v = np.minimum(np.floor(lo + u * (hi - lo + 1)), hi)
             else:
@@ -493,7 +500,7 @@ class NumericEncoder(ColumnEncoder):
                                  "clip": list(self.clip_), "rare_threshold": self.rare_threshold}
         if self.mode_ == "discrete":
             return state, {"values": self.values_, "counts": np.asarray(self.counts_, dtype=np.int64)}
-        state.update(n_coarse=self.n_coarse_, n_fine=self.n_fine_)
+        state.update(n_coarse=self.n_coarse_, n_fine=self.n_fine_, flip=self.flip_)
         return state, {"lo": self.lo_, "hi": self.hi_}
 
     @classmethod
@@ -508,6 +515,7 @@ class NumericEncoder(ColumnEncoder):
             enc.counts_ = [int(c) for c in arrays.get("counts", np.ones(len(enc.values_), dtype=np.int64))]
         else:
             enc.n_coarse_, enc.n_fine_ = state["n_coarse"], state["n_fine"]
+            enc.flip_ = bool(state.get("flip", False))
             enc.lo_, enc.hi_ = arrays["lo"].astype(np.float64), arrays["hi"].astype(np.float64)
         return enc
 
@@ -553,17 +561,45 @@ class TableEncoder:
         parts: list[np.ndarray] = []
         for enc in self.encoders:
             parts.extend(enc.fit_encode(df[enc.name], rng))
+        self._orient(df)
         if not parts:
             return np.zeros((len(df), 0), dtype=np.int32)
         return np.stack(parts, axis=1).astype(np.int32)
 
+    def _binned(self) -> list[NumericEncoder]:
+        return [e for e in self.encoders if isinstance(e, NumericEncoder) and e.mode_ == "binned"]
+
+    def _orient(self, df: pd.DataFrame) -> None:
+        """Which binned columns draw their in-bin position as ``1 - u`` rather than ``u``.
+
+        Strongly related numbers (a diamond's x, y and z) move together inside their bins too;
+        independent in-bin draws blur that fine structure, a shared position keeps it. The
+        orientation follows the sign of each column's loading on the first principal
+        component of the rank correlations, so negatively related columns mirror each other.
+        """
+        binned = self._binned()
+        if len(binned) < 2:
+            return
+        ranks = []
+        for e in binned:
+            r = pd.Series(_to_float(df[e.name], e.meta)[0]).rank().to_numpy()
+            ranks.append(np.where(np.isnan(r), np.nanmean(r) if np.isfinite(r).any() else 0.0, r))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.nan_to_num(np.corrcoef(np.column_stack(ranks), rowvar=False))
+        lead = np.linalg.eigh(corr)[1][:, -1]
+        lead = lead * (1.0 if lead[0] >= 0 else -1.0)
+        for e, x in zip(binned, lead, strict=True):
+            e.flip_ = bool(x < 0)
+
     def decode(self, codes: np.ndarray, rng: np.random.Generator,
                bounds: dict[str, Any] | None = None) -> dict[str, Any]:
         out = {}
+        # One in-bin position per row for all binned columns (see _orient).
+        u = rng.random(len(codes)) if self._binned() else None
         for enc, sl in zip(self.encoders, self.slices, strict=True):
             parts = [codes[:, i] for i in range(sl.start, sl.stop)]
-            if bounds and enc.name in bounds:
-                out[enc.name] = enc.decode(parts, rng, bounds[enc.name])  # type: ignore[call-arg]
+            if isinstance(enc, NumericEncoder):
+                out[enc.name] = enc.decode(parts, rng, (bounds or {}).get(enc.name), u=u)
             else:
                 out[enc.name] = enc.decode(parts, rng)
         return out
