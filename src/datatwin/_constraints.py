@@ -19,6 +19,7 @@ cycle) are refused when the model is fitted, with a message that names the confl
 from __future__ import annotations
 
 import ast
+import graphlib
 import logging
 import math
 import random
@@ -903,26 +904,11 @@ def _any(masks: list[np.ndarray], n: int) -> np.ndarray:
 
 def _topological(edges: list[tuple[str, list[str]]], what: str) -> list[str]:
     """Order nodes so each comes after the ones it depends on; a cycle is a conflict."""
-    deps: dict[str, set[str]] = {}
+    graph: dict[str, set[str]] = {}
     for node, before in edges:
-        deps.setdefault(node, set()).update(before)
-        for b in before:
-            deps.setdefault(b, set())
-    order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(node: str, path: list[str]) -> None:
-        if state.get(node) == 2:
-            return
-        if state.get(node) == 1:
-            cycle = path[path.index(node):] + [node]
-            raise ConstraintError(f"{what} form a cycle ({' -> '.join(reversed(cycle))}); remove one of them")
-        state[node] = 1
-        for d in sorted(deps[node]):
-            visit(d, [*path, node])
-        state[node] = 2
-        order.append(node)
-
-    for node in sorted(deps):
-        visit(node, [])
-    return order
+        graph.setdefault(node, set()).update(before)
+    try:
+        return list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        cycle = exc.args[1]
+        raise ConstraintError(f"{what} form a cycle ({' -> '.join(cycle)}); remove one of them") from None
