@@ -188,6 +188,7 @@ def test_malformed_constraints(bad, message):
     ([Inequality("age", "start")], "numeric or date columns of one kind"),
     ([FixedCombinations(["country", "order_id"])], "generated fresh"),
     ([Regex("price", "[0-9]+")], "patterns apply to text"),
+    ([Regex("country", "[a-z]+")], "none of the values the model learned"),
     (["nope <= age"], "names column 'nope'"),
     ([Range("start", "2030-01-01", None)], "excludes every value"),
     ([Range("start", "someday", None)], "is not a date"),

@@ -187,6 +187,7 @@ class Synthesizer:
         self.constraints_ = cset
         self.constraint_ranges_ = cset.conditions(self._units(), domain)
         self._constraint_masks()  # an empty range fails at fit time, not at the first sample
+        self._forbidden()  # so does a pattern that no learned category matches
 
     def _constraint_masks(self) -> dict[int, tuple[list[np.ndarray], Any, str]]:
         """Encoder index -> (allowed codes, decode bounds, description) for each constraint range."""
@@ -266,6 +267,9 @@ class Synthesizer:
                 if e.name == c.columns[0] and isinstance(e, CategoricalEncoder):
                     pattern = re.compile(c.pattern)  # type: ignore[attr-defined]
                     bad = [k for k, level in enumerate(e.levels_) if not pattern.fullmatch(str(level))]
+                    if e.levels_ and len(bad) == len(e.levels_):
+                        raise ConstraintError(f"constraint {c.describe()!r}: none of the values the model learned "
+                                              f"for {e.name!r} matches (e.g. {e.levels_[0]!r}); fix the pattern")
                     j = slices[i].start
                     forbidden[j] = np.union1d(forbidden[j], np.asarray(bad, dtype=np.int64)).astype(np.int64)
         return forbidden
