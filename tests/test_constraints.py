@@ -264,3 +264,10 @@ def test_ids_that_break_a_pattern_are_regenerated_unique(real):
     out = syn.sample(3000, seed=0)
     assert out["order_id"].str.fullmatch(r"X-9[0-9]{4}").all() and out["order_id"].is_unique
     assert syn.constraints_.stats_["repaired"] == 3000
+
+
+def test_metadata_round_trip_and_bad_constraints_field():
+    meta = datatwin.Metadata.from_dict({"columns": {}, "constraints": ["a <= b", Range("a", 0, 1).to_dict()]})
+    assert datatwin.Metadata.from_dict(json.loads(meta.to_json())).constraints == meta.constraints
+    with pytest.raises(datatwin.MetadataError, match="must be a list"):
+        datatwin.Metadata.from_dict({"columns": {}, "constraints": "a <= b"})
