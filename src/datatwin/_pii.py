@@ -139,20 +139,35 @@ def emails_from_names(first: np.ndarray, last: np.ndarray, rng: np.random.Genera
 
 
 def anonymize(df: pd.DataFrame, metadata: Metadata | dict[str, Any] | None = None, *, key: str | None = None,
-              locale: str = "en_US", seed: int = 0) -> pd.DataFrame:
-    """Replace the PII columns of a real table with realistic fakes; other columns stay as they are.
+              locale: str = "en_US", seed: int = 0, scrub_text: bool = True) -> pd.DataFrame:
+    """Replace the PII of a real table with realistic fakes; other columns stay as they are.
 
     With ``key``, the same real value always maps to the same fake (within and across runs with
     that key); without it, each row gets an independent fake. A fake never equals a real value of
     its column. Emails follow the row's fake name where the table has name columns.
 
+    Free-text columns (kind ``text``) keep their words but lose their PII spans: emails, phone
+    numbers, URLs, IPv4 addresses, card-like numbers, IBAN-like tokens and SSN-like numbers, and
+    any mention of the row's own PII values or of a real name from the table's name columns. A
+    mentioned value takes the fake its column got, so a note names the row's fake person. Names
+    that are in no PII column are not found (there is no NER model). ``scrub_text=False`` leaves
+    text columns as they are.
+
     Example:
         >>> import pandas as pd, datatwin
-        >>> df = pd.DataFrame({"name": ["Ann Lee", "Bo Chan", "Ann Lee"], "score": [1, 2, 3]})
-        >>> out = datatwin.anonymize(df, {"columns": {"name": {"kind": "pii", "pii_type": "name"}}}, key="k")
-        >>> out["name"][0] == out["name"][2] != "Ann Lee", list(out["score"])
-        (np.True_, [1, 2, 3])
+        >>> df = pd.DataFrame({"name": ["Ann Lee", "Bo Chan", "Ann Lee"], "score": [1, 2, 3],
+        ...                    "note": ["Ann Lee called from 555-201-7788", None, "mail ann@lee.org"]})
+        >>> meta = {"columns": {"name": {"kind": "pii", "pii_type": "name"}, "note": {"kind": "text"}}}
+        >>> out = datatwin.anonymize(df, meta, key="k")
+        >>> bool(out["name"][0] == out["name"][2] != "Ann Lee"), list(out["score"])
+        (True, [1, 2, 3])
+        >>> out["note"][0].startswith(out["name"][0] + " called from "), out["note"].isna().tolist()
+        (True, [False, True, False])
+        >>> "555-201-7788" in out["note"][0] or "ann@lee.org" in out["note"][2]
+        False
     """
+    if not isinstance(scrub_text, bool):
+        raise InputError(f"scrub_text must be True or False, got {scrub_text!r}")
     meta = Metadata.infer(df)
     if metadata is not None:
         meta = meta.update(metadata)
@@ -189,6 +204,13 @@ def anonymize(df: pd.DataFrame, metadata: Metadata | dict[str, Any] | None = Non
         col = values.astype(object)
         col[~present] = None
         out[name] = pd.array(col, dtype=real.dtype) if str(real.dtype) not in ("object",) else col
+    texts = [name for name, col in meta.columns.items() if col.kind == "text"]
+    if scrub_text and texts:
+        from ._text_pii import TextScrubber
+
+        scrubber = TextScrubber(df, pii, generated, key=key, locale=locale, seed=seed)
+        for name in texts:
+            out[name] = scrubber.scrub(df[name])
     return out
 
 
