@@ -3,7 +3,7 @@
 Two tables:
 
 * adult (the judge's seed-0 train split) with rules that hold in the real data:
-  education and education-num as fixed combinations, 17 <= age <= 75, hours-per-week <= 80;
+  education and education_num as fixed combinations, 17 <= age <= 75, hours_per_week <= 80;
 * a generated orders table (20,000 rows) with one rule of every kind: an inequality between two
   dates, a formula, fixed country/city pairs, a range, a strict inequality that holds in only
   ~64 % of the real rows, a pattern and uniqueness on the order id.
@@ -56,8 +56,8 @@ def orders(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 CASES = {
-    "adult": [FixedCombinations(["education", "education-num"]), Range("age", 17, 75),
-              Range("hours-per-week", None, 80)],
+    "adult": [FixedCombinations(["education", "education_num"]), Range("age", 17, 75),
+              Range("hours_per_week", None, 80)],
     "orders": ["ordered <= shipped", "total = price * qty", FixedCombinations(["country", "city"]),
                Range("age", 25, 65), "spent < budget", Regex("order_id", r"ORD-[0-9]{6}"), Unique(["order_id"])],
 }
