@@ -136,3 +136,29 @@ def test_outputs_get_normal_permissions(tmp_path, data_csv):
     model = tmp_path / "m.dtw"
     cli("fit", str(data_csv), "-o", str(model), "--engine", "copula")
     assert model.stat().st_mode & 0o644 == 0o644
+
+
+def test_evaluate_and_synth_report_draw_evaluation_progress(tmp_path, data_csv, mixed_df, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import datatwin.cli as cli_module
+
+    screen = io.StringIO()  # a terminal, so that the progress bars are drawn
+    monkeypatch.setattr(cli_module, "err", Console(file=screen, force_terminal=True, width=160))
+    real, syn = tmp_path / "real.csv", tmp_path / "syn.csv"
+    mixed_df.iloc[:200].to_csv(real, index=False)
+    mixed_df.iloc[200:].to_csv(syn, index=False)
+    assert cli("evaluate", "--real", str(real), "--synthetic", str(syn), "-o", str(tmp_path / "r.html")) == 0
+    drawn = screen.getvalue()
+    for label in ("preparing", "fidelity", "detection", "ML utility", "insights", "privacy"):
+        assert f"evaluating: {label}" in drawn
+    assert "skipped" in drawn  # no target: utility and insights measured nothing
+    screen.seek(0)
+    screen.truncate()
+    assert cli("synth", str(data_csv), "-n", "300", "-o", str(tmp_path / "o.csv"), "--engine", "copula",
+               "--report", str(tmp_path / "s.html"), "--target", "plan") == 0
+    drawn = screen.getvalue()
+    assert "training" in drawn and "sampling (rows)" in drawn and "evaluating: privacy" in drawn
+    assert (tmp_path / "s.html").exists()

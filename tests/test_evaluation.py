@@ -12,6 +12,7 @@ import pytest
 
 import datatwin.evaluation as ev
 from datatwin._exceptions import InputError
+from datatwin._progress import ProgressEvent
 from datatwin.evaluation import EvaluationResult, evaluate
 from datatwin.evaluation import _fidelity as F
 from datatwin.evaluation._prepare import infer_kinds, prepare
@@ -211,11 +212,24 @@ def test_subsample_is_seeded_and_stated(adult):
 
 
 def test_progress_reports_stages_in_order(mixed_df):
-    seen: list[tuple[str, float]] = []
-    evaluate(mixed_df.iloc[:200], mixed_df.iloc[200:], progress=lambda s, f: seen.append((s, f)))
-    fracs = [f for _, f in seen]
-    assert fracs == sorted(fracs) and fracs[-1] == 1.0
-    assert [s for s, _ in seen][0] == "prepare"
+    seen: list[ProgressEvent] = []
+    evaluate(mixed_df.iloc[:200], mixed_df.iloc[200:], progress=seen.append)
+    assert all(isinstance(e, ProgressEvent) for e in seen)
+    stages = ["prepare", "fidelity", "detection", "utility", "insights", "privacy"]
+    assert [(e.stage, e.completed, e.total) for e in seen] == [(s, c, 1) for s in stages for c in (0, 1)]
+    # No target and no holdout: utility and insights say why they measured nothing.
+    done = {e.stage: e.info for e in seen if e.completed == e.total}
+    assert "target" in done["utility"]["skipped"] and "target" in done["insights"]["skipped"]
+    assert "skipped" not in done["fidelity"]
+
+
+@pytest.mark.parametrize("progress, match", [
+    ("bar", r"progress must be a function that takes one datatwin.ProgressEvent .* or None, got str"),
+    (lambda stage, fraction: None, r"takes 2 arguments \(the old progress\(stage, fraction\) form\)"),
+])
+def test_progress_must_take_one_event(mixed_df, progress, match):
+    with pytest.raises(InputError, match=match):
+        evaluate(mixed_df.iloc[:200], mixed_df.iloc[200:], progress=progress)
 
 
 def test_result_round_trips_through_json(tmp_path, mixed_df):

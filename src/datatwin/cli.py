@@ -50,20 +50,29 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log mor
                         handlers=[RichHandler(console=err, show_time=False, show_path=False)], force=True)
 
 
+# What each progress stage is called on screen: fit and sample, then the stages of evaluate.
+_STAGE_LABELS = {
+    "fit": "training (epochs)", "sample": "sampling (rows)", "analyse": "analysing",
+    "prepare": "evaluating: preparing", "fidelity": "evaluating: fidelity", "detection": "evaluating: detection",
+    "utility": "evaluating: ML utility", "insights": "evaluating: insights", "privacy": "evaluating: privacy",
+}
+
+
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[ProgressEvent], None]]:
-    """A rich progress display fed by datatwin's progress events."""
+    """A rich progress display fed by datatwin's progress events (one bar per stage)."""
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err, transient=False,
                   disable=not err.is_terminal) as bar:
         tasks: dict[str, Any] = {}
 
         def callback(ev: ProgressEvent) -> None:
-            label = {"fit": "training (epochs)", "sample": "sampling (rows)", "analyse": "analysing"}.get(
-                ev.stage, ev.stage)
             if ev.stage not in tasks:
-                tasks[ev.stage] = bar.add_task(label, total=ev.total, info="")
-            info = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in ev.info.items())
+                tasks[ev.stage] = bar.add_task(_STAGE_LABELS.get(ev.stage, ev.stage), total=ev.total, info="")
+            if "skipped" in ev.info:  # the reason is in the report; a bar has room for one word
+                info = "skipped"
+            else:
+                info = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in ev.info.items())
             bar.update(tasks[ev.stage], completed=ev.completed, total=ev.total, info=info)
 
         yield callback
@@ -340,8 +349,9 @@ def _synth_with_report(data: Path, n: int, output: Path, metadata: Path | None, 
         rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb)
     err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold]")
     synthetic = syn.sample(min(n, 50_000), seed=seed)
-    result = evaluate(train, synthetic, holdout=holdout, target=target, metadata=syn.metadata_.kinds(),
-                      random_state=seed)
+    with _progress() as cb:
+        result = evaluate(train, synthetic, holdout=holdout, target=target, metadata=syn.metadata_.kinds(),
+                          random_state=seed, progress=cb)
     result.save_html(report)
     err.print(f"report written to [bold]{report}[/bold]")
     _print_summary(result)
@@ -382,7 +392,9 @@ def evaluate(
             _check_output(p)
     real_df, syn_df = read_table(real), read_table(synthetic)
     hold_df = read_table(holdout) if holdout is not None else None
-    result = run_evaluate(real_df, syn_df, holdout=hold_df, target=target, max_rows=max_rows, random_state=seed)
+    with _progress() as cb:
+        result = run_evaluate(real_df, syn_df, holdout=hold_df, target=target, max_rows=max_rows,
+                              random_state=seed, progress=cb)
     result.save_html(output)
     if json_out is not None:
         result.save_json(json_out)

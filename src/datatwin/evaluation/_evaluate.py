@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._exceptions import InputError
+from .._progress import ProgressCallback, report
 from . import _fidelity, _verdicts
 from ._detection import detection as _detection
 from ._insights import insights as _insights
@@ -30,7 +31,6 @@ from ._utility import utility as _utility
 
 __all__ = ["evaluate"]
 
-ProgressFn = Callable[[str, float], None]
 NO_HOLDOUT = ("no holdout was given; pass real rows the generator never saw as holdout= to measure "
               "this")
 
@@ -42,8 +42,25 @@ def _check_params(max_rows: Any, random_state: Any, pass_band: Any, progress: An
         raise InputError(f"random_state must be a non-negative int, got {random_state!r}")
     if isinstance(pass_band, bool) or not isinstance(pass_band, (int, float)) or not 0 <= pass_band < 1:
         raise InputError(f"pass_band must be a number in [0, 1) such as 0.02 (2 points), got {pass_band!r}")
-    if progress is not None and not callable(progress):
-        raise InputError("progress must be a function progress(stage: str, fraction: float) or None")
+    _check_progress(progress)
+
+
+def _check_progress(progress: Any) -> None:
+    what = "progress must be a function that takes one datatwin.ProgressEvent (ev.stage, ev.completed, ev.total)"
+    if progress is None:
+        return
+    if not callable(progress):
+        raise InputError(f"{what} or None, got {type(progress).__name__}")
+    try:
+        params = inspect.signature(progress).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C function without a signature: take it as it is
+        return
+    required = [p for p in params if p.default is p.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    # The old protocol called progress(stage, fraction); such a function would fail mid-run.
+    if len(required) > 1:
+        raise InputError(f"{what}; this one takes {len(required)} arguments (the old progress(stage, fraction) "
+                         "form): write it as lambda ev: ... using ev.stage and ev.completed / ev.total")
 
 
 def _check_target(real: pd.DataFrame, kinds: dict[str, str], target: str | None) -> None:
@@ -75,7 +92,7 @@ def evaluate(
     max_rows: int = 50_000,
     random_state: int = 0,
     pass_band: float = 0.02,
-    progress: ProgressFn | None = None,
+    progress: ProgressCallback | None = None,
 ) -> EvaluationResult:
     """Measure how faithful, useful and private a synthetic table is.
 
@@ -93,13 +110,29 @@ def evaluate(
         random_state: seed of every random choice (subsamples, folds, models).
         pass_band: the largest TSTR shortfall against TRTR that still passes, in points of the
             score (0.02 = 2 points of ROC AUC or R²; relative for MAE).
-        progress: called as ``progress(stage, fraction_done)`` while the work goes on.
+        progress: called with a :class:`datatwin.ProgressEvent` as the work goes on, the same
+            protocol as ``fit`` and ``sample``: for each of the stages "prepare", "fidelity",
+            "detection", "utility", "insights" and "privacy" in turn, ``completed=0, total=1``
+            when it starts and ``completed=1, total=1`` when it ends (``info["skipped"]`` gives
+            the reason when a stage had nothing to measure).
 
     Returns:
         An :class:`EvaluationResult`.
 
     Raises:
-        InputError: empty frames, different columns, incompatible column types, or an unusable target.
+        InputError: empty frames, different columns, incompatible column types, an unusable target,
+            or a ``progress`` that is not a function of one event.
+
+    Example:
+        >>> import pandas as pd, datatwin
+        >>> real = pd.DataFrame({"age": [23, 35, 47, 51, 62] * 20, "plan": ["a", "b", "a", "c", "b"] * 20})
+        >>> synthetic = real.sample(frac=1.0, random_state=1).reset_index(drop=True)
+        >>> events = []
+        >>> result = datatwin.evaluate(real, synthetic, progress=events.append)
+        >>> [(ev.stage, ev.completed, ev.total) for ev in events][:3]
+        [('prepare', 0, 1), ('prepare', 1, 1), ('fidelity', 0, 1)]
+        >>> [ev.stage for ev in events if ev.completed == 1]
+        ['prepare', 'fidelity', 'detection', 'utility', 'insights', 'privacy']
     """
     from threadpoolctl import threadpool_limits
 
@@ -112,13 +145,20 @@ def evaluate(
 
 def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFrame | None, target: str | None,
               metadata: dict[str, str] | None, max_rows: int, random_state: int, pass_band: float,
-              progress: ProgressFn | None) -> EvaluationResult:
+              progress: ProgressCallback | None) -> EvaluationResult:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
 
-    def step(stage: str, frac: float) -> None:
-        if progress is not None:
-            progress(stage, frac)
+    def start(stage: str) -> None:
+        timings[stage] = time.perf_counter()
+        report(progress, stage, 0, 1)
+
+    def end(stage: str, skipped: str | None = None) -> None:
+        timings[stage] = time.perf_counter() - timings[stage]
+        if skipped:
+            report(progress, stage, 1, 1, skipped=skipped)
+        else:
+            report(progress, stage, 1, 1)
 
     _check_params(max_rows, random_state, pass_band, progress)
     seed = int(random_state)
@@ -133,8 +173,7 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
     if not any(k in ANALYSED for k in kinds.values()):
         raise InputError("no column can be compared: every column is an id, PII, free text or constant; "
                          "give the data at least one numeric, categorical, boolean or date column")
-    step("prepare", 0.0)
-    t0 = time.perf_counter()
+    start("prepare")
     notes: list[str] = []
     synthetic = synthetic[list(real.columns)]
     if holdout is not None:
@@ -162,11 +201,10 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
                      f"{max_rows:,} rows: " + ", ".join(f"{k} {used[k]:,} of {given[k]:,}" for k in used
                                                            if used[k] < given[k])
                      + ". Exact copies are checked on all rows.")
-    timings["prepare"] = time.perf_counter() - t0
+    end("prepare")
 
     # ---------------------------------------------------------------- fidelity
-    step("fidelity", 0.05)
-    t0 = time.perf_counter()
+    start("fidelity")
     shapes = _fidelity.column_shapes(prep)
     shape_scores = [r["score"] for r in shapes if not math.isnan(r["score"])]
     shapes_score = float(np.mean(shape_scores)) if shape_scores else math.nan
@@ -186,17 +224,15 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
         "histograms": _fidelity.histograms(prep),
         "associations": _fidelity.association_matrices(prep, pairs["pairs"]),
     }
-    timings["fidelity"] = time.perf_counter() - t0
+    end("fidelity")
 
     # ---------------------------------------------------------------- detection
-    step("detection", 0.25)
-    t0 = time.perf_counter()
+    start("detection")
     det = _detection(prep, "holdout" if holdout is not None else "real", "synthetic", seed)
-    timings["detection"] = time.perf_counter() - t0
+    end("detection", det.get("skipped") if isinstance(det.get("skipped"), str) else None)
 
     # ---------------------------------------------------------------- utility
-    step("utility", 0.45)
-    t0 = time.perf_counter()
+    start("utility")
     util: dict[str, Any] | None = None
     util_reason = None
     if target is None:
@@ -205,22 +241,20 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
         util_reason = NO_HOLDOUT
     else:
         util = _utility(prep, target, seed)
-    timings["utility"] = time.perf_counter() - t0
+    end("utility", util_reason)
 
     # ---------------------------------------------------------------- insights
-    step("insights", 0.65)
-    t0 = time.perf_counter()
+    start("insights")
     ins = None
     ins_reason = None
     if target is None:
         ins_reason = "no target column was given; pass target= to compare analyses"
     else:
         ins = _insights(prep, target)
-    timings["insights"] = time.perf_counter() - t0
+    end("insights", ins_reason)
 
     # ---------------------------------------------------------------- privacy
-    step("privacy", 0.75)
-    t0 = time.perf_counter()
+    start("privacy")
     copies = exact_copies(row_hashes(synthetic, kinds), row_hashes(real, kinds),
                           row_hashes(holdout, kinds) if holdout is not None else None)
     dist = None
@@ -234,7 +268,7 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
     privacy: dict[str, Any] = {"exact_copies": copies, "distances": dist}
     if priv_reason:
         privacy["skipped"] = priv_reason
-    timings["privacy"] = time.perf_counter() - t0
+    end("privacy")
 
     # ---------------------------------------------------------------- verdicts
     V = _verdicts
@@ -302,7 +336,6 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
         "notes": notes,
         "timings": timings,
     }
-    step("done", 1.0)
     return EvaluationResult(data)
 
 
