@@ -92,7 +92,8 @@ def test_seed_rows_keep_given_cells(fitted):
     ({"boost": {"where": {"label": "yes"}, "share": 2}}, "share must be a number in"),
     ({"boost": {"where": {"nope": 1}, "share": 0.5}}, "does not have"),
     ({"boost": {"where": {"label": "yes"}, "share": 0.5}, "conditions": {"label": "no"}}, "both in the conditions"),
-    ({"boost": {"where": {"label": "yes"}, "share": 0.5}, "rebalance": {"country": {"Peru": 0.5}}}, "cannot be combined"),
+    ({"boost": {"where": {"label": "yes"}, "share": 0.5}, "rebalance": {"country": {"Peru": 0.5}}},
+     "cannot be combined"),
     ({"boost": {"where": {"age": (18, 80)}, "share": 0.1}}, "nearly every generated row matches"),
 ])
 def test_bad_conditions(fitted, kwargs, message):
