@@ -700,9 +700,7 @@ class ConstraintSet:
                 with np.errstate(invalid="ignore"):
                     out.append((v < lo) | (v > hi))
             elif isinstance(c, FixedCombinations):
-                cols, combos, _ = self.combos_[i]
-                allowed = {tuple(_key(x) for x in t) for t in combos}
-                out.append(np.array([k not in allowed for k in _keys(df, cols)], dtype=bool))
+                out.append(~self._combo_allowed(df, i))
             elif isinstance(c, Unique):
                 if not check_unique or set(c.columns) & self.ids_:
                     out.append(np.zeros(len(df), dtype=bool))
@@ -812,11 +810,34 @@ class ConstraintSet:
                     clipped = np.clip(v[bad], lo, hi)
                     units.write(df, c.column, bad, clipped, up=bool(np.all(clipped == lo)))
 
+    def _combo_allowed(self, df: pd.DataFrame, i: int) -> np.ndarray:
+        """Whether each row's values of a fixed-combinations rule form an allowed combination.
+
+        Vectorised: each column's values become their position among the values the rule
+        allows (-1 if none), the positions one mixed-radix number, looked up in the allowed set.
+        """
+        cols, combos, _ = self.combos_[i]
+        cache = self.__dict__.setdefault("_combo_cache", {})
+        if i not in cache:
+            levels = [pd.Index(list(dict.fromkeys(_key(t[n]) for t in combos)), dtype=object)
+                      for n in range(len(cols))]
+            radix = np.cumprod([1] + [len(lv) for lv in levels[:-1]]).astype(np.int64)
+            allowed = np.unique([sum(int(lv.get_loc(_key(t[n]))) * int(radix[n]) for n, lv in enumerate(levels))
+                                 for t in combos])
+            cache[i] = (levels, radix, allowed)
+        levels, radix, allowed = cache[i]
+        code = np.zeros(len(df), dtype=np.int64)
+        known = np.ones(len(df), dtype=bool)
+        for col, lv, r in zip(cols, levels, radix, strict=True):
+            pos = lv.get_indexer(pd.Index(_column_keys(df[col]), dtype=object))
+            known &= pos >= 0
+            code += np.maximum(pos, 0).astype(np.int64) * r
+        return known & np.isin(code, allowed)
+
     def _repair_combos(self, df: pd.DataFrame, i: int, c: FixedCombinations, rng: np.random.Generator) -> None:
         cols, combos, counts = self.combos_[i]
-        allowed = {tuple(_key(x) for x in t) for t in combos}
         keys = _keys(df, cols)
-        bad = np.array([k not in allowed for k in keys], dtype=bool)
+        bad = ~self._combo_allowed(df, i)
         if not bad.any():
             return
         # Keep the first column's value and complete it with a combination that has it.

@@ -39,7 +39,7 @@ log = logging.getLogger("datatwin")
 MIN_ROWS = 2
 DEFAULT_CHUNK = 100_000
 BLOCK = 100_000  # rows per seeded block (output chunks are cut from blocks)
-REDRAW_SHARE = 0.5  # constraint ranges keeping at least this share of rows are met by redrawing
+REDRAW_SHARE = 0.8  # constraint ranges keeping at least this share of rows are met by redrawing
 _SAMPLE_TAG = 0x5A3
 
 
