@@ -58,9 +58,11 @@ def _head_groups(cards: list[int]) -> list[list[int]]:
 
 
 class _Net(nn.Module):
-    def __init__(self, subcolumns: list[SubColumn], hidden: int, dropout: float) -> None:
+    def __init__(self, subcolumns: list[SubColumn], hidden: int, dropout: float, n_context: int = 0) -> None:
         super().__init__()
         cards = [sc.cardinality for sc in subcolumns]
+        # Context sub-columns are inputs only: their heads exist (one layout) but add no loss.
+        self.predicted = [sc.column >= n_context for sc in subcolumns]
         col_of_sub = [sc.column for sc in subcolumns]
         self.cards = cards
         s = len(cards)
@@ -150,12 +152,19 @@ class _Net(nn.Module):
         h = torch.cat([self.hidden_states(e[a:b], pos) for pos, a, b in orders], dim=0)
         total = x.new_zeros((), dtype=torch.float32)
         for gi, g in enumerate(self.groups):
+            keep = [self.predicted[j] for j in g]
+            if not any(keep):
+                continue
             idx = torch.tensor(g)
             a, z = self.group_bounds[gi], self.group_bounds[gi + 1]
             logits = torch.baddbmm(self.b2[gi][:, None, :] + getattr(self, f"pad{gi}")[:, None, :],
                                    h[:, a:z].transpose(0, 1), self.w2[gi])  # G x B x C
             target = x[:, idx].T.reshape(-1)
-            total = total + F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target, reduction="sum")
+            if all(keep):
+                total = total + F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target, reduction="sum")
+            else:  # a group with context heads: only the predicted heads count
+                ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target, reduction="none")
+                total = total + (ce.view(len(g), -1) * torch.tensor(keep, dtype=ce.dtype)[:, None]).sum()
         return total / len(x)
 
     def head_logits(self, j: int, h: torch.Tensor) -> torch.Tensor:
@@ -239,11 +248,17 @@ class ARGNEngine(Engine):
 
     # ------------------------------------------------------------------ fit
     def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
-            progress: ProgressCallback | None = None) -> ARGNEngine:
+            progress: ProgressCallback | None = None, n_context: int = 0) -> ARGNEngine:
+        """Learn the codes. The first ``n_context`` columns are *context* (e.g. a parent row's
+        attributes joined onto each child row): always first in every column order, never
+        predicted, and required as fixed codes when sampling."""
         self._validate()
         self.subcolumns_ = list(subcolumns)
         n, s = codes.shape
         self.n_columns_ = (max(sc.column for sc in subcolumns) + 1) if subcolumns else 0
+        if not isinstance(n_context, int) or not 0 <= n_context <= self.n_columns_:
+            raise InputError(f"n_context must be an int in [0, {self.n_columns_}], got {n_context!r}")
+        self.n_context_ = n_context
         # Small tables get small heads: capacity they cannot fill is capacity to memorise.
         hidden = self.hidden_size or int(np.clip(16 * round(math.sqrt(n / 250)), 16, 64))
         self.hidden_ = hidden
@@ -251,7 +266,7 @@ class ARGNEngine(Engine):
         work = s * sum(_emb_dim(sc.cardinality) for sc in subcolumns) * hidden * min(n, 1024)
         self.threads_ = self.n_threads or (1 if work < 5e7 else None)
         with _torch_session(seed, self.threads_):
-            self.net_ = _Net(self.subcolumns_, hidden, self.dropout)
+            self.net_ = _Net(self.subcolumns_, hidden, self.dropout, n_context)
             self.history_: list[dict[str, float]] = []
             if s == 0 or n == 0:
                 return self
@@ -329,14 +344,16 @@ class ARGNEngine(Engine):
     def _orders(self, b: int, gen: torch.Generator) -> list[tuple[torch.Tensor, int, int]]:
         """Column orders for a batch: the canonical order for a share of the rows, then a few
         random orders, each for a contiguous block of rows (the batch is already shuffled)."""
-        c = self.n_columns_
+        c, k_ctx = self.n_columns_, getattr(self, "n_context_", 0)
         n_fixed = int(round(b * self.fixed_order_share))
         orders = [(torch.arange(c), 0, n_fixed)] if n_fixed else []
         n_rand = b - n_fixed
         k = min(n_rand, ORDERS_PER_BATCH)
         bounds = np.linspace(n_fixed, b, k + 1).astype(int)
         for a, z in zip(bounds[:-1], bounds[1:], strict=True):
-            orders.append((torch.argsort(torch.rand(c, generator=gen)), int(a), int(z)))
+            # Context columns keep places 0..k_ctx-1; the others are shuffled after them.
+            pos = torch.cat([torch.arange(k_ctx), k_ctx + torch.argsort(torch.rand(c - k_ctx, generator=gen))])
+            orders.append((pos, int(a), int(z)))
         return orders
 
     # ------------------------------------------------------------------ sample
@@ -354,6 +371,11 @@ class ARGNEngine(Engine):
         fixed = fixed or {}
         allowed = allowed or {}
         s = len(self.subcolumns_)
+        missing = [j for j, sc in enumerate(self.subcolumns_) if sc.column < getattr(self, "n_context_", 0)
+                   and j not in fixed]
+        if missing:
+            raise InputError(f"this model was fitted with context columns; give their codes as fixed "
+                             f"(sub-columns {missing} are missing)")
         out = np.empty((n, s), dtype=np.int32)
         logw = np.zeros(n)
         if s == 0:
@@ -438,7 +460,7 @@ class ARGNEngine(Engine):
     # ------------------------------------------------------------------ state
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state = {"hidden": self.hidden_, "n_columns": self.n_columns_,
-                 "history": getattr(self, "history_", [])}
+                 "history": getattr(self, "history_", []), "n_context": getattr(self, "n_context_", 0)}
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
         return state, arrays
 
@@ -446,7 +468,8 @@ class ARGNEngine(Engine):
         self.subcolumns_ = list(subcolumns)
         self.hidden_, self.n_columns_ = int(state["hidden"]), int(state["n_columns"])
         self.history_ = state.get("history", [])
-        self.net_ = _Net(self.subcolumns_, self.hidden_, self.dropout)
+        self.n_context_ = int(state.get("n_context", 0))
+        self.net_ = _Net(self.subcolumns_, self.hidden_, self.dropout, self.n_context_)
         tensors = {k[4:]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items() if k.startswith("net.")}
         try:
             self.net_.load_state_dict(tensors, strict=True)

@@ -21,7 +21,9 @@ class Engine:
     name: ClassVar[str] = "base"
 
     def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
-            progress: ProgressCallback | None = None) -> Engine:
+            progress: ProgressCallback | None = None, n_context: int = 0) -> Engine:
+        """``n_context``: how many leading columns are context (conditioned on, never generated),
+        e.g. a parent row's attributes for a child table or the previous step of a sequence."""
         raise NotImplementedError
 
     def sample(self, n: int, *, seed: int, forbidden: list[np.ndarray],

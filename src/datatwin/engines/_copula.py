@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from .._encoding import SubColumn
-from .._exceptions import ConditionError
+from .._exceptions import ConditionError, InputError
 from .._progress import ProgressCallback, report
 from ._base import Engine
 
@@ -38,7 +38,9 @@ class CopulaEngine(Engine):
         return {}
 
     def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
-            progress: ProgressCallback | None = None) -> CopulaEngine:
+            progress: ProgressCallback | None = None, n_context: int = 0) -> CopulaEngine:
+        if n_context:
+            raise InputError("the copula engine cannot condition on context columns; use engine='argn'")
         rng = np.random.default_rng(seed)
         n, s = codes.shape
         self.cards_ = np.array([sc.cardinality for sc in subcolumns], dtype=np.int64)
