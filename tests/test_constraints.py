@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -245,11 +246,13 @@ def test_repair_sorts_a_chain_of_inequalities(rows, strict):
     assert out.dtypes.to_dict() == df.dtypes.to_dict()
 
 
-def test_cli_constraint_and_boost_options(tmp_path, real):
+def test_cli_constraint_and_boost_options(tmp_path, real, capsys):
     data, model, out = tmp_path / "orders.csv", tmp_path / "m.dtw", tmp_path / "out.csv"
     real.to_csv(data, index=False)
     assert cli("fit", str(data), "-o", str(model), "-c", "low < high", "--constraint", "total = price * qty",
                "--max-training-time", "20") == 0
+    # The model's size is reported (KB or MB), with how training ended.
+    assert re.search(r"m\.dtw \(\d+ KB; \d+ epochs, stopped by ", " ".join(capsys.readouterr().err.split()))
     assert cli("sample", str(model), "-n", "1000", "-o", str(out), "--boost-where", "country=IT",
                "--boost-where", "age=60..", "--boost-share", "0.25") == 0
     df = pd.read_csv(out)

@@ -230,7 +230,16 @@ def fit(
     _check_output(output)
     syn = _fit(data, metadata, seed, engine, max_training_time, locale, constraint)
     syn.save(output)
-    err.print(f"model written to [bold]{output}[/bold]")
+    err.print(f"model written to [bold]{output}[/bold] ({_model_summary(syn, output)})")
+
+
+def _model_summary(syn: Any, path: Path) -> str:
+    size = path.stat().st_size
+    text = f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 2**10:.0f} KB"
+    epochs, why = getattr(syn.engine_, "epochs_", None), getattr(syn.engine_, "stopped_by_", None)
+    if epochs is not None:
+        text += f"; {epochs} epochs, stopped by {str(why).replace('_', ' ')}"
+    return text
 
 
 def _fit(data: Path, metadata: Path | None, seed: int, engine: str, max_training_time: float,
