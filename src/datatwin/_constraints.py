@@ -706,10 +706,12 @@ class ConstraintSet:
                     out.append(np.zeros(len(df), dtype=bool))
                     continue
                 keys = _keys(df, c.columns)
-                dup = pd.Series(keys, dtype=object).duplicated().to_numpy()
+                dup = pd.Series(keys, dtype=object).duplicated().to_numpy().copy()
                 prior = (seen or {}).get(i)
                 if prior:
                     dup |= np.array([k in prior for k in keys], dtype=bool)
+                # As in SQL, missing values never clash.
+                dup &= np.array([any(x is not None for x in k) for k in keys], dtype=bool)
                 out.append(dup)
             elif isinstance(c, Regex):
                 s = df[c.column]

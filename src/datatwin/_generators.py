@@ -185,12 +185,16 @@ class FakerGenerator(ColumnGenerator):
     """
 
     POOL_SIZE = 4000
+    UNIQUE_POOL_MAX = 200_000  # a column under a uniqueness rule gets 2 fakes per training row, up to this
 
     def __init__(self, name: str, meta: ColumnMeta, locale: str = "en_US") -> None:
         super().__init__(name, meta)
         self.locale = locale
         self.pool_: list[str] = []
         self.group_: str | None = None
+        # Under a uniqueness rule: rows take pool entries in a seeded order without repeats
+        # (row i of a sample takes entry perm[i]), so values never repeat within a sample.
+        self.unique_ = False
 
     def _fit(self, s: pd.Series) -> None:
         text = s.astype(str)
@@ -202,6 +206,14 @@ class FakerGenerator(ColumnGenerator):
 
     def prepare(self, seed: int, n: int) -> None:
         self._pool = np.array(self.pool_, dtype=object)
+        # The same seed for every column of a person group, so they share one order.
+        self._perm = np.random.default_rng([seed, 0x0F1]).permutation(len(self.pool_)) if self.unique_ else None
+
+    def unique_positions(self, m: int, offset: int) -> np.ndarray:
+        """Pool positions of rows ``offset .. offset+m`` of a sample (distinct for distinct rows)."""
+        assert self._perm is not None
+        # Wraps around for scratch rows (redraw candidates), whose unique cells are never used.
+        return self._perm[np.arange(offset, offset + m) % max(1, len(self._perm))]
 
     def generate_at(self, index: np.ndarray, rng: np.random.Generator) -> Any:
         """Values at given pool positions (shared by the columns of one person)."""
@@ -212,10 +224,13 @@ class FakerGenerator(ColumnGenerator):
         return self._to_dtype(values)
 
     def _generate(self, n: int, offset: int, rng: np.random.Generator) -> np.ndarray:
+        if self.unique_:
+            return self._pool[self.unique_positions(n, offset)]
         return self._pool[rng.integers(0, len(self._pool), n)]
 
     def _state(self) -> dict[str, Any]:
-        return {"locale": self.locale, "words": self.words_, "pool": self.pool_, "group": self.group_}
+        return {"locale": self.locale, "words": self.words_, "pool": self.pool_, "group": self.group_,
+                "unique": self.unique_}
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
@@ -223,13 +238,17 @@ class FakerGenerator(ColumnGenerator):
         self.words_ = list(state["words"])
         self.pool_ = list(state["pool"])
         self.group_ = state.get("group")
+        self.unique_ = bool(state.get("unique", False))
 
 
-def build_fake_pools(df: pd.DataFrame, generators: dict[str, ColumnGenerator], seed: int, locale: str) -> None:
-    """Give every Faker column its pool of fakes (see :class:`FakerGenerator`)."""
+def build_fake_pools(df: pd.DataFrame, generators: dict[str, ColumnGenerator], seed: int, locale: str,
+                     unique: frozenset[str] | set[str] = frozenset()) -> None:
+    """Give every Faker column its pool of fakes (see :class:`FakerGenerator`); columns in
+    ``unique`` (and their person group) get a larger pool, drawn without repeats."""
     fakers = {n: g for n, g in generators.items() if isinstance(g, FakerGenerator)}
     if not fakers:
         return
+    big = int(min(FakerGenerator.UNIQUE_POOL_MAX, max(FakerGenerator.POOL_SIZE, 2 * len(df))))
     digest = hashlib.sha256()
     for name in sorted(fakers):
         digest.update(pd.util.hash_pandas_object(df[name], index=False).to_numpy().tobytes())
@@ -238,23 +257,33 @@ def build_fake_pools(df: pd.DataFrame, generators: dict[str, ColumnGenerator], s
     types = {n: g.meta.pii_type for n, g in fakers.items() if g.meta.kind == "pii"}
     person_cols = {n: t for n, t in types.items() if t in ("first_name", "last_name", "name")}
     if person_cols:
-        people = fake_people(size, locale, np.random.SeedSequence([*base, 1]), df, person_cols,
+        group = [*person_cols, *(n for n, t in types.items() if t == "email")]
+        wanted = [n for n in group if n in unique]
+        people = fake_people(big if wanted else size, locale, np.random.SeedSequence([*base, 1]), df, person_cols,
                              [n for n, t in types.items() if t == "email"])
+        if wanted:  # one person per distinct value of the unique columns
+            keep = ~pd.DataFrame({n: people[n] for n in wanted}).duplicated().to_numpy()
+            people = {n: v[keep] for n, v in people.items()}
         for n, values in people.items():
             fakers[n].set_pool(values, "person")
-    for i, (_name, gen) in enumerate(sorted(fakers.items())):
+            fakers[n].unique_ = bool(wanted)
+    for i, (name, gen) in enumerate(sorted(fakers.items())):
         if gen.group_ == "person":
             continue
         ss = np.random.SeedSequence([*base, 100 + i])
         # Excluding the real values of every PII column also stops a real phone_1 coming out as
         # a fake phone_2.
         real = set().union(*(set(df[c].dropna().astype(str)) for c in fakers))
+        n_pool = big if name in unique else size
         if gen.meta.kind == "text":
-            pool = fake_sentences(size // 4, gen.words_, locale, ss, real)
+            pool = fake_sentences(n_pool if name in unique else n_pool // 4, gen.words_, locale, ss, real)
         else:
-            pool = fake_pool(gen.meta.pii_type or "name", size, locale=locale,
+            pool = fake_pool(gen.meta.pii_type or "name", n_pool, locale=locale,
                              seed=int(ss.generate_state(1)[0]), exclude=real)
+        if name in unique:
+            pool = pd.unique(pd.Series(pool, dtype=object)).astype(object)
         gen.set_pool(pool, None)
+        gen.unique_ = name in unique
 
 
 def make_generator(name: str, meta: ColumnMeta, locale: str = "en_US") -> ColumnGenerator:

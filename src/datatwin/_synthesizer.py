@@ -159,7 +159,7 @@ class Synthesizer:
                 generators[name] = make_generator(name, col, self.locale).fit(df[name])
         cset = ConstraintSet(parse_constraints(meta.constraints) + parse_constraints(self.constraints))
         cset.bind(meta, set(generators))
-        build_fake_pools(df, generators, int(self.random_state), self.locale)
+        build_fake_pools(df, generators, int(self.random_state), self.locale, _unique_fakes(cset, generators))
         self.table_encoder_ = TableEncoder(encoders)
         codes = self.table_encoder_.fit_encode(df, enc_rng)
         self.generators_ = generators
@@ -281,9 +281,21 @@ class Synthesizer:
                     forbidden[j] = np.union1d(forbidden[j], np.asarray(bad, dtype=np.int64)).astype(np.int64)
         return forbidden
 
+    def _kept_columns(self) -> list[str]:
+        """Columns a redraw never replaces: ids and unique fakes, which are unique by position."""
+        return [n for n, g in self.generators_.items()
+                if isinstance(g, IdGenerator) or (isinstance(g, FakerGenerator) and g.unique_)]
+
+    def _check_unique_pools(self, n: int) -> None:
+        for name, g in self.generators_.items():
+            if isinstance(g, FakerGenerator) and g.unique_ and n > len(g.pool_):
+                raise ConstraintError(f"column {name!r} must be unique, and the model holds {len(g.pool_):,} "
+                                      f"distinct fakes for it (two per training row); ask for at most that many "
+                                      f"rows, or fit on more rows")
+
     def _enforce(self, df: pd.DataFrame, redraw: Any, ss: np.random.SeedSequence, seen: dict[int, set[Any]],
                  restore: Any = None) -> pd.DataFrame:
-        keep = [n for n, g in self.generators_.items() if isinstance(g, IdGenerator)]
+        keep = self._kept_columns()
         return self.constraints_.enforce(df, self._units(), redraw, keep, seen, np.random.default_rng(ss), restore)
 
     # ------------------------------------------------------------------ sample
@@ -356,6 +368,7 @@ class Synthesizer:
             raise ConditionError("the copula engine cannot sample under conditions or rebalancing; "
                                  "fit with engine='argn'")
         self._apply_constraint_ranges(plan, conditions)
+        self._check_unique_pools(n)
         gen_seed = _seed_int(gen_ss)
         for g in self.generators_.values():
             g.prepare(gen_seed, n)
@@ -420,10 +433,13 @@ class Synthesizer:
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
         out = out.iloc[np.random.default_rng(mix_ss).permutation(m)].reset_index(drop=True)
         out.index = pd.RangeIndex(offset, offset + m)
-        # Ids were drawn per part from the same offset: give the block its own run of ids.
-        ids = {n: g for n, g in self.generators_.items() if isinstance(g, IdGenerator)}
-        for name, g in ids.items():
-            out[name] = g.generate(m, offset, np.random.default_rng(mix_ss.spawn(1)[0]))
+        # Ids and unique fakes were drawn per part from the same offset: give the block its own run.
+        kept = self._kept_columns()
+        if kept:
+            values: dict[str, Any] = {}
+            self._generate_columns(values, m, offset, np.random.default_rng(mix_ss.spawn(1)[0]))
+            for name in kept:
+                out[name] = values[name]
         return out
 
     def _check_seed(self, seed: Any) -> int:
@@ -488,7 +504,7 @@ class Synthesizer:
             if isinstance(gen, FakerGenerator) and gen.group_ == "person":
                 # One fake person per row across the name and email columns.
                 if person is None:
-                    person = rng.integers(0, len(gen.pool_), m)
+                    person = gen.unique_positions(m, offset) if gen.unique_ else rng.integers(0, len(gen.pool_), m)
                 values[name] = gen.generate_at(person, rng)
             else:
                 values[name] = gen.generate(m, offset, rng)
@@ -503,6 +519,7 @@ class Synthesizer:
             raise ConditionError("the copula engine cannot complete seed rows; fit with engine='argn'")
         known = encode_seed_rows(self, seed_rows)
         m = len(seed_rows)
+        self._check_unique_pools(m)
         ss = np.random.SeedSequence([self.random_state if seed is None else seed, _SAMPLE_TAG, 1])
         gen_ss, dec_ss, fill_ss, groups_ss = ss.spawn(4)
         for g in self.generators_.values():
@@ -708,6 +725,15 @@ def load(path: str | os.PathLike[str]) -> Synthesizer:
         (2, 1)
     """
     return Synthesizer.load(path)
+
+
+def _unique_fakes(cset: ConstraintSet, generators: dict[str, ColumnGenerator]) -> set[str]:
+    """Faker columns under a uniqueness rule (a rule that includes an id holds anyway)."""
+    out: set[str] = set()
+    for c in cset.constraints:
+        if c.type == "unique" and not any(isinstance(generators.get(n), IdGenerator) for n in c.columns):
+            out |= {n for n in c.columns if isinstance(generators.get(n), FakerGenerator)}
+    return out
 
 
 def _kept_share(enc: ColumnEncoder, a: float, b: float) -> float:
