@@ -297,3 +297,30 @@ def test_uniqueness_holds_across_blocks(real):
     out = syn.sample(150_000, seed=0)
     assert not out.duplicated(["price", "low"]).any()
     assert syn.constraints_.stats_["redrawn"] > 0  # price has 2 decimals: clashes happen and get redrawn
+
+
+# ---------------------------------------------------------------------- suggested constraints
+def test_suggestions_find_the_rules_meant_and_not_the_accidents(real):
+    found = [c.describe() for c in datatwin.suggest_constraints(real)]
+    assert "start <= end" in found and "total = price * qty" in found
+    assert "fixed combinations of (country, city)" in found
+    # low ~ N(0, 1) and price in [1, 100] barely overlap: "low < price" is an accident of scale.
+    assert not any("low" in f for f in found)
+    codes = pd.DataFrame({"flag": np.arange(200) % 2, "grade": np.arange(200) % 2 + 1})
+    assert datatwin.suggest_constraints(codes) == [FixedCombinations(["grade", "flag"])]
+    assert datatwin.suggest_constraints(real.head(10)) == []
+
+
+def test_inspect_writes_suggestions_that_fit_applies(tmp_path, real, capsys):
+    data, meta = tmp_path / "orders.csv", tmp_path / "meta.json"
+    real.to_csv(data, index=False)
+    assert cli("inspect", str(data), "--json", str(meta)) == 0
+    assert "start <= end" in capsys.readouterr().out
+    written = json.loads(meta.read_text())["constraints"]
+    assert "total = price * qty" in written
+    model, out = tmp_path / "m.dtw", tmp_path / "out.csv"
+    assert cli("fit", str(data), "-o", str(model), "--metadata", str(meta), "--engine", "copula") == 0
+    assert cli("sample", str(model), "-n", "500", "-o", str(out)) == 0
+    df = pd.read_csv(out)
+    assert (pd.to_datetime(df["start"]) <= pd.to_datetime(df["end"])).all()
+    assert set(zip(df["country"], df["city"], strict=True)) <= set(zip(real["country"], real["city"], strict=True))

@@ -24,6 +24,7 @@ from ._metadata import ColumnMeta, Metadata
 from ._pii import anonymize
 from ._progress import ProgressEvent
 from ._spec import Spec, SpecError, generate, generate_to_file
+from ._suggest import suggest_constraints
 from ._synthesizer import Synthesizer, load
 from ._version import __version__
 from .evaluation import EvaluationResult, evaluate
@@ -58,5 +59,6 @@ __all__ = [
     "generate_to_file",
     "load",
     "read_table",
+    "suggest_constraints",
     "write_table",
 ]

@@ -189,10 +189,15 @@ def inspect(
 
     if spec_out is not None:
         _check_output(spec_out)
+    from ._suggest import constraint_json, suggest_constraints
+
     df = read_table(data)
     meta = Metadata.infer(df)
+    suggested = suggest_constraints(df, meta)
     if json_out is not None:
         _check_output(json_out)
+        # Suggested rules go into the file, where the user keeps or deletes them.
+        meta.constraints = [constraint_json(c) for c in suggested]
         meta.save(json_out)
     if spec_out is not None:
         from ._spec import Spec
@@ -209,6 +214,12 @@ def inspect(
             f"{cm.decimals} decimals" if cm.decimals else "") or (f"value={cm.value}" if cm.value else "")
         table.add_row(name, cm.kind, cm.dtype, f"{s.isna().mean():.1%}", f"{s.nunique():,}", detail)
     out.print(table)
+    if suggested:
+        out.print("Rules that hold in every row (suggested constraints; "
+                  + ("kept in the --json file: delete any that is a coincidence" if json_out is not None
+                     else "write them to a metadata file with --json") + "):")
+        for c in suggested:
+            out.print(f"  {c.describe()}", markup=False)
     if json_out is not None:
         err.print(f"metadata written to [bold]{json_out}[/bold]")
     if spec_out is not None:
