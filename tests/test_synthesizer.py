@@ -234,3 +234,22 @@ def test_binned_columns_share_their_in_bin_position():
     # 400 bins 0.25 wide: independent positions leave a median |y - x| of 0.065, shared ones 0.005.
     assert np.median(np.abs(out["y"] - out["x"])) < 0.02
     assert np.median(np.abs(out["z"] + out["x"])) < 0.02
+
+
+def test_a_column_that_often_equals_another_keeps_those_equalities(tmp_path):
+    """pay == bill in 30 % of rows (a bill paid in full): the "same as" code reproduces it."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    bill = np.round(rng.lognormal(8, 1, n), 2)
+    pay = np.where(rng.random(n) < 0.3, bill, np.round(rng.lognormal(6, 1, n), 2))
+    df = pd.DataFrame({"bill": bill, "pay": pay, "k": rng.integers(0, 3, n)})
+    syn = Synthesizer(random_state=0, engine_options={"max_epochs": 15}).fit(df)
+    twins = {e.name: e.twin_ for e in syn.table_encoder_.encoders if hasattr(e, "twin_")}
+    assert twins == {"bill": None, "pay": "bill"}
+    out = syn.sample(4000, seed=1)
+    assert 0.22 < (out["pay"] == out["bill"]).mean() < 0.38
+    # Under a condition on pay the copy is never drawn, so the condition holds.
+    cond = syn.sample(500, seed=2, conditions={"pay": (100, 200)})
+    assert cond["pay"].between(100, 200).all()
+    syn.save(tmp_path / "m.dtw")
+    assert datatwin.load(tmp_path / "m.dtw").sample(300, seed=3).equals(syn.sample(300, seed=3))

@@ -42,10 +42,15 @@ class SubColumn:
     name: str
     cardinality: int
     # Codes are ordered values (numbers, dates, bins): the engine may add the code's rank as a
-    # feature, so that neighbouring values share what they learn. The last code is missing
-    # when ``has_na`` is set.
+    # feature, so that neighbouring values share what they learn. After the ordered codes come
+    # ``n_special`` codes that are not values (missing, "same as another column").
     ordinal: bool = False
     has_na: bool = False
+    n_special: int = -1  # -1: int(has_na), for callers that predate special codes
+
+    @property
+    def n_values(self) -> int:
+        return self.cardinality - (int(self.has_na) if self.n_special < 0 else self.n_special)
 
 
 # ---------------------------------------------------------------------- value conversion
@@ -344,7 +349,7 @@ class NumericEncoder(ColumnEncoder):
         na = int(self.has_na_)
         if self.mode_ == "discrete":
             return [len(self.values_) + na]
-        return [self.n_coarse_ + na, self.n_fine_]
+        return [self.n_coarse_ + na + int(self.twin_ is not None), self.n_fine_]
 
     def fit_encode(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         v, self.unit_ = _to_float(s, self.meta)
@@ -365,6 +370,9 @@ class NumericEncoder(ColumnEncoder):
             return [self._with_na(codes, missing, len(uniq))]
         self.mode_ = "binned"
         self.flip_ = False  # set by TableEncoder.fit_encode
+        # An earlier numeric column this one often equals exactly; its rows that do take one more
+        # coarse code, "same as the twin" (set by TableEncoder._find_twins).
+        self.twin_: str | None = None
         n_bins = int(min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m))
         self.n_coarse_ = math.ceil(math.sqrt(n_bins))
         self.n_fine_ = math.ceil(n_bins / self.n_coarse_)
@@ -444,6 +452,10 @@ class NumericEncoder(ColumnEncoder):
             if self.has_na_:
                 coarse = np.append(coarse, want_na)
                 table[-1, 0] = want_na
+            if self.twin_ is not None:
+                # "Same as the twin" could leave the condition: never drawn under one.
+                coarse = np.append(coarse, False)
+                table = np.vstack([table, np.zeros((1, self.n_fine_), dtype=bool)])
             masks = [coarse, table]
         if not any(m.any() for m in masks[:1]):
             lo, hi = self.clip_
@@ -465,10 +477,20 @@ class NumericEncoder(ColumnEncoder):
         return f"{v:g}"
 
     def decode(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None,
-               u: np.ndarray | None = None) -> Any:
+               u: np.ndarray | None = None, twin: np.ndarray | None = None) -> Any:
         """Values for the codes; a binned value is drawn inside its bin at position ``u`` (shared
         by the table's binned columns, see :meth:`TableEncoder.decode`) or a fresh uniform."""
+        return _from_float(self.decode_numbers(codes, rng, bounds, u, twin), self.meta, self.unit_)
+
+    def decode_numbers(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None,
+                       u: np.ndarray | None = None, twin: np.ndarray | None = None) -> np.ndarray:
+        """Decoded numbers (NaN = missing; dates as counts of ``unit_``). ``twin``: the twin
+        column's decoded numbers, copied where the "same as" code was drawn."""
         first = codes[0].astype(np.int64)
+        same = first == self.n_coarse_ + int(self.has_na_) if self.mode_ == "binned" and self.twin_ else None
+        if same is not None:
+            # A "same as" row whose twin is missing takes a value from the middle bin instead.
+            first = np.where(same, (self.n_coarse_ // 2), first)
         if self.mode_ == "discrete":
             missing = first >= len(self.values_)
             v = self.values_[np.minimum(first, len(self.values_) - 1)].astype(np.float64)
@@ -493,14 +515,18 @@ class NumericEncoder(ColumnEncoder):
             else:
                 v = lo + u * (hi - lo)
         v = np.where(missing, np.nan, v)
-        return _from_float(v, self.meta, self.unit_)
+        if same is not None and twin is not None:
+            # Clipped to this column's range, so no extreme leaks through the twin.
+            copy = same & ~np.isnan(twin)
+            v = np.where(copy, np.clip(twin, *self.clip_), v)
+        return v
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state: dict[str, Any] = {"mode": self.mode_, "unit": self.unit_, "has_na": self.has_na_,
                                  "clip": list(self.clip_), "rare_threshold": self.rare_threshold}
         if self.mode_ == "discrete":
             return state, {"values": self.values_, "counts": np.asarray(self.counts_, dtype=np.int64)}
-        state.update(n_coarse=self.n_coarse_, n_fine=self.n_fine_, flip=self.flip_)
+        state.update(n_coarse=self.n_coarse_, n_fine=self.n_fine_, flip=self.flip_, twin=self.twin_)
         return state, {"lo": self.lo_, "hi": self.hi_}
 
     @classmethod
@@ -516,6 +542,7 @@ class NumericEncoder(ColumnEncoder):
         else:
             enc.n_coarse_, enc.n_fine_ = state["n_coarse"], state["n_fine"]
             enc.flip_ = bool(state.get("flip", False))
+            enc.twin_ = state.get("twin")
             enc.lo_, enc.hi_ = arrays["lo"].astype(np.float64), arrays["hi"].astype(np.float64)
         return enc
 
@@ -545,7 +572,8 @@ class TableEncoder:
             ordinal = isinstance(enc, NumericEncoder)
             for j, card in enumerate(enc.cardinalities):
                 has_na = bool(ordinal and j == 0 and getattr(enc, "has_na_", False))
-                subs.append(SubColumn(i, f"{enc.name}#{j}", int(card), ordinal, has_na))
+                special = int(has_na) + int(ordinal and j == 0 and getattr(enc, "twin_", None) is not None)
+                subs.append(SubColumn(i, f"{enc.name}#{j}", int(card), ordinal, has_na, special))
         return subs
 
     @property
@@ -562,12 +590,46 @@ class TableEncoder:
         for enc in self.encoders:
             parts.extend(enc.fit_encode(df[enc.name], rng))
         self._orient(df)
+        self._find_twins(df, parts)
         if not parts:
             return np.zeros((len(df), 0), dtype=np.int32)
         return np.stack(parts, axis=1).astype(np.int32)
 
     def _binned(self) -> list[NumericEncoder]:
         return [e for e in self.encoders if isinstance(e, NumericEncoder) and e.mode_ == "binned"]
+
+    def _find_twins(self, df: pd.DataFrame, parts: list[np.ndarray], min_share: float = 0.01,
+                    min_rows: int = 50) -> None:
+        """Give a binned column a "same as" code for the earlier numeric column it most often
+        equals exactly (a bill paid in full: ``pay_amt1 == bill_amt2`` in 22 % of credit rows),
+        and re-code those rows with it (``parts`` are the sub-columns' codes, changed in place).
+
+        Independent in-bin draws almost never reproduce such equalities, and a classifier sees
+        that at once; as a code, the model learns when the columns are equal like any other level.
+        """
+        nums = [e for e in self.encoders if isinstance(e, NumericEncoder)]
+        first_part = {}
+        k = 0
+        for e in self.encoders:
+            first_part[e.name] = k
+            k += len(e.cardinalities)
+        values = {e.name: _to_float(df[e.name], e.meta)[0] for e in nums}
+        for idx, b in enumerate(nums):
+            if b.mode_ != "binned":
+                continue
+            best, best_eq = None, None
+            for a in nums[:idx]:
+                if a.meta.kind != b.meta.kind:
+                    continue
+                equal = (values[a.name] == values[b.name]) & ~np.isnan(values[b.name])
+                if equal.mean() >= min_share and equal.sum() >= min_rows and (
+                        best_eq is None or equal.sum() > best_eq.sum()):
+                    best, best_eq = a.name, equal
+            if best is not None and best_eq is not None:
+                b.twin_ = best
+                j = first_part[b.name]
+                parts[j] = np.where(best_eq, b.n_coarse_ + int(b.has_na_), parts[j]).astype(np.int32)
+                parts[j + 1] = np.where(best_eq, 0, parts[j + 1]).astype(np.int32)
 
     def _orient(self, df: pd.DataFrame) -> None:
         """Which binned columns draw their in-bin position as ``1 - u`` rather than ``u``.
@@ -594,12 +656,16 @@ class TableEncoder:
     def decode(self, codes: np.ndarray, rng: np.random.Generator,
                bounds: dict[str, Any] | None = None) -> dict[str, Any]:
         out = {}
+        numbers: dict[str, np.ndarray] = {}
         # One in-bin position per row for all binned columns (see _orient).
         u = rng.random(len(codes)) if self._binned() else None
         for enc, sl in zip(self.encoders, self.slices, strict=True):
             parts = [codes[:, i] for i in range(sl.start, sl.stop)]
             if isinstance(enc, NumericEncoder):
-                out[enc.name] = enc.decode(parts, rng, (bounds or {}).get(enc.name), u=u)
+                twin = numbers.get(enc.twin_) if enc.mode_ == "binned" and enc.twin_ else None
+                v = enc.decode_numbers(parts, rng, (bounds or {}).get(enc.name), u=u, twin=twin)
+                numbers[enc.name] = v
+                out[enc.name] = _from_float(v, enc.meta, enc.unit_)
             else:
                 out[enc.name] = enc.decode(parts, rng)
         return out

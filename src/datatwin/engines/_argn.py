@@ -75,7 +75,7 @@ class _Net(nn.Module):
         self.ordinal = [j for j, sc in enumerate(subcolumns) if sc.ordinal and sc.cardinality > 1]
         for j in self.ordinal:
             sc = subcolumns[j]
-            n_values = sc.cardinality - int(sc.has_na)
+            n_values = sc.n_values
             ranks = torch.zeros(sc.cardinality, 1)
             ranks[:n_values, 0] = torch.linspace(-1.0, 1.0, n_values)
             self.register_buffer(f"rank{j}", ranks, persistent=False)
