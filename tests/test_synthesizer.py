@@ -253,3 +253,6 @@ def test_a_column_that_often_equals_another_keeps_those_equalities(tmp_path):
     assert cond["pay"].between(100, 200).all()
     syn.save(tmp_path / "m.dtw")
     assert datatwin.load(tmp_path / "m.dtw").sample(300, seed=3).equals(syn.sample(300, seed=3))
+    # The copula cannot tell when to copy, so it gets no "same as" code.
+    copula = Synthesizer("copula").fit(df)
+    assert all(getattr(e, "twin_", None) is None for e in copula.table_encoder_.encoders)

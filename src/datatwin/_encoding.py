@@ -562,8 +562,11 @@ def make_encoder(name: str, meta: ColumnMeta, rare_threshold: int, max_levels: i
 class TableEncoder:
     """All modelled columns of a table, as one integer matrix of sub-columns."""
 
-    def __init__(self, encoders: list[ColumnEncoder]) -> None:
+    def __init__(self, encoders: list[ColumnEncoder], twins: bool = True) -> None:
         self.encoders = encoders
+        # "Same as" codes need a model that learns when to use them (ARGN); a Gaussian copula
+        # would emit them without regard to the rest of the row.
+        self.twins = twins
 
     @property
     def subcolumns(self) -> list[SubColumn]:
@@ -590,7 +593,8 @@ class TableEncoder:
         for enc in self.encoders:
             parts.extend(enc.fit_encode(df[enc.name], rng))
         self._orient(df)
-        self._find_twins(df, parts)
+        if self.twins:
+            self._find_twins(df, parts)
         if not parts:
             return np.zeros((len(df), 0), dtype=np.int32)
         return np.stack(parts, axis=1).astype(np.int32)

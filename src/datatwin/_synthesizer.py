@@ -160,7 +160,7 @@ class Synthesizer:
         cset = ConstraintSet(parse_constraints(meta.constraints) + parse_constraints(self.constraints))
         cset.bind(meta, set(generators))
         build_fake_pools(df, generators, int(self.random_state), self.locale, _unique_fakes(cset, generators))
-        self.table_encoder_ = TableEncoder(encoders)
+        self.table_encoder_ = TableEncoder(encoders, twins=self.engine != "copula")
         codes = self.table_encoder_.fit_encode(df, enc_rng)
         self.generators_ = generators
         self.metadata_ = meta
