@@ -602,7 +602,7 @@ class TableEncoder:
     def _binned(self) -> list[NumericEncoder]:
         return [e for e in self.encoders if isinstance(e, NumericEncoder) and e.mode_ == "binned"]
 
-    def _find_twins(self, df: pd.DataFrame, parts: list[np.ndarray], min_share: float = 0.01,
+    def _find_twins(self, df: pd.DataFrame, parts: list[np.ndarray], min_share: float = 0.03,
                     min_rows: int = 50) -> None:
         """Give a binned column a "same as" code for the earlier numeric column it most often
         equals exactly (a bill paid in full: ``pay_amt1 == bill_amt2`` in 22 % of credit rows),
