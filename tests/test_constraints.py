@@ -324,3 +324,14 @@ def test_inspect_writes_suggestions_that_fit_applies(tmp_path, real, capsys):
     df = pd.read_csv(out)
     assert (pd.to_datetime(df["start"]) <= pd.to_datetime(df["end"])).all()
     assert set(zip(df["country"], df["city"], strict=True)) <= set(zip(real["country"], real["city"], strict=True))
+
+
+def test_a_range_that_excludes_every_value_is_refused_beside_missing_and_same_as_codes():
+    rng = np.random.default_rng(0)
+    bill = np.round(rng.lognormal(8, 1, 2000), 2)
+    pay = np.where(rng.random(2000) < 0.3, bill, np.round(rng.lognormal(6, 1, 2000), 2))
+    pay[rng.random(2000) < 0.1] = np.nan
+    df = pd.DataFrame({"bill": bill, "pay": pay})
+    with pytest.raises(ConstraintError, match="excludes every value"):
+        datatwin.Synthesizer(random_state=0, constraints=[Range("pay", 1e9, None)],
+                             engine_options={"max_epochs": 1}).fit(df)

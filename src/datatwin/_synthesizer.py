@@ -206,7 +206,8 @@ class Synthesizer:
                 masks = enc.masks_for(("range", a, b), True, what)
             except ConditionError:
                 masks = [np.zeros(1, dtype=bool)]
-            n_values = enc.cardinalities[0] - int(enc.has_na_)
+            # Only the value codes count, not missing or "same as" codes after them.
+            n_values = self.table_encoder_.subcolumns[self.table_encoder_.slices[i].start].n_values
             if not masks[0][:n_values].any():
                 lo_, hi_ = enc.clip_
                 raise ConstraintError(f"constraint {what!r} excludes every value the model learned for {name!r} "
