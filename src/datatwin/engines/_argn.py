@@ -63,6 +63,9 @@ class _Net(nn.Module):
         cards = [sc.cardinality for sc in subcolumns]
         # Context sub-columns are inputs only: their heads exist (one layout) but add no loss.
         self.predicted = [sc.column >= n_context for sc in subcolumns]
+        # Sampling tables folded from these weights, per column order (see ARGNEngine.sample);
+        # they live and die with the weights.
+        self.folded: dict[tuple[int, ...], Any] = {}
         col_of_sub = [sc.column for sc in subcolumns]
         self.cards = cards
         s = len(cards)
@@ -344,7 +347,7 @@ class ARGNEngine(Engine):
     def _orders(self, b: int, gen: torch.Generator) -> list[tuple[torch.Tensor, int, int]]:
         """Column orders for a batch: the canonical order for a share of the rows, then a few
         random orders, each for a contiguous block of rows (the batch is already shuffled)."""
-        c, k_ctx = self.n_columns_, getattr(self, "n_context_", 0)
+        c, k_ctx = self.n_columns_, self.n_context_
         n_fixed = int(round(b * self.fixed_order_share))
         orders = [(torch.arange(c), 0, n_fixed)] if n_fixed else []
         n_rand = b - n_fixed
@@ -371,8 +374,7 @@ class ARGNEngine(Engine):
         fixed = fixed or {}
         allowed = allowed or {}
         s = len(self.subcolumns_)
-        missing = [j for j, sc in enumerate(self.subcolumns_) if sc.column < getattr(self, "n_context_", 0)
-                   and j not in fixed]
+        missing = [j for j, sc in enumerate(self.subcolumns_) if sc.column < self.n_context_ and j not in fixed]
         if missing:
             raise InputError(f"this model was fitted with context columns; give their codes as fixed "
                              f"(sub-columns {missing} are missing)")
@@ -406,8 +408,8 @@ class ARGNEngine(Engine):
             # sum of looked-up rows (one embedding_bag), ~10x fewer operations than the matmul.
             # Cached per column order: building them costs as much as sampling ~20k rows, and
             # chunked or conditional sampling calls this many times with the same order.
-            cache = self.__dict__.setdefault("_tables", {})
-            key = (id(net), tuple(sub_order))
+            cache = net.folded
+            key = tuple(sub_order)
             if key not in cache:
                 if len(cache) >= 8:
                     cache.pop(next(iter(cache)))
@@ -460,7 +462,7 @@ class ARGNEngine(Engine):
     # ------------------------------------------------------------------ state
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state = {"hidden": self.hidden_, "n_columns": self.n_columns_,
-                 "history": getattr(self, "history_", []), "n_context": getattr(self, "n_context_", 0)}
+                 "history": getattr(self, "history_", []), "n_context": self.n_context_}
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
         return state, arrays
 
