@@ -428,6 +428,28 @@ def _replace(df: pd.DataFrame, rows: np.ndarray, src: pd.DataFrame, src_rows: np
         df[c] = arr
 
 
+def _broken_order(c: Inequality, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rows where ``a``/``b`` (the rule's low/high numbers) break ``c``; missing values never do."""
+    with np.errstate(invalid="ignore"):
+        bad = (a >= b) if c.strict else (a > b)
+    return bad & ~np.isnan(a) & ~np.isnan(b)
+
+
+def _out_of(v: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return (v < bounds[0]) | (v > bounds[1])
+
+
+def _formula_values(f: Formula, df: pd.DataFrame, units: _Units) -> np.ndarray:
+    """The formula evaluated on the rows of ``df`` (float64, one per row; NaN where undefined)."""
+    with np.errstate(all="ignore"):
+        v = np.asarray(_evaluate(_parse(f.expression, f), {n: units.numbers(df[n]) for n in f.inputs}),
+                       dtype=np.float64)
+    v = np.broadcast_to(v, (len(df),)).astype(np.float64)
+    v[~np.isfinite(v)] = np.nan
+    return v
+
+
 class _Units:
     """Numeric views of ordered columns: numbers as floats, dates as seconds (NaN = missing)."""
 
@@ -495,6 +517,7 @@ class ConstraintSet:
         # Counts since the model was loaded or fitted: rows checked, rows broken on the first
         # draw, candidate rows redrawn, rows repaired (for benchmarks and debugging).
         self.stats_: dict[str, int] = {}
+        self._combo_cache: dict[int, tuple[list[pd.Index], np.ndarray, np.ndarray]] = {}  # from combos_
 
     # -------------------------------------------------------------- static checks
     def bind(self, meta: Metadata, generated: set[str]) -> None:
@@ -614,6 +637,13 @@ class ConstraintSet:
 
         ``usable(column, value)`` says whether the model can generate a value (rare levels cannot).
         """
+        ok: dict[tuple[str, Any], bool] = {}  # one check per distinct value, not per combination
+
+        def can(col: str, x: Any) -> bool:
+            if (col, _key(x)) not in ok:
+                ok[(col, _key(x))] = usable(col, x)
+            return ok[(col, _key(x))]
+
         for i, c in enumerate(self.constraints):
             if isinstance(c, FixedCombinations):
                 cols = c.columns
@@ -627,18 +657,17 @@ class ConstraintSet:
                                                                                                   sort=False)
                     pairs = sorted(((list(k), int(v)) for k, v in grouped.items()),
                                    key=lambda kv: (-kv[1], [str(x) for x in kv[0]]))
-                    combos = [[_plain(x) for x in k] for k, _ in pairs
-                              if all(usable(col, x) for col, x in zip(cols, k, strict=True))]
-                    counts = [v for k, v in pairs if all(usable(col, x) for col, x in zip(cols, k, strict=True))]
+                    kept = [(k, v) for k, v in pairs if all(can(col, x) for col, x in zip(cols, k, strict=True))]
+                    combos = [[_plain(x) for x in k] for k, _ in kept]
+                    counts = [v for _, v in kept]
                 if not combos:
                     raise ConstraintError(f"{c.describe()}: no combination is left to generate (every one "
                                           f"involves a value too rare to reproduce)")
                 self.combos_[i] = (cols, combos, counts)
+                self._combo_cache.pop(i, None)
         for f in self.formulas:
-            with np.errstate(all="ignore"):
-                v = np.asarray(_evaluate(_parse(f.expression, f), {n: units.numbers(df[n]) for n in f.inputs}),
-                               dtype=np.float64)
-                target = units.numbers(df[f.column])
+            v, target = _formula_values(f, df, units), units.numbers(df[f.column])
+            with np.errstate(invalid="ignore"):
                 off = np.abs(v - target) > max(units.step(f.column) / 2, 1e-9) + 1e-9 * np.abs(target)
             off &= np.isfinite(v) & np.isfinite(target)
             if off.any():
@@ -670,11 +699,7 @@ class ConstraintSet:
             f = by_target.get(name)
             if f is None:
                 continue
-            values = {n: units.numbers(df[n]) for n in f.inputs}
-            with np.errstate(all="ignore"):
-                v = np.asarray(_evaluate(_parse(f.expression, f), values), dtype=np.float64)
-            v = np.broadcast_to(v, (len(df),)).astype(np.float64)
-            v[~np.isfinite(v)] = np.nan
+            v = _formula_values(f, df, units)
             col = units.meta.columns[name]
             if rows is None:
                 df[name] = _from_float(v, col, None)
@@ -690,15 +715,9 @@ class ConstraintSet:
             if isinstance(c, Formula):
                 continue
             if isinstance(c, Inequality):
-                a, b = units.numbers(df[c.low]), units.numbers(df[c.high])
-                with np.errstate(invalid="ignore"):
-                    bad = (a >= b) if c.strict else (a > b)
-                out.append(bad & ~np.isnan(a) & ~np.isnan(b))
+                out.append(_broken_order(c, units.numbers(df[c.low]), units.numbers(df[c.high])))
             elif isinstance(c, Range):
-                v = units.numbers(df[c.column])
-                lo, hi = self.range_bounds_.get(i, (-math.inf, math.inf))
-                with np.errstate(invalid="ignore"):
-                    out.append((v < lo) | (v > hi))
+                out.append(_out_of(units.numbers(df[c.column]), self.range_bounds_.get(i, (-math.inf, math.inf))))
             elif isinstance(c, FixedCombinations):
                 out.append(~self._combo_allowed(df, i))
             elif isinstance(c, Unique):
@@ -789,8 +808,7 @@ class ConstraintSet:
             changed = False
             for c in self.inequalities:
                 a, b = units.numbers(df[c.low]), units.numbers(df[c.high])
-                with np.errstate(invalid="ignore"):
-                    bad = np.flatnonzero(((a >= b) if c.strict else (a > b)) & ~np.isnan(a) & ~np.isnan(b))
+                bad = np.flatnonzero(_broken_order(c, a, b))
                 if not len(bad):
                     continue
                 changed = True
@@ -806,8 +824,7 @@ class ConstraintSet:
             if isinstance(c, Range):
                 lo, hi = self.range_bounds_.get(i, (-math.inf, math.inf))
                 v = units.numbers(df[c.column])
-                with np.errstate(invalid="ignore"):
-                    bad = np.flatnonzero((v < lo) | (v > hi))
+                bad = np.flatnonzero(_out_of(v, (lo, hi)))
                 if len(bad):
                     clipped = np.clip(v[bad], lo, hi)
                     units.write(df, c.column, bad, clipped, up=bool(np.all(clipped == lo)))
@@ -819,7 +836,7 @@ class ConstraintSet:
         allows (-1 if none), the positions one mixed-radix number, looked up in the allowed set.
         """
         cols, combos, _ = self.combos_[i]
-        cache = self.__dict__.setdefault("_combo_cache", {})
+        cache = self._combo_cache
         if i not in cache:
             levels = [pd.Index(list(dict.fromkeys(_key(t[n]) for t in combos)), dtype=object)
                       for n in range(len(cols))]
