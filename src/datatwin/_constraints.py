@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from ._encoding import _DT_UNITS, _from_float, _to_float
+from ._encoding import _DT_UNITS, _from_float, _to_seconds
 from ._exceptions import ConstraintError
 from ._metadata import Metadata, parse_datetime_text
 
@@ -458,9 +458,7 @@ class _Units:
         self.units = units
 
     def numbers(self, s: pd.Series) -> np.ndarray:
-        col = self.meta.columns[str(s.name)]
-        v, unit = _to_float(s, col)
-        return v * _DT_UNITS[unit] if col.kind == "datetime" and unit else v
+        return _to_seconds(s, self.meta.columns[str(s.name)])
 
     def scalar(self, name: str, value: Any, what: str) -> float:
         col = self.meta.columns[name]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._encoding import _DT_UNITS, CategoricalEncoder, NumericEncoder, _is_missing, _to_float
+from ._encoding import CategoricalEncoder, NumericEncoder, _is_missing, _to_seconds
 from ._exceptions import ConditionError
 
 if TYPE_CHECKING:
@@ -152,9 +152,7 @@ def row_matches(syn: Synthesizer, df: pd.DataFrame, where: dict[str, Any]) -> np
     for name, spec in where.items():
         enc = syn.table_encoder_.encoders[_encoder_index(syn, name, "boost")]
         if isinstance(enc, NumericEncoder):
-            v, unit = _to_float(df[name], enc.meta)
-            if enc.meta.kind == "datetime" and unit:
-                v = v * _DT_UNITS[unit] / _DT_UNITS[enc.unit_ or "s"]
+            v = _to_seconds(df[name], enc.meta) / enc.seconds_per_unit
             with np.errstate(invalid="ignore"):
                 if isinstance(spec, tuple) and len(spec) == 2:
                     lo = -np.inf if _is_missing(spec[0]) else enc._number(spec[0])

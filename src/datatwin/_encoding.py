@@ -82,6 +82,12 @@ def _to_float(s: pd.Series, meta: ColumnMeta) -> tuple[np.ndarray, str | None]:
     return out, unit
 
 
+def _to_seconds(s: pd.Series, meta: ColumnMeta) -> np.ndarray:
+    """Like :func:`_to_float`, with dates as seconds whatever unit the values come in."""
+    v, unit = _to_float(s, meta)
+    return v * _DT_UNITS[unit] if unit else v
+
+
 def _rescale(value: float, unit_from: str | None, unit_to: str) -> float:
     """A count of ``unit_from`` converted into a count of ``unit_to``."""
     return float(value) * _DT_UNITS[unit_from or "s"] / _DT_UNITS[unit_to]
@@ -343,6 +349,11 @@ class NumericEncoder(ColumnEncoder):
     def __init__(self, name: str, meta: ColumnMeta, rare_threshold: int = 5) -> None:
         super().__init__(name, meta)
         self.rare_threshold = rare_threshold
+
+    @property
+    def seconds_per_unit(self) -> int:
+        """Seconds in one unit of the encoded numbers (1 for plain numbers)."""
+        return _DT_UNITS[self.unit_] if self.unit_ else 1
 
     @property
     def cardinalities(self) -> list[int]:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ._constraints import Constraint, FixedCombinations, Formula, Inequality
-from ._encoding import _to_float
+from ._encoding import _to_seconds
 from ._metadata import Metadata
 
 __all__ = ["constraint_json", "suggest_constraints"]
@@ -52,11 +52,7 @@ def suggest_constraints(df: pd.DataFrame, metadata: Metadata | None = None, *, m
 
 def _numbers(df: pd.DataFrame, meta: Metadata, kind: str) -> dict[str, np.ndarray]:
     cols = [n for n, c in meta.columns.items() if c.kind == kind][:MAX_COLUMNS]
-    out = {}
-    for n in cols:
-        v, unit = _to_float(df[n], meta.columns[n])
-        out[n] = v * {"D": 86_400, "m": 60, "s": 1}[unit] if unit else v
-    return out
+    return {n: _to_seconds(df[n], meta.columns[n]) for n in cols}
 
 
 def _inequalities(df: pd.DataFrame, meta: Metadata, min_rows: int) -> list[Constraint]:

@@ -15,7 +15,6 @@ import pandas as pd
 from ._constraints import ConstraintError, ConstraintSet, _key, _Units, parse_constraints
 from ._control import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
 from ._encoding import (
-    _DT_UNITS,
     MODELLED_KINDS,
     CategoricalEncoder,
     ColumnEncoder,
@@ -183,8 +182,7 @@ class Synthesizer:
         domain = {}
         for e in self.table_encoder_.encoders:
             if isinstance(e, NumericEncoder):
-                sec = _DT_UNITS[e.unit_] if self.metadata_.columns[e.name].kind == "datetime" and e.unit_ else 1
-                domain[e.name] = (e.clip_[0] * sec, e.clip_[1] * sec)
+                domain[e.name] = (e.clip_[0] * e.seconds_per_unit, e.clip_[1] * e.seconds_per_unit)
         self.constraints_ = cset
         self.constraint_ranges_ = cset.conditions(self._units(), domain)
         self._constraint_masks()  # an empty range fails at fit time, not at the first sample
@@ -198,8 +196,7 @@ class Synthesizer:
             i = names.index(name)
             enc = self.table_encoder_.encoders[i]
             assert isinstance(enc, NumericEncoder)
-            sec = _DT_UNITS[enc.unit_] if self.metadata_.columns[name].kind == "datetime" and enc.unit_ else 1
-            a, b = lo / sec, hi / sec
+            a, b = lo / enc.seconds_per_unit, hi / enc.seconds_per_unit
             what = f"{enc._show(a) + ' <= ' if math.isfinite(a) else ''}{name}" \
                    f"{' <= ' + enc._show(b) if math.isfinite(b) else ''}"
             try:
