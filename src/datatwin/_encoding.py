@@ -349,6 +349,11 @@ class NumericEncoder(ColumnEncoder):
     def __init__(self, name: str, meta: ColumnMeta, rare_threshold: int = 5) -> None:
         super().__init__(name, meta)
         self.rare_threshold = rare_threshold
+        # Binned columns only, set by TableEncoder.fit_encode: whether the in-bin position is
+        # mirrored (_orient), and an earlier numeric column this one often equals exactly, whose
+        # rows take one more coarse code, "same as the twin" (_find_twins).
+        self.flip_ = False
+        self.twin_: str | None = None
 
     @property
     def seconds_per_unit(self) -> int:
@@ -380,10 +385,7 @@ class NumericEncoder(ColumnEncoder):
             self.counts_ = [int(c) for c in np.bincount(codes, minlength=len(uniq))]
             return [self._with_na(codes, missing, len(uniq))]
         self.mode_ = "binned"
-        self.flip_ = False  # set by TableEncoder.fit_encode
-        # An earlier numeric column this one often equals exactly; its rows that do take one more
-        # coarse code, "same as the twin" (set by TableEncoder._find_twins).
-        self.twin_: str | None = None
+        self.flip_, self.twin_ = False, None
         n_bins = int(min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m))
         self.n_coarse_ = math.ceil(math.sqrt(n_bins))
         self.n_fine_ = math.ceil(n_bins / self.n_coarse_)
@@ -488,17 +490,17 @@ class NumericEncoder(ColumnEncoder):
         return f"{v:g}"
 
     def decode(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None,
-               u: np.ndarray | None = None, twin: np.ndarray | None = None) -> Any:
+               u: np.ndarray | None = None) -> Any:
         """Values for the codes; a binned value is drawn inside its bin at position ``u`` (shared
         by the table's binned columns, see :meth:`TableEncoder.decode`) or a fresh uniform."""
-        return _from_float(self.decode_numbers(codes, rng, bounds, u, twin), self.meta, self.unit_)
+        return _from_float(self.decode_numbers(codes, rng, bounds, u), self.meta, self.unit_)
 
     def decode_numbers(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None,
                        u: np.ndarray | None = None, twin: np.ndarray | None = None) -> np.ndarray:
         """Decoded numbers (NaN = missing; dates as counts of ``unit_``). ``twin``: the twin
         column's decoded numbers, copied where the "same as" code was drawn."""
         first = codes[0].astype(np.int64)
-        same = first == self.n_coarse_ + int(self.has_na_) if self.mode_ == "binned" and self.twin_ else None
+        same = first == self.n_coarse_ + int(self.has_na_) if self.twin_ else None
         if same is not None:
             # A "same as" row whose twin is missing takes a value from the middle bin instead.
             first = np.where(same, (self.n_coarse_ // 2), first)
@@ -586,7 +588,7 @@ class TableEncoder:
             ordinal = isinstance(enc, NumericEncoder)
             for j, card in enumerate(enc.cardinalities):
                 has_na = bool(ordinal and j == 0 and getattr(enc, "has_na_", False))
-                special = int(has_na) + int(ordinal and j == 0 and getattr(enc, "twin_", None) is not None)
+                special = int(has_na) + int(isinstance(enc, NumericEncoder) and j == 0 and enc.twin_ is not None)
                 subs.append(SubColumn(i, f"{enc.name}#{j}", int(card), ordinal, has_na, special))
         return subs
 
@@ -623,11 +625,7 @@ class TableEncoder:
         that at once; as a code, the model learns when the columns are equal like any other level.
         """
         nums = [e for e in self.encoders if isinstance(e, NumericEncoder)]
-        first_part = {}
-        k = 0
-        for e in self.encoders:
-            first_part[e.name] = k
-            k += len(e.cardinalities)
+        first_part = {e.name: sl.start for e, sl in zip(self.encoders, self.slices, strict=True)}
         values = {e.name: _to_float(df[e.name], e.meta)[0] for e in nums}
         for idx, b in enumerate(nums):
             if b.mode_ != "binned":
@@ -677,7 +675,7 @@ class TableEncoder:
         for enc, sl in zip(self.encoders, self.slices, strict=True):
             parts = [codes[:, i] for i in range(sl.start, sl.stop)]
             if isinstance(enc, NumericEncoder):
-                twin = numbers.get(enc.twin_) if enc.mode_ == "binned" and enc.twin_ else None
+                twin = numbers.get(enc.twin_) if enc.twin_ else None
                 v = enc.decode_numbers(parts, rng, (bounds or {}).get(enc.name), u=u, twin=twin)
                 numbers[enc.name] = v
                 out[enc.name] = _from_float(v, enc.meta, enc.unit_)
