@@ -30,7 +30,7 @@ from _common import write_section  # benchmarks/ is on sys.path when a script ru
 
 import datatwin
 from datatwin import FixedCombinations, Range, Regex, Unique
-from datatwin._constraints import ConstraintSet
+from datatwin.constraints import ConstraintSet
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 100_000

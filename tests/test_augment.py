@@ -34,7 +34,7 @@ def cli(*args):
     return exc.value.code
 
 
-def _key(df: pd.DataFrame) -> list[tuple]:
+def value_key(df: pd.DataFrame) -> list[tuple]:
     return sorted(map(tuple, df.astype(str).itertuples(index=False)))
 
 
@@ -43,7 +43,7 @@ def test_ratio_is_the_synthetic_share_and_every_real_row_is_kept(real, syn):
     assert len(out) == 2 * len(real) and list(out.columns) == [*real.columns, "source"]
     counts = out["source"].value_counts()
     assert counts["real"] == counts["synthetic"] == len(real)
-    assert _key(out[out.source == "real"].drop(columns="source")) == _key(real)
+    assert value_key(out[out.source == "real"].drop(columns="source")) == value_key(real)
     quarter = datatwin.augment(real, syn, ratio=0.2, seed=1)
     assert len(quarter) == len(real) + len(real) // 4 and list(quarter.columns) == list(real.columns)
 
@@ -69,7 +69,7 @@ def test_fixed_output_size_subsamples_real_rows(real, syn):
 
 def test_ratio_zero_returns_the_real_rows(real, syn):
     out = datatwin.augment(real, syn, ratio=0)
-    assert _key(out) == _key(real)
+    assert value_key(out) == value_key(real)
 
 
 def test_model_file_path_works(tmp_path, real, syn):

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import datatwin
 from datatwin import ConditionError, ConstraintError, FixedCombinations, Inequality, Range, Regex, Unique
-from datatwin._constraints import ConstraintSet, _Units, parse_constraints
 from datatwin.cli import main
+from datatwin.constraints import ConstraintSet, Units, parse_constraints
 from helpers import shared_csv
 
 FAST = {"max_epochs": 4}
@@ -235,7 +235,7 @@ def test_repair_sorts_a_chain_of_inequalities(rows, strict):
     meta = datatwin.Metadata.infer(pd.DataFrame({"a": [1, 2], "b": [1, 2], "c": [1, 2]}))
     cs = ConstraintSet([Inequality("a", "b", strict), Inequality("b", "c", strict)])
     cs.bind(meta, set())
-    units = _Units(meta, {})
+    units = Units(meta, {})
     cs.conditions(units, {})
     out = cs.enforce(df.copy(), units, lambda r, k, rnd: df.iloc[np.repeat(r, k)].reset_index(drop=True), [], {},
                      np.random.default_rng(0))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from datatwin import InputError
-from datatwin._encoding import SubColumn
+from datatwin.encoding import SubColumn
 from datatwin.engines import ENGINES
 
 

@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datatwin import Synthesizer
-from datatwin._encoding import CategoricalEncoder, NumericEncoder
-from datatwin._metadata import ColumnMeta
+from datatwin.encoding import CategoricalEncoder, NumericEncoder
+from datatwin.metadata import ColumnMeta
 
 
 @st.composite

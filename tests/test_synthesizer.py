@@ -219,7 +219,7 @@ def test_wide_table_fallback_samples_the_same_distribution(mixed_df, monkeypatch
 
 def test_binned_columns_share_their_in_bin_position():
     """x, y = x + tiny noise and z = -x: decoding the real codes keeps y close to x and z to -x."""
-    from datatwin._encoding import NumericEncoder, TableEncoder
+    from datatwin.encoding import NumericEncoder, TableEncoder
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 100, 4000)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import datatwin
-from datatwin._text_pii import _FreshFakes, _name_words, _pattern_spans, norm
+from datatwin.pii._text import _FreshFakes, _name_words, _pattern_spans, norm
 
 META = {"columns": {
     "first_name": {"kind": "pii", "pii_type": "first_name"},

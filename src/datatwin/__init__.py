@@ -8,8 +8,6 @@ Example:
     (3, 2)
 """
 
-from ._augment import augment
-from ._constraints import ConstraintError, FixedCombinations, Formula, Inequality, Range, Regex, Unique
 from ._exceptions import (
     ConditionError,
     DatatwinError,
@@ -19,15 +17,24 @@ from ._exceptions import (
     NotFittedError,
     OutputError,
 )
-from ._io import read_table, write_table
-from ._metadata import ColumnMeta, Metadata
-from ._pii import anonymize
 from ._progress import ProgressEvent
-from ._spec import Spec, SpecError, generate, generate_to_file
-from ._suggest import suggest_constraints
-from ._synthesizer import Synthesizer, load
 from ._version import __version__
+from .constraints import (
+    ConstraintError,
+    FixedCombinations,
+    Formula,
+    Inequality,
+    Range,
+    Regex,
+    Unique,
+    suggest_constraints,
+)
 from .evaluation import EvaluationResult, evaluate
+from .io import read_table, write_table
+from .metadata import ColumnMeta, Metadata
+from .pii import anonymize
+from .spec import Spec, SpecError, generate, generate_to_file
+from .synthesizer import Synthesizer, augment, load
 
 __all__ = [
     "ColumnMeta",

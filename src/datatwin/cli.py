@@ -184,12 +184,12 @@ def inspect(
                                                    "extremes or rare values.")] = None,
 ) -> None:
     """Show the detected kind of every column (numeric, categorical, datetime, id, PII, ...)."""
-    from ._io import read_table
-    from ._metadata import Metadata
+    from .io import read_table
+    from .metadata import Metadata
 
     if spec_out is not None:
         _check_output(spec_out)
-    from ._suggest import constraint_json, suggest_constraints
+    from .constraints import constraint_json, suggest_constraints
 
     df = read_table(data)
     meta = Metadata.infer(df)
@@ -200,7 +200,7 @@ def inspect(
         meta.constraints = [constraint_json(c) for c in suggested]
         meta.save(json_out)
     if spec_out is not None:
-        from ._spec import Spec
+        from .spec import Spec
 
         Spec.from_data(df, meta).save(spec_out, comment=(
             f"Starter spec written by 'datatwin inspect' from {data.name}: edit it, then run\n"
@@ -255,8 +255,8 @@ def _model_summary(syn: Any, path: Path) -> str:
 
 def _fit(data: Path, metadata: Path | None, seed: int, engine: str, max_training_time: float,
          locale: str = "en_US", constraints: list[str] | None = None) -> Any:
-    from ._io import read_table
-    from ._synthesizer import Synthesizer
+    from .io import read_table
+    from .synthesizer import Synthesizer
 
     df = read_table(data)
     syn = Synthesizer(engine, random_state=seed, max_training_time=max_training_time, locale=locale,
@@ -281,8 +281,8 @@ def sample(
                                                       "the rest conditionally: col=*1.1, col=+5 (repeatable).")] = None,
 ) -> None:
     """Generate rows from a saved model, streamed to CSV or Parquet in chunks."""
-    from ._io import write_table
-    from ._synthesizer import load
+    from .io import write_table
+    from .synthesizer import load
 
     _check_n(n)
     _check_table_suffix(output)
@@ -347,9 +347,9 @@ def _synth_with_report(data: Path, n: int, output: Path, metadata: Path | None, 
                        chunk_size: int, locale: str, constraints: list[str] | None = None) -> None:
     import numpy as np
 
-    from ._io import read_table
-    from ._synthesizer import Synthesizer
     from .evaluation import evaluate
+    from .io import read_table
+    from .synthesizer import Synthesizer
 
     df = read_table(data)
     if target is not None and target not in df.columns:
@@ -404,8 +404,8 @@ def evaluate(
                                           min=100)] = 50_000,
 ) -> None:
     """Score synthetic data against real data: fidelity, detection, ML utility, privacy; write an HTML report."""
-    from ._io import read_table
     from .evaluation import evaluate as run_evaluate
+    from .io import read_table
 
     for p in (output, json_out):
         if p is not None:
@@ -432,7 +432,7 @@ def generate(
     chunk_size: ChunkOpt = 100_000,
 ) -> None:
     """Generate rows from a spec (distributions, Faker, formulas, constraints): no real data needed."""
-    from ._spec import Spec, generate_to_file
+    from .spec import Spec, generate_to_file
 
     _check_n(n)
     _check_table_suffix(output)
@@ -458,9 +458,9 @@ def augment(
     seed: SeedOpt = 0,
 ) -> None:
     """Blend real rows with synthetic rows from a model at a chosen share, shuffled."""
-    from ._augment import augment as blend
-    from ._io import read_table, write_table
-    from ._synthesizer import load
+    from .io import read_table, write_table
+    from .synthesizer import augment as blend
+    from .synthesizer import load
 
     if rows is not None:
         _check_n(rows)

@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._encoding import SubColumn
 from .._exceptions import InputError
 from .._progress import ProgressCallback, report
+from ..encoding import SubColumn
 from ._base import Engine
 
 __all__ = ["ARGNEngine"]
@@ -193,7 +193,7 @@ class ARGNEngine(Engine):
 
     Example:
         >>> import numpy as np
-        >>> from datatwin._encoding import SubColumn
+        >>> from datatwin.encoding import SubColumn
         >>> codes = np.random.default_rng(0).integers(0, 3, size=(300, 2)).astype(np.int32)
         >>> eng = ARGNEngine(max_epochs=2).fit(codes, [SubColumn(0, "a", 3), SubColumn(1, "b", 3)], seed=0)
         >>> eng.sample(5, seed=1, forbidden=[np.array([], int)] * 2).shape

@@ -4,8 +4,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._encoding import SubColumn
 from .._progress import ProgressCallback
+from ..encoding import SubColumn
 
 __all__ = ["Engine"]
 

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import ndtri
 
-from .._encoding import SubColumn
 from .._exceptions import ConditionError, InputError
 from .._progress import ProgressCallback, report
+from ..encoding import SubColumn
 from ._base import Engine
 
 __all__ = ["CopulaEngine"]
@@ -25,7 +25,7 @@ class CopulaEngine(Engine):
 
     Example:
         >>> import numpy as np
-        >>> from datatwin._encoding import SubColumn
+        >>> from datatwin.encoding import SubColumn
         >>> codes = np.random.default_rng(0).integers(0, 3, size=(500, 2))
         >>> eng = CopulaEngine().fit(codes, [SubColumn(0, "a", 3), SubColumn(1, "b", 3)], seed=0)
         >>> eng.sample(4, seed=1, forbidden=[np.array([], int)] * 2).shape

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._exceptions import InputError
-from ._metadata import PII_TYPES, Metadata
+from .._exceptions import InputError
+from ..metadata import PII_TYPES, Metadata
 
 __all__ = ["FAKER_METHODS", "anonymize", "fake_pool"]
 
@@ -213,7 +213,7 @@ def anonymize(df: pd.DataFrame, metadata: Metadata | dict[str, Any] | None = Non
         out[name] = pd.array(col, dtype=real.dtype) if str(real.dtype) not in ("object",) else col
     texts = [name for name, col in meta.columns.items() if col.kind == "text"]
     if scrub_text and texts:
-        from ._text_pii import TextScrubber
+        from ._text import TextScrubber
 
         scrubber = TextScrubber(df, pii, generated, key=key, locale=locale, seed=seed)
         for name in texts:

@@ -32,9 +32,9 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ._exceptions import InputError
-from ._pii import FAKER_METHODS
-from ._progress import ProgressCallback, report
+from .._exceptions import InputError
+from .._progress import ProgressCallback, report
+from ..pii import FAKER_METHODS
 
 __all__ = ["BLOCK", "Spec", "SpecError", "generate", "generate_to_file", "iter_generate"]
 
@@ -1741,7 +1741,7 @@ class Spec:
     def save(self, path: str | os.PathLike[str], *, comment: str | None = None) -> None:
         """Write the spec as YAML (``comment`` as ``#`` lines on top), or JSON when ``path`` ends in
         ``.json``; atomically."""
-        from ._io import atomic_write_text
+        from ..io import atomic_write_text
 
         p = Path(path)
         if p.suffix.lower() == ".json":
@@ -2036,7 +2036,7 @@ def generate_to_file(spec: Spec | Mapping[str, Any] | str | os.PathLike[str], n:
                      path: str | os.PathLike[str], seed: int = 0, *, chunk_size: int = BLOCK,
                      progress: ProgressCallback | None = None) -> int:
     """Stream ``n`` generated rows into a CSV or Parquet file (atomic: no partial file on failure)."""
-    from ._io import write_table_chunks
+    from ..io import write_table_chunks
 
     return write_table_chunks(iter_generate(spec, n, seed, chunk_size=chunk_size, progress=progress), path)
 
@@ -2044,7 +2044,7 @@ def generate_to_file(spec: Spec | Mapping[str, Any] | str | os.PathLike[str], n:
 # ====================================================================== starter spec from data
 def starter_spec(df: pd.DataFrame, metadata: Any = None, *, min_count: int = 5) -> dict[str, Any]:
     """A spec (plain data) that imitates ``df`` column by column, without real rare values or extremes."""
-    from ._metadata import Metadata
+    from ..metadata import Metadata
 
     if not isinstance(df, pd.DataFrame) or df.shape[1] == 0 or len(df) == 0:
         raise InputError("a starter spec needs a DataFrame with rows and columns")
@@ -2159,7 +2159,7 @@ def _starter_category(s: pd.Series, min_count: int) -> dict[str, Any]:
 
 
 def _starter_date(s: pd.Series, cm: Any) -> dict[str, Any]:
-    from ._metadata import parse_datetime_text
+    from ..metadata import parse_datetime_text
 
     fmt = cm.datetime_format
     t = parse_datetime_text(s.astype(str), fmt) if fmt else pd.to_datetime(s, errors="coerce")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._exceptions import MetadataError
+from .._exceptions import MetadataError
 
 __all__ = ["KINDS", "PII_TYPES", "ColumnMeta", "Metadata"]
 
@@ -179,7 +179,7 @@ class Metadata:
         return json.dumps(self.to_dict(), indent=2)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        from ._io import atomic_write_text
+        from ..io import atomic_write_text
 
         atomic_write_text(Path(path), self.to_json() + "\n")
 

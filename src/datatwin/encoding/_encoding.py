@@ -23,15 +23,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._exceptions import ConditionError, InputError
-from ._metadata import ColumnMeta, parse_datetime_text
+from .._exceptions import ConditionError, InputError
+from ..metadata import ColumnMeta, parse_datetime_text
 
 __all__ = ["ColumnEncoder", "SubColumn", "TableEncoder", "make_encoder"]
 
 DISCRETE_MAX_LEVELS = 128
 MAX_BINS = 1024
 MIN_ROWS_PER_BIN = 10
-_DT_UNITS = {"D": 86_400, "m": 60, "s": 1}
+DT_UNITS = {"D": 86_400, "m": 60, "s": 1}
 
 
 @dataclass(frozen=True)
@@ -78,19 +78,19 @@ def _to_float(s: pd.Series, meta: ColumnMeta) -> tuple[np.ndarray, str | None]:
         elif np.all(secs % 60 == 0):
             unit = "m"
     out = np.full(len(s), np.nan)
-    out[valid] = (ns[valid] // 1_000_000_000 // _DT_UNITS[unit]).astype(np.float64)
+    out[valid] = (ns[valid] // 1_000_000_000 // DT_UNITS[unit]).astype(np.float64)
     return out, unit
 
 
-def _to_seconds(s: pd.Series, meta: ColumnMeta) -> np.ndarray:
+def to_seconds(s: pd.Series, meta: ColumnMeta) -> np.ndarray:
     """Like :func:`_to_float`, with dates as seconds whatever unit the values come in."""
     v, unit = _to_float(s, meta)
-    return v * _DT_UNITS[unit] if unit else v
+    return v * DT_UNITS[unit] if unit else v
 
 
 def _rescale(value: float, unit_from: str | None, unit_to: str) -> float:
     """A count of ``unit_from`` converted into a count of ``unit_to``."""
-    return float(value) * _DT_UNITS[unit_from or "s"] / _DT_UNITS[unit_to]
+    return float(value) * DT_UNITS[unit_from or "s"] / DT_UNITS[unit_to]
 
 
 def _to_datetime(s: pd.Series, meta: ColumnMeta) -> pd.Series:
@@ -109,11 +109,11 @@ def _to_datetime(s: pd.Series, meta: ColumnMeta) -> pd.Series:
     return parsed
 
 
-def _from_float(v: np.ndarray, meta: ColumnMeta, unit: str | None) -> Any:
+def from_float(v: np.ndarray, meta: ColumnMeta, unit: str | None) -> Any:
     """Inverse of :func:`_to_float`: an array or pandas array in the column's input dtype."""
     missing = np.isnan(v)
     if meta.kind == "datetime":
-        secs = np.where(missing, 0, v).astype(np.int64) * _DT_UNITS[unit or "s"]
+        secs = np.where(missing, 0, v).astype(np.int64) * DT_UNITS[unit or "s"]
         dt = secs.astype("datetime64[s]").astype("datetime64[ns]")
         dt[missing] = np.datetime64("NaT")
         if meta.datetime_format is None:
@@ -140,7 +140,7 @@ def _from_float(v: np.ndarray, meta: ColumnMeta, unit: str | None) -> Any:
     # Numbers that came as text: write them back as text.
     txt = _num_strings(v, meta).astype(object)
     txt[missing] = None
-    return _as_text_dtype(txt, dtype)
+    return as_text_dtype(txt, dtype)
 
 
 def _num_strings(v: np.ndarray, meta: ColumnMeta) -> np.ndarray:
@@ -161,10 +161,10 @@ def _format_datetimes(dt: np.ndarray, missing: np.ndarray, meta: ColumnMeta) -> 
     else:
         txt = pd.Series(dt).dt.strftime(fmt).to_numpy(dtype=object)
     txt[missing] = None
-    return _as_text_dtype(txt, meta.dtype)
+    return as_text_dtype(txt, meta.dtype)
 
 
-def _as_text_dtype(values: np.ndarray, dtype: str) -> Any:
+def as_text_dtype(values: np.ndarray, dtype: str) -> Any:
     if dtype in ("object", "O"):
         out = values.astype(object)
         out[pd.isna(out)] = np.nan
@@ -175,7 +175,7 @@ def _as_text_dtype(values: np.ndarray, dtype: str) -> Any:
         return pd.array(values, dtype="str")
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
@@ -289,7 +289,7 @@ class CategoricalEncoder(ColumnEncoder):
                 return pd.array(vals, dtype="boolean")
             v = np.array([np.nan if x is None else float(x) for x in [*self.levels_, None]])[np.where(c >= n, n, c)]
             integer = all(float(x).is_integer() for x in self.levels_)
-            return _from_float(v, ColumnMeta("numeric", dtype=dtype, integer=integer), None)
+            return from_float(v, ColumnMeta("numeric", dtype=dtype, integer=integer), None)
         import pyarrow as pa
 
         # Arrow's dictionary decode builds a million strings in milliseconds.
@@ -322,7 +322,7 @@ class CategoricalEncoder(ColumnEncoder):
 
     def code_of(self, value: Any) -> int:
         """The code of one value (missing included); a clear error for unseen or rare values."""
-        if _is_missing(value):
+        if is_missing(value):
             if not self.has_na_:
                 raise ConditionError(f"column {self.name!r} has no missing values to condition on")
             return len(self.levels_) + int(self.has_rare_)
@@ -358,7 +358,7 @@ class NumericEncoder(ColumnEncoder):
     @property
     def seconds_per_unit(self) -> int:
         """Seconds in one unit of the encoded numbers (1 for plain numbers)."""
-        return _DT_UNITS[self.unit_] if self.unit_ else 1
+        return DT_UNITS[self.unit_] if self.unit_ else 1
 
     @property
     def cardinalities(self) -> list[int]:
@@ -432,15 +432,15 @@ class NumericEncoder(ColumnEncoder):
     def condition(self, spec: Any) -> tuple[list[np.ndarray], Any]:
         want_na = False
         if isinstance(spec, tuple) and len(spec) == 2:
-            a = -np.inf if _is_missing(spec[0]) else self._number(spec[0])
-            b = np.inf if _is_missing(spec[1]) else self._number(spec[1])
+            a = -np.inf if is_missing(spec[0]) else self._number(spec[0])
+            b = np.inf if is_missing(spec[1]) else self._number(spec[1])
             if a > b:
                 raise ConditionError(f"column {self.name!r}: range ({spec[0]!r}, {spec[1]!r}) is empty")
             bounds: Any = ("range", a, b)
         else:
             raw = list(spec) if isinstance(spec, (list, set, frozenset, tuple)) else [spec]
-            want_na = any(_is_missing(v) for v in raw)
-            vals = np.array(sorted(self._number(v) for v in raw if not _is_missing(v)))
+            want_na = any(is_missing(v) for v in raw)
+            vals = np.array(sorted(self._number(v) for v in raw if not is_missing(v)))
             bounds = ("values", vals)
         return self.masks_for(bounds, want_na, spec), bounds
 
@@ -486,14 +486,14 @@ class NumericEncoder(ColumnEncoder):
 
     def _show(self, v: float) -> str:
         if self.meta.kind == "datetime":
-            return str(np.datetime64(int(v) * _DT_UNITS[self.unit_ or "s"], "s"))
+            return str(np.datetime64(int(v) * DT_UNITS[self.unit_ or "s"], "s"))
         return f"{v:g}"
 
     def decode(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None,
                u: np.ndarray | None = None) -> Any:
         """Values for the codes; a binned value is drawn inside its bin at position ``u`` (shared
         by the table's binned columns, see :meth:`TableEncoder.decode`) or a fresh uniform."""
-        return _from_float(self.decode_numbers(codes, rng, bounds, u), self.meta, self.unit_)
+        return from_float(self.decode_numbers(codes, rng, bounds, u), self.meta, self.unit_)
 
     def decode_numbers(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None,
                        u: np.ndarray | None = None, twin: np.ndarray | None = None) -> np.ndarray:
@@ -678,7 +678,7 @@ class TableEncoder:
                 twin = numbers.get(enc.twin_) if enc.twin_ else None
                 v = enc.decode_numbers(parts, rng, (bounds or {}).get(enc.name), u=u, twin=twin)
                 numbers[enc.name] = v
-                out[enc.name] = _from_float(v, enc.meta, enc.unit_)
+                out[enc.name] = from_float(v, enc.meta, enc.unit_)
             else:
                 out[enc.name] = enc.decode(parts, rng)
         return out

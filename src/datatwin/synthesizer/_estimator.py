@@ -12,24 +12,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._constraints import ConstraintError, ConstraintSet, _key, _Units, parse_constraints
-from ._control import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
-from ._encoding import (
-    MODELLED_KINDS,
-    CategoricalEncoder,
-    ColumnEncoder,
-    NumericEncoder,
-    TableEncoder,
-    make_encoder,
-)
-from ._exceptions import ConditionError, InputError, ModelFileError, NotFittedError
-from ._generators import ColumnGenerator, FakerGenerator, IdGenerator, build_fake_pools, make_generator
-from ._io import read_table, write_table_chunks
-from ._metadata import Metadata
-from ._model_file import read_model_file, write_model_file
-from ._progress import ProgressCallback, report
-from ._version import __version__
-from .engines import ENGINES, Engine
+from .._exceptions import ConditionError, InputError, ModelFileError, NotFittedError
+from .._progress import ProgressCallback, report
+from .._version import __version__
+from ..constraints import ConstraintError, ConstraintSet, Units, parse_constraints, value_key
+from ..encoding import MODELLED_KINDS, CategoricalEncoder, ColumnEncoder, NumericEncoder, TableEncoder, make_encoder
+from ..engines import ENGINES, Engine
+from ..generators import ColumnGenerator, FakerGenerator, IdGenerator, build_fake_pools, make_generator
+from ..io import read_model_file, read_table, write_model_file, write_table_chunks
+from ..metadata import Metadata
+from ..sampling import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
 
 __all__ = ["Synthesizer", "load"]
 
@@ -173,8 +165,8 @@ class Synthesizer:
         return self
 
     # ------------------------------------------------------------------ constraints
-    def _units(self) -> _Units:
-        return _Units(self.metadata_, {e.name: e.unit_ for e in self.table_encoder_.encoders
+    def _units(self) -> Units:
+        return Units(self.metadata_, {e.name: e.unit_ for e in self.table_encoder_.encoders
                                        if isinstance(e, NumericEncoder)})
 
     def _bind_constraints(self, cset: ConstraintSet) -> None:
@@ -217,10 +209,10 @@ class Synthesizer:
         for e in self.table_encoder_.encoders:
             if e.name != name:
                 continue
-            if _key(value) is None:
+            if value_key(value) is None:
                 return True
             if isinstance(e, CategoricalEncoder):
-                return _key(value) in {_key(v) for v in e.levels_}
+                return value_key(value) in {value_key(v) for v in e.levels_}
             try:
                 v = float(value)
             except (TypeError, ValueError):

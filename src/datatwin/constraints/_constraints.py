@@ -31,9 +31,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from ._encoding import _DT_UNITS, _from_float, _to_seconds
-from ._exceptions import ConstraintError
-from ._metadata import Metadata, parse_datetime_text
+from .._exceptions import ConstraintError
+from ..encoding import DT_UNITS, from_float, to_seconds
+from ..metadata import Metadata, parse_datetime_text
 
 __all__ = [
     "Constraint",
@@ -392,7 +392,7 @@ def _evaluate(node: ast.AST, values: dict[str, np.ndarray]) -> Any:
 
 
 # ---------------------------------------------------------------------- value helpers
-def _key(v: Any) -> Any:
+def value_key(v: Any) -> Any:
     """A hashable key equal for the same value however it is typed (1 == 1.0, True == 'True')."""
     if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
         return None
@@ -403,11 +403,11 @@ def _key(v: Any) -> Any:
     return str(v)
 
 
-def _column_keys(s: pd.Series) -> list[Any]:
-    """:func:`_key` of every value, vectorised for the common dtypes."""
+def column_keys(s: pd.Series) -> list[Any]:
+    """:func:`value_key` of every value, vectorised for the common dtypes."""
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object:
-        return [_key(v) for v in s.tolist()]
+        return [value_key(v) for v in s.tolist()]
     if pd.api.types.is_numeric_dtype(s.dtype):
         out = s.to_numpy(dtype=np.float64, na_value=np.nan).astype(object)
     else:
@@ -417,7 +417,7 @@ def _column_keys(s: pd.Series) -> list[Any]:
 
 
 def _keys(df: pd.DataFrame, cols: list[str]) -> list[tuple[Any, ...]]:
-    return list(zip(*(_column_keys(df[c]) for c in cols), strict=True))
+    return list(zip(*(column_keys(df[c]) for c in cols), strict=True))
 
 
 def _replace(df: pd.DataFrame, rows: np.ndarray, src: pd.DataFrame, src_rows: np.ndarray, cols: list[str]) -> None:
@@ -440,7 +440,7 @@ def _out_of(v: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
         return (v < bounds[0]) | (v > bounds[1])
 
 
-def _formula_values(f: Formula, df: pd.DataFrame, units: _Units) -> np.ndarray:
+def _formula_values(f: Formula, df: pd.DataFrame, units: Units) -> np.ndarray:
     """The formula evaluated on the rows of ``df`` (float64, one per row; NaN where undefined)."""
     with np.errstate(all="ignore"):
         v = np.asarray(_evaluate(_parse(f.expression, f), {n: units.numbers(df[n]) for n in f.inputs}),
@@ -450,7 +450,7 @@ def _formula_values(f: Formula, df: pd.DataFrame, units: _Units) -> np.ndarray:
     return v
 
 
-class _Units:
+class Units:
     """Numeric views of ordered columns: numbers as floats, dates as seconds (NaN = missing)."""
 
     def __init__(self, meta: Metadata, units: dict[str, str | None]) -> None:
@@ -458,7 +458,7 @@ class _Units:
         self.units = units
 
     def numbers(self, s: pd.Series) -> np.ndarray:
-        return _to_seconds(s, self.meta.columns[str(s.name)])
+        return to_seconds(s, self.meta.columns[str(s.name)])
 
     def scalar(self, name: str, value: Any, what: str) -> float:
         col = self.meta.columns[name]
@@ -480,7 +480,7 @@ class _Units:
         """The smallest difference the column can show (1 for integers, a day for dates, ...)."""
         col = self.meta.columns[name]
         if col.kind == "datetime":
-            return float(_DT_UNITS[self.units.get(name) or "s"])
+            return float(DT_UNITS[self.units.get(name) or "s"])
         if col.integer:
             return 1.0
         return 10.0 ** -col.decimals if col.decimals is not None else 0.0  # 0: any float
@@ -495,9 +495,9 @@ class _Units:
             x = (np.ceil(scaled - 1e-9) if up else np.floor(scaled + 1e-9)) * step
         if col.kind == "datetime":
             unit = self.units.get(name) or "s"
-            new = _from_float(x / _DT_UNITS[unit], col, unit)
+            new = from_float(x / DT_UNITS[unit], col, unit)
         else:
-            new = _from_float(x, col, None)
+            new = from_float(x, col, None)
         src = pd.DataFrame({name: new})
         _replace(df, rows, src, np.arange(len(rows)), [name])
 
@@ -581,7 +581,7 @@ class ConstraintSet:
         _topological([(c.high, [c.low]) for c in self.inequalities], "inequalities")
         self._ranges = [c for c in self.constraints if isinstance(c, Range)]
 
-    def check_ranges(self, units: _Units) -> dict[str, tuple[float, float]]:
+    def check_ranges(self, units: Units) -> dict[str, tuple[float, float]]:
         """Each ordered column's declared interval, tightened along the inequalities; refuse empty ones."""
         lo: dict[str, float] = {}
         hi: dict[str, float] = {}
@@ -630,7 +630,7 @@ class ConstraintSet:
         return [c for c in self.constraints if not isinstance(c, Formula)]
 
     # -------------------------------------------------------------- fit time
-    def learn(self, df: pd.DataFrame, units: _Units, usable: Callable[[str, Any], bool]) -> None:
+    def learn(self, df: pd.DataFrame, units: Units, usable: Callable[[str, Any], bool]) -> None:
         """Learn fixed combinations and report how many training rows break each rule.
 
         ``usable(column, value)`` says whether the model can generate a value (rare levels cannot).
@@ -638,9 +638,9 @@ class ConstraintSet:
         ok: dict[tuple[str, Any], bool] = {}  # one check per distinct value, not per combination
 
         def can(col: str, x: Any) -> bool:
-            if (col, _key(x)) not in ok:
-                ok[(col, _key(x))] = usable(col, x)
-            return ok[(col, _key(x))]
+            if (col, value_key(x)) not in ok:
+                ok[(col, value_key(x))] = usable(col, x)
+            return ok[(col, value_key(x))]
 
         for i, c in enumerate(self.constraints):
             if isinstance(c, FixedCombinations):
@@ -690,7 +690,7 @@ class ConstraintSet:
         return cs
 
     # -------------------------------------------------------------- sample time
-    def apply_formulas(self, df: pd.DataFrame, units: _Units, rows: np.ndarray | None = None) -> None:
+    def apply_formulas(self, df: pd.DataFrame, units: Units, rows: np.ndarray | None = None) -> None:
         """Compute every formula column from its inputs (in dependency order)."""
         by_target = {f.column: f for f in self.formulas}
         for name in self.formula_order_:
@@ -700,12 +700,12 @@ class ConstraintSet:
             v = _formula_values(f, df, units)
             col = units.meta.columns[name]
             if rows is None:
-                df[name] = _from_float(v, col, None)
+                df[name] = from_float(v, col, None)
             else:
-                _replace(df, rows, pd.DataFrame({name: _from_float(v[rows], col, None)}), np.arange(len(rows)),
+                _replace(df, rows, pd.DataFrame({name: from_float(v[rows], col, None)}), np.arange(len(rows)),
                          [name])
 
-    def violations(self, df: pd.DataFrame, units: _Units, *, seen: dict[int, set[Any]] | None = None,
+    def violations(self, df: pd.DataFrame, units: Units, *, seen: dict[int, set[Any]] | None = None,
                    check_unique: bool = True) -> list[np.ndarray]:
         """One bool mask per checked constraint: True where a row breaks it."""
         out: list[np.ndarray] = []
@@ -742,7 +742,7 @@ class ConstraintSet:
             if isinstance(c, Unique) and not set(c.columns) & self.ids_:
                 seen.setdefault(i, set()).update(_keys(df, c.columns))
 
-    def enforce(self, df: pd.DataFrame, units: _Units, redraw: Callable[[np.ndarray, int, int], pd.DataFrame],
+    def enforce(self, df: pd.DataFrame, units: Units, redraw: Callable[[np.ndarray, int, int], pd.DataFrame],
                 keep: list[str], seen: dict[int, set[Any]], rng: np.random.Generator,
                 restore: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
         """Redraw rows that break a constraint, repair the rest, and check that all hold.
@@ -795,7 +795,7 @@ class ConstraintSet:
                                   f"or ask for fewer rows")
         return df
 
-    def _repair(self, df: pd.DataFrame, units: _Units, rng: np.random.Generator) -> None:
+    def _repair(self, df: pd.DataFrame, units: Units, rng: np.random.Generator) -> None:
         for i, c in enumerate(self.constraints):
             if isinstance(c, FixedCombinations):
                 self._repair_combos(df, i, c, rng)
@@ -836,17 +836,17 @@ class ConstraintSet:
         cols, combos, _ = self.combos_[i]
         cache = self._combo_cache
         if i not in cache:
-            levels = [pd.Index(list(dict.fromkeys(_key(t[n]) for t in combos)), dtype=object)
+            levels = [pd.Index(list(dict.fromkeys(value_key(t[n]) for t in combos)), dtype=object)
                       for n in range(len(cols))]
             radix = np.cumprod([1] + [len(lv) for lv in levels[:-1]]).astype(np.int64)
-            allowed = np.unique([sum(int(lv.get_loc(_key(t[n]))) * int(radix[n]) for n, lv in enumerate(levels))
+            allowed = np.unique([sum(int(lv.get_loc(value_key(t[n]))) * int(radix[n]) for n, lv in enumerate(levels))
                                  for t in combos])
             cache[i] = (levels, radix, allowed)
         levels, radix, allowed = cache[i]
         code = np.zeros(len(df), dtype=np.int64)
         known = np.ones(len(df), dtype=bool)
         for col, lv, r in zip(cols, levels, radix, strict=True):
-            pos = lv.get_indexer(pd.Index(_column_keys(df[col]), dtype=object))
+            pos = lv.get_indexer(pd.Index(column_keys(df[col]), dtype=object))
             known &= pos >= 0
             code += np.maximum(pos, 0).astype(np.int64) * r
         return known & np.isin(code, allowed)
@@ -860,7 +860,7 @@ class ConstraintSet:
         # Keep the first column's value and complete it with a combination that has it.
         by_first: dict[Any, list[int]] = {}
         for j, t in enumerate(combos):
-            by_first.setdefault(_key(t[0]), []).append(j)
+            by_first.setdefault(value_key(t[0]), []).append(j)
         w = np.asarray(counts, dtype=np.float64)
         picks = []
         for r in np.flatnonzero(bad):
@@ -897,7 +897,7 @@ class ConstraintSet:
         _replace(df, bad, src, np.arange(len(bad)), [c.column])
 
     # -------------------------------------------------------------- conditions
-    def conditions(self, units: _Units, domain: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    def conditions(self, units: Units, domain: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
         """Ranges (declared, or implied through inequalities) that cut into the learned domain."""
         bounds = self.check_ranges(units)
         self.range_bounds_ = {}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._exceptions import InputError, OutputError
+from .._exceptions import InputError, OutputError
 
 __all__ = ["atomic_output", "atomic_write_text", "read_table", "write_table", "write_table_chunks"]
 

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._encoding import _as_text_dtype, _from_float
-from ._metadata import ColumnMeta
-from ._pii import fake_people, fake_pool, fake_sentences
+from ..encoding import as_text_dtype, from_float
+from ..metadata import ColumnMeta
+from ..pii import fake_people, fake_pool, fake_sentences
 
 __all__ = ["ColumnGenerator", "make_generator"]
 
@@ -55,7 +55,7 @@ class ColumnGenerator:
         raise NotImplementedError
 
     def _to_dtype(self, values: np.ndarray) -> Any:
-        return _as_text_dtype(values.astype(object), self.meta.dtype)
+        return as_text_dtype(values.astype(object), self.meta.dtype)
 
     def get_state(self) -> dict[str, Any]:
         return {"na_rate": self.na_rate_, **self._state()}
@@ -77,7 +77,7 @@ class ConstantGenerator(ColumnGenerator):
             full = np.full(len(values), v[0] if len(v) else np.nan)
             full[pd.isna(values)] = np.nan
             integer = self.meta.value is not None and float(self.meta.value).is_integer()
-            return _from_float(full, ColumnMeta("numeric", dtype=self.meta.dtype, integer=integer), None)
+            return from_float(full, ColumnMeta("numeric", dtype=self.meta.dtype, integer=integer), None)
         if self.meta.dtype == "bool":
             return values.astype(str) == "True"
         return super()._to_dtype(values)
@@ -150,7 +150,7 @@ class IdGenerator(ColumnGenerator):
     def _to_dtype(self, values: np.ndarray) -> Any:
         if self.integer_:
             v = np.array([np.nan if x is None else x for x in values], dtype=np.float64)
-            return _from_float(v, ColumnMeta("numeric", dtype=self.meta.dtype, integer=True), None)
+            return from_float(v, ColumnMeta("numeric", dtype=self.meta.dtype, integer=True), None)
         return super()._to_dtype(values)
 
     def _state(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._exceptions import InputError
+from .._exceptions import InputError
 
 __all__ = ["augment"]
 
@@ -54,7 +54,7 @@ def augment(real: pd.DataFrame, synthesizer: Any, ratio: float = 0.5, *, n: int 
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
         raise InputError(f"n must be a positive number of rows, got {n!r}")
     if isinstance(synthesizer, (str, os.PathLike)):
-        from ._synthesizer import load
+        from ._estimator import load
 
         synthesizer = load(synthesizer)
     if not callable(getattr(synthesizer, "sample", None)):

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._encoding import CategoricalEncoder, NumericEncoder, _is_missing, _to_seconds
-from ._exceptions import ConditionError
+from .._exceptions import ConditionError
+from ..encoding import CategoricalEncoder, NumericEncoder, is_missing, to_seconds
 
 if TYPE_CHECKING:
-    from ._synthesizer import Synthesizer
+    from ..synthesizer import Synthesizer
 
 __all__ = ["Plan", "make_plan", "row_matches"]
 
@@ -146,26 +146,26 @@ def encode_seed_rows(syn: Synthesizer, seed_rows: pd.DataFrame) -> dict[int, tup
 
 def row_matches(syn: Synthesizer, df: pd.DataFrame, where: dict[str, Any]) -> np.ndarray:
     """Whether each generated row satisfies every ``{column: value | [values] | (low, high)}``."""
-    from ._constraints import _column_keys, _key
+    from ..constraints import column_keys, value_key
 
     ok = np.ones(len(df), dtype=bool)
     for name, spec in where.items():
         enc = syn.table_encoder_.encoders[_encoder_index(syn, name, "boost")]
         if isinstance(enc, NumericEncoder):
-            v = _to_seconds(df[name], enc.meta) / enc.seconds_per_unit
+            v = to_seconds(df[name], enc.meta) / enc.seconds_per_unit
             with np.errstate(invalid="ignore"):
                 if isinstance(spec, tuple) and len(spec) == 2:
-                    lo = -np.inf if _is_missing(spec[0]) else enc._number(spec[0])
-                    hi = np.inf if _is_missing(spec[1]) else enc._number(spec[1])
+                    lo = -np.inf if is_missing(spec[0]) else enc._number(spec[0])
+                    hi = np.inf if is_missing(spec[1]) else enc._number(spec[1])
                     hit = (v >= lo) & (v <= hi)
                 else:
                     raw = list(spec) if isinstance(spec, (list, set, frozenset)) else [spec]
-                    hit = np.isin(v, [enc._number(x) for x in raw if not _is_missing(x)])
-                    if any(_is_missing(x) for x in raw):
+                    hit = np.isin(v, [enc._number(x) for x in raw if not is_missing(x)])
+                    if any(is_missing(x) for x in raw):
                         hit |= np.isnan(v)
         else:
             raw = list(spec) if isinstance(spec, (list, set, frozenset, tuple)) else [spec]
-            targets = {_key(x) for x in raw}
-            hit = np.array([k in targets for k in _column_keys(df[name])], dtype=bool)
+            targets = {value_key(x) for x in raw}
+            hit = np.array([k in targets for k in column_keys(df[name])], dtype=bool)
         ok &= hit
     return ok

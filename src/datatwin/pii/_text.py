@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._pii import FAKER_METHODS, _ascii_slug, _faker, _keyed_hash
+from ._anonymize import FAKER_METHODS, _ascii_slug, _faker, _keyed_hash
 
 __all__ = ["TextScrubber"]
 
@@ -90,7 +90,7 @@ def _fold(text: str) -> str:
     return "".join(f if len(f := ch.casefold()) == 1 else ch for ch in text)
 
 
-def _key(text: str) -> _Key:
+def _word_key(text: str) -> _Key:
     """A value as the case-folded words it is matched by."""
     return tuple(_WORD_RE.findall(_fold(text)))
 
@@ -216,7 +216,7 @@ def _match_case(fake: str, span: str) -> str:
 
 def _name_words(text: str) -> list[str]:
     """The words of a full name without titles (``Dr. Jane Doe MD`` -> ``Jane``, ``Doe``)."""
-    return [w for w in text.split() if (k := _key(w)) and k[0] not in _TITLES]
+    return [w for w in text.split() if (k := _word_key(w)) and k[0] not in _TITLES]
 
 
 def _name_parts(real: str, fake: str) -> list[tuple[_Key, tuple[str, str]]]:
@@ -224,7 +224,7 @@ def _name_parts(real: str, fake: str) -> list[tuple[_Key, tuple[str, str]]]:
     real_words, fake_words = _name_words(real), _name_words(fake)
     if len(real_words) < 2 or len(fake_words) < 2:
         return []
-    first, last = _key(real_words[0]), _key(real_words[-1])
+    first, last = _word_key(real_words[0]), _word_key(real_words[-1])
     parts = [(first + last, (f"{fake_words[0]} {fake_words[-1]}", "name")),
              (first, (fake_words[0], "first_name")), (last, (fake_words[-1], "last_name"))]
     return [(k, f) for k, f in parts if k and len("".join(k)) >= 2]
@@ -379,7 +379,7 @@ class TextScrubber:
             distinct = {v for v in real if v is not None}
             if col.pii_type in _WORD_TYPES:
                 # A value of one letter ("J") would replace every such word: not looked for.
-                keys = {v: k for v in distinct if len("".join(k := _key(v))) >= 2}
+                keys = {v: k for v in distinct if len("".join(k := _word_key(v))) >= 2}
                 col.keys = [keys.get(v) if v is not None else None for v in real]
             if col.pii_type in PATTERN_TYPES:
                 norms = {v: norm(col.pii_type, v) for v in distinct}

@@ -20,9 +20,9 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from ..encoding import to_seconds
+from ..metadata import Metadata
 from ._constraints import Constraint, FixedCombinations, Formula, Inequality
-from ._encoding import _to_seconds
-from ._metadata import Metadata
 
 __all__ = ["constraint_json", "suggest_constraints"]
 
@@ -52,7 +52,7 @@ def suggest_constraints(df: pd.DataFrame, metadata: Metadata | None = None, *, m
 
 def _numbers(df: pd.DataFrame, meta: Metadata, kind: str) -> dict[str, np.ndarray]:
     cols = [n for n, c in meta.columns.items() if c.kind == kind][:MAX_COLUMNS]
-    return {n: _to_seconds(df[n], meta.columns[n]) for n in cols}
+    return {n: to_seconds(df[n], meta.columns[n]) for n in cols}
 
 
 def _inequalities(df: pd.DataFrame, meta: Metadata, min_rows: int) -> list[Constraint]:

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ._exceptions import ModelFileError
-from ._io import atomic_output
+from .._exceptions import ModelFileError
+from ._tables import atomic_output
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "read_model_file", "write_model_file"]
 
