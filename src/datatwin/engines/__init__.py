@@ -5,9 +5,26 @@ synthesizer, the model file and the tests treat them alike.
 """
 
 from ._argn import ARGNEngine
-from ._base import Engine
+from ._base import CONDITIONS, CONTEXT, DIFFERENTIAL_PRIVACY, SAME_AS, Engine
 from ._copula import CopulaEngine
 
 ENGINES: dict[str, type[Engine]] = {"argn": ARGNEngine, "copula": CopulaEngine}
 
-__all__ = ["ENGINES", "ARGNEngine", "CopulaEngine", "Engine"]
+
+
+def engines_that_can(capability: str) -> list[str]:
+    """Names of the engines that support ``capability``, for messages that suggest one."""
+    return sorted(name for name, cls in ENGINES.items() if cls.can(capability))
+
+
+__all__ = [
+    "CONDITIONS",
+    "CONTEXT",
+    "DIFFERENTIAL_PRIVACY",
+    "ENGINES",
+    "SAME_AS",
+    "ARGNEngine",
+    "CopulaEngine",
+    "Engine",
+    "engines_that_can",
+]

@@ -19,6 +19,7 @@ import copy
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ from torch import nn
 from .._exceptions import InputError
 from .._progress import ProgressCallback, report
 from ..encoding import SubColumn
-from ._base import Engine
+from ._base import CONDITIONS, CONTEXT, SAME_AS, Engine
 
 __all__ = ["ARGNEngine"]
 
@@ -66,6 +67,7 @@ class _Net(nn.Module):
         # Sampling tables folded from these weights, per column order (see ARGNEngine.sample);
         # they live and die with the weights.
         self.folded: dict[tuple[int, ...], Any] = {}
+        self.folded_lock = threading.Lock()  # threads sampling one model share the cache
         col_of_sub = [sc.column for sc in subcolumns]
         self.cards = cards
         s = len(cards)
@@ -201,6 +203,7 @@ class ARGNEngine(Engine):
     """
 
     name: ClassVar[str] = "argn"
+    capabilities: ClassVar[frozenset[str]] = frozenset({CONDITIONS, CONTEXT, SAME_AS})
 
     def __init__(self, *, hidden_size: int | None = None, max_epochs: int = 200, batch_size: int | None = None,
                  learning_rate: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.1,
@@ -392,7 +395,7 @@ class ARGNEngine(Engine):
         dim_start = np.concatenate([[0], np.cumsum(net.dims)])
         dim_order = np.concatenate([np.arange(dim_start[j], dim_start[j + 1]) for j in sub_order])
         prefix = np.cumsum([0] + [net.dims[j] for j in sub_order])  # visible dims before step t
-        with _torch_session(seed, self.n_threads), torch.inference_mode():
+        with _torch_threads(self.n_threads), torch.inference_mode():
             masks = []
             for j in range(s):
                 m = torch.zeros(net.cards[j], dtype=torch.bool)
@@ -408,13 +411,7 @@ class ARGNEngine(Engine):
             # sum of looked-up rows (one embedding_bag), ~10x fewer operations than the matmul.
             # Cached per column order: building them costs as much as sampling ~20k rows, and
             # chunked or conditional sampling calls this many times with the same order.
-            cache = net.folded
-            key = tuple(sub_order)
-            if key not in cache:
-                if len(cache) >= 8:
-                    cache.pop(next(iter(cache)))
-                cache[key] = _prefix_tables(net, sub_order, dim_start)
-            folded = cache[key]
+            folded = _folded_tables(net, sub_order, dim_start)
             tables, heads = folded if folded is not None else (None, None)
             # Fallback for very wide tables: first-layer weights with rows in sampling order.
             w1 = net.w1[:, torch.from_numpy(dim_order), :] if tables is None else None
@@ -525,9 +522,29 @@ def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True) -> tor
     return idx
 
 
+def _folded_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray) -> Any:
+    """The net's folded sampling tables for one column order, built once and kept (at most 8 orders).
+
+    The tables are derived from fixed weights, so whichever thread builds them, every thread
+    reads the same values; the lock only keeps the dict consistent.
+    """
+    key = tuple(sub_order)
+    with net.folded_lock:
+        cache = net.folded
+        if key not in cache:
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[key] = _prefix_tables(net, sub_order, dim_start)
+        return cache[key]
+
+
 @contextlib.contextmanager
-def _torch_session(seed: int, n_threads: int | None) -> Iterator[None]:
-    """Seed torch and set its threads for one fit/sample, restoring the caller's settings."""
+def _torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Set torch's threads for one fit/sample, restoring the caller's setting.
+
+    Sampling draws from its own seeded ``torch.Generator`` and never from torch's global RNG,
+    so it needs no seeding here (and threads sampling at once cannot disturb each other).
+    """
     old = torch.get_num_threads()
     # Tiny softmax probabilities and Adam moments decay into denormal floats, which x86
     # handles ~100x slower; worker threads inherit the flag when the pool starts.
@@ -535,9 +552,15 @@ def _torch_session(seed: int, n_threads: int | None) -> Iterator[None]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(n_threads or max(1, cores))
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            yield
+        yield
     finally:
         torch.set_num_threads(old)
         torch.set_flush_denormal(False)
+
+
+@contextlib.contextmanager
+def _torch_session(seed: int, n_threads: int | None) -> Iterator[None]:
+    """Seed torch (dropout, initial weights) and set its threads for one fit, restoring the caller's RNG."""
+    with _torch_threads(n_threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

@@ -7,7 +7,13 @@ import numpy as np
 from .._progress import ProgressCallback
 from ..encoding import SubColumn
 
-__all__ = ["Engine"]
+__all__ = ["CONDITIONS", "CONTEXT", "DIFFERENTIAL_PRIVACY", "SAME_AS", "Engine"]
+
+# What an engine can do, declared on its class so the estimator asks instead of naming engines.
+CONDITIONS = "conditions"  # fixed and allowed codes: conditions, rebalance, boost, seed rows, what-if
+CONTEXT = "context"  # leading context columns (a parent row, the previous step of a sequence)
+SAME_AS = "same_as"  # the encoder's "same as an earlier column" codes (the engine must learn when to copy)
+DIFFERENTIAL_PRIVACY = "differential_privacy"  # training spends a privacy-loss budget
 
 
 class Engine:
@@ -16,9 +22,18 @@ class Engine:
     ``fixed`` maps sub-column index -> codes (one per row) that sampling must keep, which is how
     conditional sampling and imputation reach the engine; ``forbidden`` lists, per sub-column,
     codes never to draw (the rare bucket).
+
+    A fitted engine is read-only: ``sample`` keeps its state in the call (any cache it fills is
+    derived from the fitted weights and guarded by a lock), so threads and workers can share one.
     """
 
     name: ClassVar[str] = "base"
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def can(cls, capability: str) -> bool:
+        """Whether this engine supports ``capability`` (one of the module's constants)."""
+        return capability in cls.capabilities
 
     def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
             progress: ProgressCallback | None = None, n_context: int = 0) -> Engine:

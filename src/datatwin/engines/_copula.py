@@ -33,6 +33,7 @@ class CopulaEngine(Engine):
     """
 
     name: ClassVar[str] = "copula"
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def get_params(self) -> dict[str, Any]:
         return {}

@@ -1,5 +1,28 @@
-"""Sampling under control: conditions, rebalancing and seed rows turned into engine inputs."""
+"""Sampling: a read-only fitted model, a plan per call (conditions, rebalancing, seed rows,
+constraint ranges), seeded blocks, and one run object that holds the call's state."""
 
+from ._blocks import BLOCK, SAMPLE_TAG, rechunk, seed_int
+from ._fitted import FittedModel, check_constraints, units_of, usable
 from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
+from ._run import SamplingRun, check_n, complete_rows, iter_rows, require
 
-__all__ = ["CANDIDATES", "Plan", "encode_seed_rows", "make_plan", "row_matches"]
+__all__ = [
+    "BLOCK",
+    "CANDIDATES",
+    "SAMPLE_TAG",
+    "FittedModel",
+    "Plan",
+    "SamplingRun",
+    "check_constraints",
+    "check_n",
+    "complete_rows",
+    "encode_seed_rows",
+    "iter_rows",
+    "make_plan",
+    "rechunk",
+    "require",
+    "row_matches",
+    "seed_int",
+    "units_of",
+    "usable",
+]

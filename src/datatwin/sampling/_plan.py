@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import ConditionError
+from ..constraints import column_keys, value_key
 from ..encoding import CategoricalEncoder, NumericEncoder, is_missing, to_seconds
 
 if TYPE_CHECKING:
-    from ..synthesizer import Synthesizer
+    from ._fitted import FittedModel
 
 __all__ = ["Plan", "make_plan", "row_matches"]
 
@@ -41,38 +42,26 @@ class Plan:
         return {j: codes[start:stop] for j, codes in self.fixed.items()}
 
 
-def _encoder_index(syn: Synthesizer, name: str, what: str) -> int:
-    for i, enc in enumerate(syn.table_encoder_.encoders):
-        if enc.name == name:
-            return i
-    if name in syn.generators_:
-        kind = syn.metadata_.columns[name].kind
-        raise ConditionError(f"{what} column {name!r} is a {kind} column, generated fresh rather than learned; "
-                             f"it cannot be conditioned on")
-    raise ConditionError(f"{what} names column {name!r}, which the model does not have; "
-                         f"columns: {syn.columns_}")
-
-
-def make_plan(syn: Synthesizer, n: int, conditions: dict[str, Any] | None,
+def make_plan(model: FittedModel, n: int, conditions: dict[str, Any] | None,
               rebalance: dict[str, dict[Any, float]] | None, rng: np.random.Generator) -> Plan:
     plan = Plan()
-    slices = syn.table_encoder_.slices
+    slices = model.encoder.slices
     for name, spec in (conditions or {}).items():
-        i = _encoder_index(syn, name, "condition")
-        masks, bounds = syn.table_encoder_.encoders[i].condition(spec)
+        i = model.encoder_index(name, "condition")
+        masks, bounds = model.encoder.encoders[i].condition(spec)
         for k, mask in enumerate(masks):
             plan.allowed[slices[i].start + k] = mask
         if bounds is not None:
             plan.bounds[name] = bounds
         plan.n_constrained += 1
     for name, shares in (rebalance or {}).items():
-        i = _encoder_index(syn, name, "rebalance")
-        enc = syn.table_encoder_.encoders[i]
+        i = model.encoder_index(name, "rebalance")
+        enc = model.encoder.encoders[i]
         discrete = isinstance(enc, CategoricalEncoder) or getattr(enc, "mode_", None) == "discrete"
         if not discrete or not isinstance(shares, dict):
             raise ConditionError(f"rebalance works on columns with few distinct values (categories, classes) "
                                  f"given a {{value: share}} mapping; {name!r} is a continuous "
-                                 f"{syn.metadata_.columns[name].kind} column")
+                                 f"{model.metadata.columns[name].kind} column")
         p = _target_mix(enc, shares, name)
         if name in (conditions or {}):
             raise ConditionError(f"column {name!r} is both conditioned and rebalanced; choose one")
@@ -107,15 +96,15 @@ def _target_mix(enc: Any, shares: dict[Any, float], name: str) -> np.ndarray:
     return p / p.sum()
 
 
-def encode_seed_rows(syn: Synthesizer, seed_rows: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def encode_seed_rows(model: FittedModel, seed_rows: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Codes of the given cells: sub-column -> (codes, known mask), for learned columns only."""
-    unknown = [c for c in seed_rows.columns if c not in syn.columns_]
+    unknown = [c for c in seed_rows.columns if c not in model.columns]
     if unknown:
         raise ConditionError(f"seed rows have column(s) {unknown} that the model does not have; "
-                             f"columns: {syn.columns_}")
+                             f"columns: {model.columns}")
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    slices = syn.table_encoder_.slices
-    for i, enc in enumerate(syn.table_encoder_.encoders):
+    slices = model.encoder.slices
+    for i, enc in enumerate(model.encoder.encoders):
         if enc.name not in seed_rows.columns:
             continue
         col = seed_rows[enc.name]
@@ -144,13 +133,11 @@ def encode_seed_rows(syn: Synthesizer, seed_rows: pd.DataFrame) -> dict[int, tup
     return out
 
 
-def row_matches(syn: Synthesizer, df: pd.DataFrame, where: dict[str, Any]) -> np.ndarray:
+def row_matches(model: FittedModel, df: pd.DataFrame, where: dict[str, Any]) -> np.ndarray:
     """Whether each generated row satisfies every ``{column: value | [values] | (low, high)}``."""
-    from ..constraints import column_keys, value_key
-
     ok = np.ones(len(df), dtype=bool)
     for name, spec in where.items():
-        enc = syn.table_encoder_.encoders[_encoder_index(syn, name, "boost")]
+        enc = model.encoder.encoders[model.encoder_index(name, "boost")]
         if isinstance(enc, NumericEncoder):
             v = to_seconds(df[name], enc.meta) / enc.seconds_per_unit
             with np.errstate(invalid="ignore"):

@@ -1,0 +1,338 @@
+"""One sampling call: its seeds, its prepared generators, its statistics, and the rows it draws.
+
+Every piece of per-call state lives in a :class:`SamplingRun`, never on the fitted model, so
+two calls (two threads, two interleaved ``iter_sample`` generators, two web requests) give
+exactly what each gives alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._exceptions import ConditionError, InputError
+from .._progress import ProgressCallback, report
+from ..encoding import NumericEncoder
+from ..engines import CONDITIONS, engines_that_can
+from ..generators import ColumnGenerator, FakerGenerator
+from ._blocks import BLOCK, SAMPLE_TAG, rechunk, seed_int
+from ._fitted import FittedModel
+from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
+
+__all__ = ["SamplingRun", "check_n", "complete_rows", "iter_rows", "require"]
+
+REDRAW_SHARE = 0.8  # constraint ranges keeping at least this share of rows are met by redrawing
+
+
+def require(model: FittedModel, what: str) -> None:
+    """Refuse ``what`` (e.g. "sample under conditions") when the engine cannot condition."""
+    if not model.engine.can(CONDITIONS):
+        options = " or ".join(f"engine={name!r}" for name in engines_that_can(CONDITIONS))
+        raise ConditionError(f"the {model.engine.name} engine cannot {what}; fit with {options}")
+
+
+class SamplingRun:
+    """The state of one sampling call over a read-only :class:`FittedModel`."""
+
+    def __init__(self, model: FittedModel, gen_seed: int, n: int) -> None:
+        self.model = model
+        # Generators keep per-call set-up (a pool order, an id permutation): each run prepares
+        # its own shallow copies, so the model's generators are never written to.
+        self.generators: dict[str, ColumnGenerator] = {}
+        for name, g in model.generators.items():
+            mine = copy.copy(g)
+            mine.prepare(gen_seed, n)
+            self.generators[name] = mine
+        # Rows checked, broken on the first draw, redrawn and repaired (benchmarks, debugging).
+        self.stats: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ drawing
+    def sample_chunk(self, m: int, offset: int, ss: np.random.SeedSequence, plan: Plan | None = None,
+                     seen: dict[int, set[Any]] | None = None) -> pd.DataFrame:
+        plan = plan or Plan()
+        # Children 0-3 draw the rows; child 4 (spawned only when needed) redraws broken ones.
+        fixed = plan.fixed_slice(offset, offset + m)
+        df = self.draw(m, offset, fixed, plan, ss.spawn(4))
+        cset = self.model.constraints
+        if not cset.checked:
+            return df
+        rounds = ss.spawn(1)[0].spawn(cset.ROUNDS + 1)
+
+        def redraw(rows: np.ndarray, k: int, rnd: int) -> pd.DataFrame:
+            f = {j: np.repeat(c[rows], k) for j, c in fixed.items()}
+            return self.draw(len(rows) * k, offset, f, plan, rounds[rnd].spawn(4))
+
+        seen = {} if seen is None else seen
+        df = self.enforce(df, redraw, rounds[-1], seen)
+        cset.remember(df, seen)
+        return df
+
+    def draw(self, m: int, offset: int, fixed: dict[int, np.ndarray], plan: Plan,
+             seeds: list[np.random.SeedSequence]) -> pd.DataFrame:
+        """``m`` rows: codes from the engine, decoded, generated columns filled, formulas computed."""
+        model = self.model
+        eng_ss, dec_ss, gen_ss, pick_ss = seeds
+        if plan.weighted:
+            # Importance resampling: a few candidates per row, one kept in proportion to the
+            # probability mass its constraints kept.
+            k = CANDIDATES
+            codes, logw = model.engine.sample(m * k, seed=seed_int(eng_ss), forbidden=model.forbidden,
+                                              fixed={j: np.repeat(c, k) for j, c in fixed.items()},
+                                              allowed=plan.allowed, return_log_weights=True)
+            logw = logw.reshape(m, k)
+            if not np.isfinite(logw.max(axis=1)).all():
+                raise ConditionError("the conditions cannot be met together under the learned data; relax them")
+            w = np.exp(logw - logw.max(axis=1, keepdims=True))
+            u = np.random.default_rng(pick_ss).random(m) * w.sum(axis=1)
+            pick = np.minimum((np.cumsum(w, axis=1) < u[:, None]).sum(axis=1), k - 1)
+            codes = codes.reshape(m, k, -1)[np.arange(m), pick]
+        else:
+            codes = model.engine.sample(m, seed=seed_int(eng_ss), forbidden=model.forbidden, fixed=fixed,
+                                        allowed=plan.allowed)
+        values = model.encoder.decode(codes, np.random.default_rng(dec_ss), plan.bounds)
+        self.generate_columns(values, m, offset, np.random.default_rng(gen_ss))
+        df = pd.DataFrame({name: values[name] for name in model.columns}, index=pd.RangeIndex(offset, offset + m))
+        if model.constraints.formulas:
+            model.constraints.apply_formulas(df, model.units)
+        return df
+
+    def generate_columns(self, values: dict[str, Any], m: int, offset: int, rng: np.random.Generator) -> None:
+        person = None
+        for name in self.model.columns:
+            gen = self.generators.get(name)
+            if gen is None:
+                continue
+            if isinstance(gen, FakerGenerator) and gen.group_ == "person":
+                # One fake person per row across the name and email columns.
+                if person is None:
+                    person = gen.unique_positions(m, offset) if gen.unique_ else rng.integers(0, len(gen.pool_), m)
+                values[name] = gen.generate_at(person, rng)
+            else:
+                values[name] = gen.generate(m, offset, rng)
+
+    def enforce(self, df: pd.DataFrame, redraw: Any, ss: np.random.SeedSequence, seen: dict[int, set[Any]],
+                restore: Any = None) -> pd.DataFrame:
+        model = self.model
+        return model.constraints.enforce(df, model.units, redraw, model.kept_columns, seen,
+                                         np.random.default_rng(ss), restore)
+
+    # ------------------------------------------------------------------ boost
+    def boosted_block(self, m: int, offset: int, ss: np.random.SeedSequence, plan: Plan, match_plan: Plan,
+                      where: dict[str, Any], share: float, seen: dict[int, set[Any]]) -> pd.DataFrame:
+        """``round(share * m)`` rows matching ``where`` (conditional) and the rest not matching."""
+        match_ss, rest_ss, mix_ss = ss.spawn(3)
+        k = int(round(share * m))
+        parts = [self.sample_chunk(k, offset, match_ss, match_plan, seen)] if k else []
+        need, got, factor = m - k, 0, 1.05
+        for rss in rest_ss.spawn(12):
+            if got >= need:
+                break
+            # Rows that match are dropped; the draw grows with the share that matched so far.
+            df = self.sample_chunk(int(math.ceil((need - got) * factor)) + 8, offset, rss, plan, seen)
+            keep = ~row_matches(self.model, df, where)
+            factor = min(100.0, 1.1 / max(float(keep.mean()), 0.01))
+            df = df[keep].iloc[: need - got]
+            parts.append(df)
+            got += len(df)
+        if got < need:
+            raise ConditionError(f"nearly every generated row matches the boost predicate {where!r}; cannot keep "
+                                 f"it to a share of {share:g}")
+        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+        out = out.iloc[np.random.default_rng(mix_ss).permutation(m)].reset_index(drop=True)
+        out.index = pd.RangeIndex(offset, offset + m)
+        # Ids and unique fakes were drawn per part from the same offset: give the block its own run.
+        kept = self.model.kept_columns
+        if kept:
+            values: dict[str, Any] = {}
+            self.generate_columns(values, m, offset, np.random.default_rng(mix_ss.spawn(1)[0]))
+            for name in kept:
+                out[name] = values[name]
+        return out
+
+    # ------------------------------------------------------------------ seed rows
+    def complete(self, seed_rows: pd.DataFrame, known: dict[int, tuple[np.ndarray, np.ndarray]], rows: np.ndarray,
+                 seeds: list[np.random.SeedSequence]) -> pd.DataFrame:
+        """Generate seed rows ``rows`` (positions, repeats allowed) around their given cells."""
+        model = self.model
+        groups_ss, dec_ss, fill_ss = seeds
+        m = len(rows)
+        # Rows that know the same sub-columns are sampled together, with those sub-columns first.
+        subs = sorted(known)
+        known_mask = np.stack([known[j][1][rows] for j in subs], axis=1) if subs else np.zeros((m, 0), dtype=bool)
+        patterns, group = np.unique(known_mask, axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        codes = np.empty((m, len(model.encoder.subcolumns)), dtype=np.int32)
+        for gi, (pattern, gss) in enumerate(zip(patterns, groups_ss.spawn(len(patterns)), strict=True)):
+            idx = np.flatnonzero(group == gi)
+            fixed = {j: known[j][0][rows[idx]] for j, k in zip(subs, pattern, strict=True) if k}
+            codes[idx] = model.engine.sample(len(idx), seed=seed_int(gss), forbidden=model.forbidden, fixed=fixed)
+        values = model.encoder.decode(codes, np.random.default_rng(dec_ss))
+        self.generate_columns(values, m, 0, np.random.default_rng(fill_ss))
+        out = pd.DataFrame({name: values[name] for name in model.columns})
+        restore_given(out, seed_rows, rows)
+        if model.constraints.formulas:
+            # A formula's column is computed where the seed row does not give it.
+            computed = {f.column for f in model.constraints.formulas}
+            given = np.zeros(m, dtype=bool)
+            for name in computed & set(seed_rows.columns):
+                given |= seed_rows[name].notna().to_numpy()[rows]
+            model.constraints.apply_formulas(out, model.units, rows=np.flatnonzero(~given))
+        return out
+
+
+def restore_given(out: pd.DataFrame, seed_rows: pd.DataFrame, rows: np.ndarray) -> None:
+    for name in seed_rows.columns:
+        given = seed_rows[name].notna().to_numpy()[rows]
+        if given.any():
+            col = out[name].astype(object)
+            col[given] = seed_rows[name].to_numpy(dtype=object)[rows][given]
+            out[name] = col.astype(out[name].dtype) if not out[name].isna().any() or given.all() else col
+
+
+# ---------------------------------------------------------------------- entry points
+def iter_rows(model: FittedModel, n: int, seed: int, *, conditions: dict[str, Any] | None = None,
+              rebalance: dict[str, dict[Any, float]] | None = None, boost: dict[str, Any] | None = None,
+              chunk_size: int, progress: ProgressCallback | None = None,
+              on_done: Callable[[dict[str, int]], None] | None = None) -> Iterator[pd.DataFrame]:
+    """``n`` rows as chunks of ``chunk_size``; ``on_done`` receives the run's statistics at the end."""
+    # Rows are drawn in fixed blocks with a seed each, then cut into chunks: the rows depend
+    # on n and the seed only, never on the chunk size or on who runs the blocks.
+    n_blocks = math.ceil(n / BLOCK)
+    root = np.random.SeedSequence([int(seed), SAMPLE_TAG])
+    gen_ss, plan_ss, *block_ss = root.spawn(n_blocks + 2)
+    computed = [c for c in (conditions or {}) if c in {f.column for f in model.constraints.formulas}]
+    if computed:
+        raise ConditionError(f"column {computed[0]!r} is computed by a formula constraint; condition on the "
+                             f"columns it is computed from instead")
+    plan = make_plan(model, n, conditions, rebalance, np.random.default_rng(plan_ss))
+    if plan.allowed or plan.fixed:
+        require(model, "sample under conditions or rebalancing")
+    _apply_constraint_ranges(model, plan, conditions)
+    model.check_unique_pools(n)
+    run = SamplingRun(model, seed_int(gen_ss), n)
+    seen: dict[int, set[Any]] = {}  # unique constraints: keys of the blocks already given out
+    if boost is not None:
+        where, share, match_plan = _boost_plan(model, boost, conditions, rebalance, n, plan_ss)
+        blocks = (run.boosted_block(min(BLOCK, n - i * BLOCK), i * BLOCK, bss, plan, match_plan, where, share, seen)
+                  for i, bss in enumerate(block_ss))
+    else:
+        blocks = (run.sample_chunk(min(BLOCK, n - i * BLOCK), i * BLOCK, bss, plan, seen)
+                  for i, bss in enumerate(block_ss))
+    done = 0
+    for chunk in rechunk(blocks, chunk_size):
+        done += len(chunk)
+        yield chunk
+        report(progress, "sample", done, n)
+    if on_done is not None:
+        on_done(run.stats)
+
+
+def complete_rows(model: FittedModel, seed_rows: pd.DataFrame, seed: int,
+                  on_done: Callable[[dict[str, int]], None] | None = None) -> pd.DataFrame:
+    """Keep the given cells of ``seed_rows``, generate the rest conditionally on them."""
+    require(model, "complete seed rows")
+    known = encode_seed_rows(model, seed_rows)
+    m = len(seed_rows)
+    model.check_unique_pools(m)
+    ss = np.random.SeedSequence([seed, SAMPLE_TAG, 1])
+    gen_ss, dec_ss, fill_ss, groups_ss = ss.spawn(4)
+    run = SamplingRun(model, seed_int(gen_ss), m)
+    out = run.complete(seed_rows, known, np.arange(m), [groups_ss, dec_ss, fill_ss])
+    if model.constraints.checked:
+        rounds = ss.spawn(1)[0].spawn(model.constraints.ROUNDS + 1)
+
+        def redraw(rows: np.ndarray, k: int, rnd: int) -> pd.DataFrame:
+            return run.complete(seed_rows, known, np.repeat(rows, k), rounds[rnd].spawn(3))
+
+        def restore(df: pd.DataFrame) -> None:
+            restore_given(df, seed_rows, np.arange(m))
+
+        out = run.enforce(out, redraw, rounds[-1], {}, restore)
+    if on_done is not None:
+        on_done(run.stats)
+    return out
+
+
+# ---------------------------------------------------------------------- plans
+def _boost_plan(model: FittedModel, boost: Any, conditions: dict[str, Any] | None, rebalance: Any, n: int,
+                ss: np.random.SeedSequence) -> tuple[dict[str, Any], float, Plan]:
+    if not isinstance(boost, dict) or set(boost) != {"where", "share"} or not isinstance(boost["where"], dict) \
+            or not boost["where"]:
+        raise ConditionError("boost must be {'where': {column: value | [values] | (low, high)}, 'share': 0.3}")
+    share = boost["share"]
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ConditionError(f"boost share must be a number in [0, 1], got {share!r}")
+    if rebalance:
+        raise ConditionError("boost and rebalance cannot be combined; use one of them")
+    require(model, "boost rows")
+    where = dict(boost["where"])
+    both = sorted(set(where) & set(conditions or {}))
+    if both:
+        raise ConditionError(f"column {both[0]!r} is both in the conditions and in the boost predicate; "
+                             f"put it in one of them")
+    merged = {**(conditions or {}), **where}
+    match_plan = make_plan(model, n, merged, None, np.random.default_rng(ss.spawn(1)[0]))
+    _apply_constraint_ranges(model, match_plan, merged)
+    return where, float(share), match_plan
+
+
+def _apply_constraint_ranges(model: FittedModel, plan: Plan, conditions: dict[str, Any] | None) -> None:
+    if not model.engine.can(CONDITIONS):
+        return  # no conditional sampling there: the ranges are met by redrawing rows
+    slices = model.encoder.slices
+    for i, (masks, bounds, what) in model.constraint_masks.items():
+        enc = model.encoder.encoders[i]
+        name = enc.name
+        start = slices[i].start
+        if start not in plan.allowed and _kept_share(enc, bounds[1], bounds[2]) >= REDRAW_SHARE:
+            # A range that keeps most rows is cheaper (and exact) by redrawing the few
+            # that fall outside than as a condition, which costs importance resampling
+            # (4x the rows) as soon as a second column is constrained.
+            continue
+        if start in plan.allowed:
+            merged = [plan.allowed[start + k] & m for k, m in enumerate(masks)]
+            old = plan.bounds.get(name)
+            if old is not None and old[0] == "range":
+                bounds = ("range", max(old[1], bounds[1]), min(old[2], bounds[2]))
+            elif old is not None:
+                vals = old[1]
+                bounds = ("values", vals[(vals >= bounds[1]) & (vals <= bounds[2])])
+            if not merged[0].any() or (bounds[0] == "values" and not len(bounds[1])) or \
+                    (bounds[0] == "range" and bounds[1] > bounds[2]):
+                raise ConditionError(f"the condition {name}={(conditions or {}).get(name)!r} and the constraint "
+                                     f"{what!r} cannot both hold")
+            masks = merged
+        else:
+            plan.n_constrained += 1
+        for k, m in enumerate(masks):
+            plan.allowed[start + k] = m
+        plan.bounds[name] = bounds
+
+
+def _kept_share(enc: Any, a: float, b: float) -> float:
+    """Share of the training rows of a numeric column inside ``[a, b]`` (encoder units)."""
+    assert isinstance(enc, NumericEncoder)
+    if enc.mode_ == "discrete":
+        counts = np.asarray(enc.counts_, dtype=np.float64)
+        inside = (enc.values_ >= a) & (enc.values_ <= b)
+        return float(counts[inside].sum() / max(counts.sum(), 1.0))
+    # Bins hold equal counts: add up the part of each bin inside the range.
+    width = enc.hi_ - enc.lo_
+    overlap = np.minimum(enc.hi_, b) - np.maximum(enc.lo_, a)
+    frac = np.where(width > 0, np.clip(overlap / np.where(width > 0, width, 1.0), 0.0, 1.0),
+                    ((enc.lo_ >= a) & (enc.lo_ <= b)).astype(np.float64))
+    return float(frac.mean())
+
+
+def check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise InputError(f"the number of rows must be a whole number, got {n!r}")
+    if n <= 0:
+        raise InputError(f"the number of rows must be positive, got {n}")
+    return int(n)
+
