@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import pandas as pd
 import typer
 from rich.logging import RichHandler
 from rich.table import Table
@@ -134,7 +135,7 @@ def _model_summary(syn: Synthesizer, path: Path) -> str:
     return text
 
 
-def _fit(df: Any, options: FitOptions) -> Synthesizer:
+def _fit(df: pd.DataFrame, options: FitOptions) -> Synthesizer:
     syn = options.synthesizer()
     with progress_bars(cli.err) as cb:
         syn.fit(df, options.metadata, progress=cb)
