@@ -60,7 +60,8 @@ def test_threads_sampling_one_model_give_the_bytes_of_sequential_calls(people_mo
 
 
 def test_threads_with_conditions_and_boost(mixed_df):
-    syn = datatwin.Synthesizer(random_state=0, engine_options=FAST, constraints=[datatwin.Range("age", None, 70)]).fit(mixed_df)
+    syn = datatwin.Synthesizer(random_state=0, engine_options=FAST,
+                               constraints=[datatwin.Range("age", None, 70)]).fit(mixed_df)
     calls = [dict(conditions={"plan": "gold"}), dict(rebalance={"plan": {"basic": 0.5}}),
              dict(boost={"where": {"active": True}, "share": 0.8}), dict(conditions={"age": (30, 40)})]
     sequential = [_bytes(syn.sample(700, seed=i, **kw)) for i, kw in enumerate(calls)]

@@ -162,3 +162,36 @@ def test_evaluate_and_synth_report_draw_evaluation_progress(tmp_path, data_csv, 
     drawn = screen.getvalue()
     assert "training" in drawn and "sampling (rows)" in drawn and "evaluating: privacy" in drawn
     assert (tmp_path / "s.html").exists()
+
+
+def test_defaults_are_the_api_defaults():
+    """Each command's default is the one of the API parameter it feeds, never a second copy."""
+    import inspect
+
+    import typer
+
+    import datatwin
+    from datatwin.cli import app
+
+    def api(func):
+        return {k: p.default for k, p in inspect.signature(func).parameters.items() if p.default is not p.empty}
+
+    def cli_defaults(command):
+        return {p.name: p.default for p in typer.main.get_command(app).commands[command].params}
+
+    synthesizer = api(datatwin.Synthesizer.__init__)
+    for command in ("fit", "synth"):
+        got = cli_defaults(command)
+        assert {k: got[k] for k in ("engine", "max_training_time", "locale")} == {
+            k: synthesizer[k] for k in ("engine", "max_training_time", "locale")}
+        assert got["seed"] == synthesizer["random_state"]
+    sample_to_file = api(datatwin.Synthesizer.sample_to_file)
+    assert cli_defaults("sample")["chunk_size"] == cli_defaults("synth")["chunk_size"] == sample_to_file["chunk_size"]
+    generate = api(datatwin.generate_to_file)
+    assert {k: cli_defaults("generate")[k] for k in ("seed", "chunk_size")} == {
+        k: generate[k] for k in ("seed", "chunk_size")}
+    evaluate = api(datatwin.evaluate)
+    assert (cli_defaults("evaluate")["seed"], cli_defaults("evaluate")["max_rows"]) == (
+        evaluate["random_state"], evaluate["max_rows"])
+    augment = api(datatwin.augment)
+    assert (cli_defaults("augment")["seed"], cli_defaults("augment")["ratio"]) == (augment["seed"], augment["ratio"])

@@ -98,8 +98,8 @@ def _constraint_masks(encoder: TableEncoder, ranges: dict[str, tuple[float, floa
         enc = encoder.encoders[i]
         assert isinstance(enc, NumericEncoder)
         a, b = lo / enc.seconds_per_unit, hi / enc.seconds_per_unit
-        what = f"{enc._show(a) + ' <= ' if math.isfinite(a) else ''}{name}" \
-               f"{' <= ' + enc._show(b) if math.isfinite(b) else ''}"
+        what = f"{enc.show(a) + ' <= ' if math.isfinite(a) else ''}{name}" \
+               f"{' <= ' + enc.show(b) if math.isfinite(b) else ''}"
         try:
             masks = enc.masks_for(("range", a, b), True, what)
         except ConditionError:
@@ -109,7 +109,7 @@ def _constraint_masks(encoder: TableEncoder, ranges: dict[str, tuple[float, floa
         if not masks[0][:n_values].any():
             lo_, hi_ = enc.clip_
             raise ConstraintError(f"constraint {what!r} excludes every value the model learned for {name!r} "
-                                  f"({enc._show(lo_)} to {enc._show(hi_)}); widen it")
+                                  f"({enc.show(lo_)} to {enc.show(hi_)}); widen it")
         out[i] = (masks, ("range", a, b), what)
     return out
 

@@ -118,7 +118,7 @@ def encode_seed_rows(model: FittedModel, seed_rows: pd.DataFrame) -> dict[int, t
             parts = [codes]  # unseen or rare values take the rare code, which the model knows
         else:
             assert isinstance(enc, NumericEncoder)
-            v = np.array([enc._number(x) if ok else np.nan for x, ok in zip(col, known, strict=True)])
+            v = np.array([enc.number(x) if ok else np.nan for x, ok in zip(col, known, strict=True)])
             v = np.clip(np.where(known, v, enc.clip_[0]), *enc.clip_)
             if enc.mode_ == "discrete":
                 idx = np.clip(np.searchsorted(enc.values_, v), 0, len(enc.values_) - 1)
@@ -142,12 +142,12 @@ def row_matches(model: FittedModel, df: pd.DataFrame, where: dict[str, Any]) -> 
             v = to_seconds(df[name], enc.meta) / enc.seconds_per_unit
             with np.errstate(invalid="ignore"):
                 if isinstance(spec, tuple) and len(spec) == 2:
-                    lo = -np.inf if is_missing(spec[0]) else enc._number(spec[0])
-                    hi = np.inf if is_missing(spec[1]) else enc._number(spec[1])
+                    lo = -np.inf if is_missing(spec[0]) else enc.number(spec[0])
+                    hi = np.inf if is_missing(spec[1]) else enc.number(spec[1])
                     hit = (v >= lo) & (v <= hi)
                 else:
                     raw = list(spec) if isinstance(spec, (list, set, frozenset)) else [spec]
-                    hit = np.isin(v, [enc._number(x) for x in raw if not is_missing(x)])
+                    hit = np.isin(v, [enc.number(x) for x in raw if not is_missing(x)])
                     if any(is_missing(x) for x in raw):
                         hit |= np.isnan(v)
         else:

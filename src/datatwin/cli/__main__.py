@@ -1,0 +1,5 @@
+"""``python -m datatwin.cli``: the same as the ``datatwin`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,362 @@
+"""The Typer app: one command per task, each a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.logging import RichHandler
+from rich.table import Table
+
+from .. import cli  # the package: its consoles are looked up at call time (see cli/__init__.py)
+from .._exceptions import DatatwinError, InputError
+from ..constraints import constraint_json, suggest_constraints
+from ..evaluation import evaluate as run_evaluate
+from ..io import read_table, write_table
+from ..metadata import Metadata
+from ..spec import Spec, generate_to_file
+from ..synthesizer import Synthesizer, load
+from ..synthesizer import augment as blend
+from ._options import (
+    AUGMENT,
+    EVALUATE,
+    GENERATE,
+    SAMPLE,
+    SAMPLE_SEED,
+    SYNTHESIZER,
+    BoostShareOpt,
+    BoostWhereOpt,
+    ChunkOpt,
+    ConstraintOpt,
+    DataArg,
+    EngineOpt,
+    FitOptions,
+    LocaleOpt,
+    MetaOpt,
+    RebalanceOpt,
+    RowsOpt,
+    SeedOpt,
+    TimeOpt,
+    WhatIfOpt,
+    WhereOpt,
+)
+from ._parse import check_n, check_output, check_table_suffix, parse_conditions, parse_rebalance, parse_what_if
+from ._progress import progress_bars
+
+app = typer.Typer(
+    name="datatwin",
+    help="Learn a real table and generate privacy-safe synthetic data that behaves like it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=cli.err, show_time=False, show_path=False)], force=True)
+
+
+@app.command()
+def inspect(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the detected metadata here (to edit and "
+                                                   "pass to fit --metadata).")] = None,
+    spec_out: Annotated[Path | None, typer.Option("--spec", help="Write a starter spec (YAML, or JSON for .json) "
+                                                   "for 'datatwin generate': fitted distributions, no real "
+                                                   "extremes or rare values.")] = None,
+) -> None:
+    """Show the detected kind of every column (numeric, categorical, datetime, id, PII, ...)."""
+    if spec_out is not None:
+        check_output(spec_out)
+    df = read_table(data)
+    meta = Metadata.infer(df)
+    suggested = suggest_constraints(df, meta)
+    if json_out is not None:
+        check_output(json_out)
+        # Suggested rules go into the file, where the user keeps or deletes them.
+        meta.constraints = [constraint_json(c) for c in suggested]
+        meta.save(json_out)
+    if spec_out is not None:
+        Spec.from_data(df, meta).save(spec_out, comment=(
+            f"Starter spec written by 'datatwin inspect' from {data.name}: edit it, then run\n"
+            f"datatwin generate {spec_out.name} -n 1000 -o out.csv   (format: docs/spec.md)"))
+    table = Table(title=f"{data} - {len(df):,} rows x {df.shape[1]} columns")
+    for col in ("column", "kind", "dtype", "missing", "distinct", "detail"):
+        table.add_column(col)
+    for name, cm in meta.columns.items():
+        s = df[name]
+        detail = cm.pii_type or cm.datetime_format or ("integer" if cm.integer else "") or (
+            f"{cm.decimals} decimals" if cm.decimals else "") or (f"value={cm.value}" if cm.value else "")
+        table.add_row(name, cm.kind, cm.dtype, f"{s.isna().mean():.1%}", f"{s.nunique():,}", detail)
+    cli.out.print(table)
+    if suggested:
+        cli.out.print("Rules that hold in every row (suggested constraints; "
+                      + ("kept in the --json file: delete any that is a coincidence" if json_out is not None
+                         else "write them to a metadata file with --json") + "):")
+        for c in suggested:
+            cli.out.print(f"  {c.describe()}", markup=False)
+    if json_out is not None:
+        cli.err.print(f"metadata written to [bold]{json_out}[/bold]")
+    if spec_out is not None:
+        cli.err.print(f"starter spec written to [bold]{spec_out}[/bold]")
+
+
+@app.command()
+def fit(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.dtw).")],
+    metadata: MetaOpt = None,
+    seed: SeedOpt = SYNTHESIZER["random_state"],
+    engine: EngineOpt = SYNTHESIZER["engine"],
+    max_training_time: TimeOpt = SYNTHESIZER["max_training_time"],
+    locale: LocaleOpt = SYNTHESIZER["locale"],
+    constraint: ConstraintOpt = None,
+) -> None:
+    """Learn a table and save the model (JSON + safetensors, no pickle)."""
+    check_output(output)
+    syn = _fit(read_table(data), FitOptions(metadata, seed, engine, max_training_time, locale, constraint))
+    syn.save(output)
+    cli.err.print(f"model written to [bold]{output}[/bold] ({_model_summary(syn, output)})")
+
+
+def _model_summary(syn: Synthesizer, path: Path) -> str:
+    size = path.stat().st_size
+    text = f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 2**10:.0f} KB"
+    epochs, why = getattr(syn.engine_, "epochs_", None), getattr(syn.engine_, "stopped_by_", None)
+    if epochs is not None:
+        text += f"; {epochs} epochs, stopped by {str(why).replace('_', ' ')}"
+    return text
+
+
+def _fit(df: pd.DataFrame, options: FitOptions) -> Synthesizer:
+    syn = options.synthesizer()
+    with progress_bars(cli.err) as cb:
+        syn.fit(df, options.metadata, progress=cb)
+    return syn
+
+
+@app.command()
+def sample(
+    model: Annotated[Path, typer.Argument(help="Model file written by 'datatwin fit'.")],
+    n: RowsOpt,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet (streamed).")],
+    seed: SeedOpt = SAMPLE_SEED,
+    chunk_size: ChunkOpt = SAMPLE["chunk_size"],
+    where: WhereOpt = None,
+    rebalance: RebalanceOpt = None,
+    boost_where: BoostWhereOpt = None,
+    boost_share: BoostShareOpt = None,
+    what_if: WhatIfOpt = None,
+) -> None:
+    """Generate rows from a saved model, streamed to CSV or Parquet in chunks."""
+    check_n(n)
+    check_table_suffix(output)
+    check_output(output)
+    conditions, mix, changes = parse_conditions(where), parse_rebalance(rebalance), parse_what_if(what_if)
+    boost = None
+    if boost_where or boost_share is not None:
+        if not boost_where or boost_share is None:
+            raise InputError("--boost-where and --boost-share go together: the rows to boost and their share")
+        boost = {"where": parse_conditions(boost_where), "share": boost_share}
+    syn = load(model)
+    if changes:
+        if conditions or mix:
+            raise InputError("--what-if cannot be combined with --where or --rebalance")
+        write_table(syn.what_if(n, changes, seed=seed), output)
+        cli.err.print(f"{n:,} what-if rows written to [bold]{output}[/bold]")
+        return
+    with progress_bars(cli.err) as cb:
+        rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb,
+                                  conditions=conditions, rebalance=mix, boost=boost)
+    cli.err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold]")
+
+
+@app.command()
+def synth(
+    data: DataArg,
+    n: RowsOpt,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet.")],
+    metadata: MetaOpt = None,
+    seed: SeedOpt = SYNTHESIZER["random_state"],
+    engine: EngineOpt = SYNTHESIZER["engine"],
+    max_training_time: TimeOpt = SYNTHESIZER["max_training_time"],
+    model_out: Annotated[Path | None, typer.Option("--model", help="Also save the model here.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write an HTML evaluation report; 20% of "
+                                                 "the rows are held back from training to judge privacy and "
+                                                 "utility.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Target column for the report's ML utility.")] = None,
+    chunk_size: ChunkOpt = SAMPLE["chunk_size"],
+    locale: LocaleOpt = SYNTHESIZER["locale"],
+    constraint: ConstraintOpt = None,
+) -> None:
+    """Learn a table and generate synthetic rows in one step."""
+    check_n(n)
+    check_table_suffix(output)
+    for p in (output, model_out, report):
+        if p is not None:
+            check_output(p)
+    options = FitOptions(metadata, seed, engine, max_training_time, locale, constraint)
+    if report is not None:
+        _synth_with_report(data, n, output, options, model_out, report, target, chunk_size)
+        return
+    syn = _fit(read_table(data), options)
+    if model_out is not None:
+        syn.save(model_out)
+    with progress_bars(cli.err) as cb:
+        rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb)
+    cli.err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold]")
+
+
+def _synth_with_report(data: Path, n: int, output: Path, options: FitOptions, model_out: Path | None,
+                       report: Path, target: str | None, chunk_size: int) -> None:
+    """'synth --report': a fifth of the rows held back from training, to judge privacy and utility."""
+    seed = options.seed
+    df = read_table(data)
+    if target is not None and target not in df.columns:
+        raise InputError(f"--target {target!r} is not a column of {str(data)!r}; columns: {list(df.columns)}")
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(df))
+    n_hold = max(1, len(df) // 5) if len(df) >= 10 else 0
+    holdout = df.iloc[np.sort(idx[:n_hold])].reset_index(drop=True) if n_hold else None
+    train = df.iloc[np.sort(idx[n_hold:])].reset_index(drop=True)
+    syn = _fit(train, options)
+    if model_out is not None:
+        syn.save(model_out)
+    with progress_bars(cli.err) as cb:
+        rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb)
+    cli.err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold]")
+    synthetic = syn.sample(min(n, 50_000), seed=seed)
+    with progress_bars(cli.err) as cb:
+        result = run_evaluate(train, synthetic, holdout=holdout, target=target, metadata=syn.metadata_.kinds(),
+                              random_state=seed, progress=cb)
+    result.save_html(report)
+    cli.err.print(f"report written to [bold]{report}[/bold]")
+    _print_summary(result)
+
+
+def _print_summary(result: Any) -> None:
+    """The verdicts, one line each, worst first, with the overall verdict in the title."""
+    colour = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+    table = Table(title=f"evaluation: [{colour.get(result.overall, 'white')}]{result.overall}[/]")
+    table.add_column("check")
+    table.add_column("verdict")
+    table.add_column("what it means")
+    rank = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
+    for v in sorted(result.verdicts, key=lambda v: rank.get(v["status"], 9)):
+        table.add_row(v["title"], f"[{colour.get(v['status'], 'white')}]{v['status']}[/]", v["message"])
+    cli.err.print(table)
+
+
+@app.command()
+def evaluate(
+    real: Annotated[Path, typer.Option("--real", help="The real (training) table.")],
+    synthetic: Annotated[Path, typer.Option("--synthetic", help="The synthetic table.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML report to write.")],
+    holdout: Annotated[Path | None, typer.Option("--holdout", help="Real rows never shown to the generator "
+                                                  "(needed for privacy and ML utility).")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Target column for ML utility.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
+    seed: SeedOpt = EVALUATE["random_state"],
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows evaluated per table (seeded subsample).",
+                                          min=100)] = EVALUATE["max_rows"],
+) -> None:
+    """Score synthetic data against real data: fidelity, detection, ML utility, privacy; write an HTML report."""
+    for p in (output, json_out):
+        if p is not None:
+            check_output(p)
+    real_df, syn_df = read_table(real), read_table(synthetic)
+    hold_df = read_table(holdout) if holdout is not None else None
+    with progress_bars(cli.err) as cb:
+        result = run_evaluate(real_df, syn_df, holdout=hold_df, target=target, max_rows=max_rows,
+                              random_state=seed, progress=cb)
+    result.save_html(output)
+    if json_out is not None:
+        result.save_json(json_out)
+    cli.err.print(f"report written to [bold]{output}[/bold]")
+    _print_summary(result)
+
+
+@app.command()
+def generate(
+    spec: Annotated[Path, typer.Argument(help="YAML or JSON spec of the columns (docs/spec.md; write a starter "
+                                         "with 'datatwin inspect data.csv --spec spec.yaml').")],
+    n: RowsOpt,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet (streamed).")],
+    seed: SeedOpt = GENERATE["seed"],
+    chunk_size: ChunkOpt = GENERATE["chunk_size"],
+) -> None:
+    """Generate rows from a spec (distributions, Faker, formulas, constraints): no real data needed."""
+    check_n(n)
+    check_table_suffix(output)
+    check_output(output)
+    parsed = Spec.load(spec)
+    with progress_bars(cli.err) as cb:
+        rows = generate_to_file(parsed, n, output, seed=seed, chunk_size=chunk_size, progress=cb)
+    cli.err.print(f"{rows:,} rows written to [bold]{output}[/bold]")
+
+
+@app.command()
+def augment(
+    data: Annotated[Path, typer.Argument(help="The real CSV or Parquet table.")],
+    model: Annotated[Path, typer.Option("--model", help="Model file written by 'datatwin fit' on this table.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet.")],
+    ratio: Annotated[float, typer.Option("--ratio", help="Synthetic share of the output, in [0, 1): every real "
+                                         "row is kept and synthetic rows are added until they make up this "
+                                         "share (0.5 doubles the table; 0.2 adds one per four real rows).")]
+    = AUGMENT["ratio"],
+    rows: Annotated[int | None, typer.Option("-n", "--rows", help="Total output rows instead: ratio * n synthetic, "
+                                             "the rest real rows drawn at random.")] = None,
+    label_column: Annotated[str | None, typer.Option("--label-column", help="Add this column saying 'real' or "
+                                                     "'synthetic' for each row.")] = None,
+    seed: SeedOpt = AUGMENT["seed"],
+) -> None:
+    """Blend real rows with synthetic rows from a model at a chosen share, shuffled."""
+    if rows is not None:
+        check_n(rows)
+    check_table_suffix(output)
+    check_output(output)
+    if not 0 <= ratio <= 1 or (ratio == 1 and rows is None):
+        raise InputError(f"--ratio is the synthetic share of the output and must be in [0, 1), got {ratio}")
+    real = read_table(data)
+    syn = load(model)
+    mixed = blend(real, syn, ratio, n=rows, label_column=label_column, seed=seed)
+    write_table(mixed, output)
+    n_syn = int(round(len(mixed) * ratio)) if rows is not None else len(mixed) - len(real)
+    cli.err.print(f"{len(mixed):,} rows ({len(mixed) - n_syn:,} real, {n_syn:,} synthetic) written to "
+                  f"[bold]{output}[/bold]")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning expected errors into one line and exit status 1."""
+    debug = "--debug" in (argv if argv is not None else sys.argv)
+    args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--debug"]
+    try:
+        app(args=args, prog_name="datatwin", standalone_mode=False)
+    except DatatwinError as exc:
+        cli.err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        cli.err.print("[red]interrupted[/red]")
+        sys.exit(130)
+    except Exception as exc:  # usage errors from Typer's (vendored) click, and anything unexpected
+        if isinstance(exc, typer.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, typer.Abort):
+            cli.err.print("[red]aborted[/red]")
+            sys.exit(130)
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show(file=sys.stderr)
+            sys.exit(code)
+        if debug:
+            raise
+        cli.err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (run again with --debug for details)",
+                      highlight=False, soft_wrap=True)
+        sys.exit(3)

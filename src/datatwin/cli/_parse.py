@@ -1,0 +1,95 @@
+"""Option text -> API arguments, and the checks made before any work starts.
+
+Every failure is an ``InputError`` or ``OutputError``: one line on stderr, status 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import InputError, OutputError
+
+
+def check_output(path: Path) -> None:
+    """Fail now, not after training, when ``path`` cannot be written."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist; create it first")
+    if path.is_dir():
+        raise OutputError(f"cannot write {str(path)!r}: it is a folder")
+
+
+def check_table_suffix(path: Path) -> None:
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq", ".tsv", ".txt"):
+        raise InputError(f"output {str(path)!r} must end in .csv or .parquet")
+
+
+def check_n(n: int) -> None:
+    if n <= 0:
+        raise InputError(f"-n must be a positive number of rows, got {n}")
+
+
+def parse_conditions(items: list[str] | None) -> dict[str, object] | None:
+    """``col=value``, ``col=a|b|c`` (any of), ``col=lo..hi`` (inclusive; either end may be empty)."""
+    if not items:
+        return None
+    out: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"--where {item!r}: write column=value, column=a|b or column=low..high")
+        if ".." in value:
+            lo, hi = value.split("..", 1)
+            out[name] = (_scalar(lo) if lo else None, _scalar(hi) if hi else None)
+        elif "|" in value:
+            out[name] = [_scalar(v) for v in value.split("|")]
+        else:
+            out[name] = _scalar(value)
+    return out
+
+
+def _scalar(text: str) -> object:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_rebalance(items: list[str] | None) -> dict[str, dict[object, float]] | None:
+    """``col=value:share`` (repeatable)."""
+    if not items:
+        return None
+    out: dict[str, dict[object, float]] = {}
+    for item in items:
+        name, sep, rest = item.partition("=")
+        value, sep2, share = rest.rpartition(":")
+        try:
+            out.setdefault(name, {})[_scalar(value)] = float(share)
+        except ValueError:
+            raise InputError(f"--rebalance {item!r}: write column=value:share, e.g. income=>50K:0.5") from None
+        if not (sep and sep2 and name):
+            raise InputError(f"--rebalance {item!r}: write column=value:share, e.g. income=>50K:0.5")
+    return out
+
+
+def parse_what_if(items: list[str] | None) -> dict[str, object] | None:
+    """``col=*1.1``, ``col=+5``, ``col=-5``, ``col=/2`` (a change to every value of a numeric column)."""
+    if not items:
+        return None
+    ops = {"*": lambda s, v: s * v, "+": lambda s, v: s + v, "-": lambda s, v: s - v, "/": lambda s, v: s / v}
+    out: dict[str, object] = {}
+    for item in items:
+        name, _, change = item.partition("=")
+        try:
+            op, value = ops[change[:1]], float(change[1:])
+        except (KeyError, ValueError):
+            raise InputError(f"--what-if {item!r}: write column=*1.1, column=+5, column=-5 or column=/2") from None
+
+        def apply(s: Any, op: Any = op, value: float = value) -> Any:
+            return op(s, value)
+
+        out[name] = apply
+    return out

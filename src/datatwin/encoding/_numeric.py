@@ -1,0 +1,248 @@
+"""Numeric and datetime columns (dates as a number of days/minutes/seconds).
+
+* few distinct values: one sub-column over the exact values;
+* otherwise two sub-columns, a coarse and a fine rank bin (up to 1024 bins of about equal
+  count); decoding draws uniformly between the smallest and largest real value in the bin, so
+  point masses (a salary of 0) come back exact and smooth ranges show no staircase.
+
+Extremes are first clipped to protected quantiles (the k-th smallest and largest value).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._exceptions import ConditionError
+from ..metadata import ColumnMeta, parse_datetime_text
+from ._column import ColumnEncoder
+from ._convert import DT_UNITS, from_float, is_missing, rescale, to_float
+
+DISCRETE_MAX_LEVELS = 128
+MAX_BINS = 1024
+MIN_ROWS_PER_BIN = 10
+
+
+class NumericEncoder(ColumnEncoder):
+    """Numbers and datetimes: exact values when few, else coarse + fine rank bins."""
+
+    kind = "numeric"
+
+    def __init__(self, name: str, meta: ColumnMeta, rare_threshold: int = 5) -> None:
+        super().__init__(name, meta)
+        self.rare_threshold = rare_threshold
+        # Binned columns only, set by TableEncoder.fit_encode: whether the in-bin position is
+        # mirrored (TableEncoder._orient), and an earlier numeric column this one often equals
+        # exactly, whose rows take one more coarse code, "same as the twin" (TableEncoder._find_twins).
+        self.flip_ = False
+        self.twin_: str | None = None
+
+    @property
+    def seconds_per_unit(self) -> int:
+        """Seconds in one unit of the encoded numbers (1 for plain numbers)."""
+        return DT_UNITS[self.unit_] if self.unit_ else 1
+
+    @property
+    def cardinalities(self) -> list[int]:
+        na = int(self.has_na_)
+        if self.mode_ == "discrete":
+            return [len(self.values_) + na]
+        return [self.n_coarse_ + na + int(self.twin_ is not None), self.n_fine_]
+
+    def fit_encode(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        v, self.unit_ = to_float(s, self.meta)
+        missing = np.isnan(v)
+        self.has_na_ = bool(missing.any())
+        x = v[~missing]
+        xs = np.sort(x)
+        m = len(xs)
+        k = min(self.rare_threshold, (m - 1) // 2)
+        self.clip_ = (float(xs[k]), float(xs[m - 1 - k])) if m else (0.0, 0.0)
+        x = np.clip(x, *self.clip_)
+        uniq = np.unique(x)
+        if len(uniq) <= DISCRETE_MAX_LEVELS:
+            self.mode_ = "discrete"
+            self.values_ = uniq
+            codes = np.searchsorted(uniq, x).astype(np.int32)
+            self.counts_ = [int(c) for c in np.bincount(codes, minlength=len(uniq))]
+            return [self._with_na(codes, missing, len(uniq))]
+        self.mode_ = "binned"
+        self.flip_, self.twin_ = False, None
+        n_bins = int(min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m))
+        self.n_coarse_ = math.ceil(math.sqrt(n_bins))
+        self.n_fine_ = math.ceil(n_bins / self.n_coarse_)
+        n_bins = self.n_coarse_ * self.n_fine_
+        # Rank with a random tie-break, so a point mass spreads evenly over the bins it spans.
+        order = np.lexsort((rng.random(m), x))
+        ranks = np.empty(m, dtype=np.int64)
+        ranks[order] = np.arange(m)
+        bins = ranks * n_bins // m
+        starts = np.searchsorted(bins[order], np.arange(n_bins))
+        xs = x[order]
+        self.lo_ = np.minimum.reduceat(xs, starts)
+        self.hi_ = np.maximum.reduceat(xs, starts)
+        coarse = (bins // self.n_fine_).astype(np.int32)
+        fine = (bins % self.n_fine_).astype(np.int32)
+        return [self._with_na(coarse, missing, self.n_coarse_), self._with_na(fine, missing, None)]
+
+    @staticmethod
+    def _with_na(codes: np.ndarray, missing: np.ndarray, na_code: int | None) -> np.ndarray:
+        out = np.zeros(len(missing), dtype=np.int32)
+        out[~missing] = codes
+        if na_code is not None:
+            out[missing] = na_code
+        return out
+
+    def number(self, value: Any) -> float:
+        """A condition's value in the encoder's own units (a count of ``unit_`` for dates)."""
+        if self.meta.kind == "datetime":
+            ts = None
+            if isinstance(value, str) and self.meta.datetime_format:
+                ts = parse_datetime_text(pd.Series([value]), self.meta.datetime_format).iloc[0]
+            try:
+                ts = pd.Timestamp(value) if ts is None or pd.isna(ts) else ts
+            except (TypeError, ValueError):
+                ts = None
+            if ts is None or pd.isna(ts):
+                raise ConditionError(f"column {self.name!r} holds dates; {value!r} is not a date")
+            secs = (ts.tz_localize(None) if ts.tzinfo else ts).value // 1_000_000_000
+            return rescale(secs, "s", self.unit_ or "s")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConditionError(f"column {self.name!r} is numeric; {value!r} is not a number") from None
+
+    def condition(self, spec: Any) -> tuple[list[np.ndarray], Any]:
+        want_na = False
+        if isinstance(spec, tuple) and len(spec) == 2:
+            a = -np.inf if is_missing(spec[0]) else self.number(spec[0])
+            b = np.inf if is_missing(spec[1]) else self.number(spec[1])
+            if a > b:
+                raise ConditionError(f"column {self.name!r}: range ({spec[0]!r}, {spec[1]!r}) is empty")
+            bounds: Any = ("range", a, b)
+        else:
+            raw = list(spec) if isinstance(spec, (list, set, frozenset, tuple)) else [spec]
+            want_na = any(is_missing(v) for v in raw)
+            vals = np.array(sorted(self.number(v) for v in raw if not is_missing(v)))
+            bounds = ("values", vals)
+        return self.masks_for(bounds, want_na, spec), bounds
+
+    def masks_for(self, bounds: Any, want_na: bool, spec: Any) -> list[np.ndarray]:
+        """Allowed codes per sub-column for ``("range", low, high)`` or ``("values", array)``
+        in the encoder's own units (a count of ``unit_`` for dates)."""
+        if self.mode_ == "discrete":
+            if bounds[0] == "range":
+                ok = (self.values_ >= bounds[1]) & (self.values_ <= bounds[2])
+            else:
+                ok = np.isin(self.values_, bounds[1])
+            masks = [np.append(ok, want_na) if self.has_na_ else ok]
+        else:
+            if bounds[0] == "range":
+                ok_bins = (self.hi_ >= bounds[1]) & (self.lo_ <= bounds[2])
+            else:
+                v = bounds[1]
+                ok_bins = ((self.lo_[:, None] <= v[None, :]) & (self.hi_[:, None] >= v[None, :])).any(axis=1)
+            table = np.zeros((self.n_coarse_ + int(self.has_na_), self.n_fine_), dtype=bool)
+            table[: self.n_coarse_].reshape(-1)[: len(ok_bins)] = ok_bins
+            coarse = table[: self.n_coarse_].any(axis=1)
+            if self.has_na_:
+                coarse = np.append(coarse, want_na)
+                table[-1, 0] = want_na
+            if self.twin_ is not None:
+                # "Same as the twin" could leave the condition: never drawn under one.
+                coarse = np.append(coarse, False)
+                table = np.vstack([table, np.zeros((1, self.n_fine_), dtype=bool)])
+            masks = [coarse, table]
+        if not any(m.any() for m in masks[:1]):
+            lo, hi = self.clip_
+            raise ConditionError(f"column {self.name!r}: no value satisfies {spec!r}; values are generated "
+                                 f"between {self.show(lo)} and {self.show(hi)}")
+        return masks
+
+    def code_of(self, value: Any) -> int:
+        """The code of one exact value of a column with few distinct values."""
+        masks, _ = self.condition([value])
+        hits = np.flatnonzero(masks[0])
+        if self.mode_ != "discrete" or len(hits) != 1:
+            raise ConditionError(f"column {self.name!r} has no single generated value {value!r}")
+        return int(hits[0])
+
+    def show(self, v: float) -> str:
+        """A number in the encoder's units, readable (a date for dates), for messages."""
+        if self.meta.kind == "datetime":
+            return str(np.datetime64(int(v) * DT_UNITS[self.unit_ or "s"], "s"))
+        return f"{v:g}"
+
+    def decode(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None,
+               u: np.ndarray | None = None) -> Any:
+        """Values for the codes; a binned value is drawn inside its bin at position ``u`` (shared
+        by the table's binned columns, see :meth:`TableEncoder.decode`) or a fresh uniform."""
+        return from_float(self.decode_numbers(codes, rng, bounds, u), self.meta, self.unit_)
+
+    def decode_numbers(self, codes: list[np.ndarray], rng: np.random.Generator, bounds: Any = None,
+                       u: np.ndarray | None = None, twin: np.ndarray | None = None) -> np.ndarray:
+        """Decoded numbers (NaN = missing; dates as counts of ``unit_``). ``twin``: the twin
+        column's decoded numbers, copied where the "same as" code was drawn."""
+        first = codes[0].astype(np.int64)
+        same = first == self.n_coarse_ + int(self.has_na_) if self.twin_ else None
+        if same is not None:
+            # A "same as" row whose twin is missing takes a value from the middle bin instead.
+            first = np.where(same, (self.n_coarse_ // 2), first)
+        if self.mode_ == "discrete":
+            missing = first >= len(self.values_)
+            v = self.values_[np.minimum(first, len(self.values_) - 1)].astype(np.float64)
+        else:
+            missing = first >= self.n_coarse_
+            t = np.minimum(np.minimum(first, self.n_coarse_ - 1) * self.n_fine_ + codes[1], len(self.lo_) - 1)
+            lo, hi = self.lo_[t], self.hi_[t]
+            if bounds is not None and bounds[0] == "range":
+                lo, hi = np.maximum(lo, bounds[1]), np.minimum(hi, bounds[2])
+                if self.meta.integer or self.meta.kind == "datetime":
+                    lo, hi = np.ceil(lo), np.floor(hi)
+            elif bounds is not None and len(bounds[1]):
+                vals = bounds[1]
+                pick = vals[np.minimum(np.searchsorted(vals, lo), len(vals) - 1)]
+                lo = hi = pick
+            if u is None:
+                u = rng.random(len(t))
+            elif self.flip_:
+                u = 1.0 - u
+            if self.meta.integer or self.meta.kind == "datetime":
+                v = np.minimum(np.floor(lo + u * (hi - lo + 1)), hi)
+            else:
+                v = lo + u * (hi - lo)
+        v = np.where(missing, np.nan, v)
+        if same is not None and twin is not None:
+            # Clipped to this column's range, so no extreme leaks through the twin.
+            copy = same & ~np.isnan(twin)
+            v = np.where(copy, np.clip(twin, *self.clip_), v)
+        return v
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state: dict[str, Any] = {"mode": self.mode_, "unit": self.unit_, "has_na": self.has_na_,
+                                 "clip": list(self.clip_), "rare_threshold": self.rare_threshold}
+        if self.mode_ == "discrete":
+            return state, {"values": self.values_, "counts": np.asarray(self.counts_, dtype=np.int64)}
+        state.update(n_coarse=self.n_coarse_, n_fine=self.n_fine_, flip=self.flip_, twin=self.twin_)
+        return state, {"lo": self.lo_, "hi": self.hi_}
+
+    @classmethod
+    def from_state(cls, name: str, meta: ColumnMeta, state: dict[str, Any],
+                   arrays: dict[str, np.ndarray]) -> NumericEncoder:
+        enc = cls(name, meta, state["rare_threshold"])
+        enc.mode_, enc.unit_, enc.has_na_ = state["mode"], state["unit"], state["has_na"]
+        enc.clip_ = tuple(state["clip"])
+        if enc.mode_ == "discrete":
+            enc.values_ = arrays["values"].astype(np.float64)
+            # Files written before counts were stored: rebalancing then treats values as equal.
+            enc.counts_ = [int(c) for c in arrays.get("counts", np.ones(len(enc.values_), dtype=np.int64))]
+        else:
+            enc.n_coarse_, enc.n_fine_ = state["n_coarse"], state["n_fine"]
+            enc.flip_ = bool(state.get("flip", False))
+            enc.twin_ = state.get("twin")
+            enc.lo_, enc.hi_ = arrays["lo"].astype(np.float64), arrays["hi"].astype(np.float64)
+        return enc
+
