@@ -30,6 +30,7 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 typecheck: install
 	$(VENV)/bin/mypy src/datatwin

@@ -20,6 +20,7 @@ from ..generators import ColumnGenerator, FakerGenerator, IdGenerator, build_fak
 from ..io import read_table, write_table_chunks
 from ..metadata import Metadata
 from ..sampling import FittedModel, check_constraints, check_n, complete_rows, iter_rows, seed_int, usable
+from ._persistence import read_model, save_model
 
 __all__ = ["Synthesizer", "load"]
 
@@ -325,16 +326,15 @@ class Synthesizer:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (JSON + safetensors in a zip; no training rows, no pickle)."""
-        from ._persistence import save_model
-
-        save_model(self, path)
+        save_model(path, self.get_params(), self._check_fitted(), self.n_rows_)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Synthesizer:
         """Read a model written by :meth:`save`."""
-        from ._persistence import load_model
-
-        return load_model(cls, path)
+        params, model, n_rows = read_model(path)
+        syn = cls(**params)
+        syn.model_, syn.n_rows_ = model, n_rows
+        return syn
 
     def __repr__(self) -> str:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -18,14 +18,11 @@ from ..io import read_model_file, write_model_file
 from ..metadata import Metadata
 from ..sampling import FittedModel
 
-if TYPE_CHECKING:
-    from ._estimator import Synthesizer
-
-__all__ = ["load_model", "save_model"]
+__all__ = ["read_model", "save_model"]
 
 
-def save_model(syn: Synthesizer, path: str | os.PathLike[str]) -> None:
-    model = syn._check_fitted()
+def save_model(path: str | os.PathLike[str], params: dict[str, Any], model: FittedModel, n_rows: int) -> None:
+    """Write the estimator's ``params`` and fitted ``model`` (learned from ``n_rows`` rows)."""
     arrays: dict[str, np.ndarray] = {}
     encoders = []
     for i, enc in enumerate(model.encoder.encoders):
@@ -34,7 +31,7 @@ def save_model(syn: Synthesizer, path: str | os.PathLike[str]) -> None:
         arrays.update({f"enc.{i}.{k}": v for k, v in arr.items()})
     eng_state, eng_arrays = model.engine.get_state()
     arrays.update({f"engine.{k}": v for k, v in eng_arrays.items()})
-    params = dict(syn.get_params())
+    params = dict(params)
     params["engine_options"] = dict(params["engine_options"] or {})
     if params["constraints"] is not None:
         params["constraints"] = [c.to_dict() for c in parse_constraints(params["constraints"])]
@@ -43,7 +40,7 @@ def save_model(syn: Synthesizer, path: str | os.PathLike[str]) -> None:
         "params": params,
         "metadata": model.metadata.to_dict(),
         "columns": model.columns,
-        "n_rows": syn.n_rows_,
+        "n_rows": n_rows,
         "encoders": encoders,
         "generators": {name: g.get_state() for name, g in model.generators.items()},
         "constraints": model.constraints.get_state(),
@@ -52,10 +49,11 @@ def save_model(syn: Synthesizer, path: str | os.PathLike[str]) -> None:
     write_model_file(path, plain(manifest), arrays)
 
 
-def load_model(cls: type[Synthesizer], path: str | os.PathLike[str]) -> Synthesizer:
+def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], FittedModel, int]:
+    """The estimator parameters, the fitted model and the training row count stored at ``path``."""
     manifest, arrays = read_model_file(path)
     try:
-        return _from_manifest(cls, manifest, arrays)
+        return _from_manifest(manifest, arrays)
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -63,10 +61,10 @@ def load_model(cls: type[Synthesizer], path: str | os.PathLike[str]) -> Synthesi
                              f"({type(exc).__name__}: {exc}); re-create it with 'datatwin fit'") from None
 
 
-def _from_manifest(cls: type[Synthesizer], manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Synthesizer:
+def _from_manifest(manifest: dict[str, Any], arrays: dict[str, np.ndarray]
+                   ) -> tuple[dict[str, Any], FittedModel, int]:
     params = dict(manifest["params"])
     params["engine_options"] = params.get("engine_options") or None  # stored as {} when not given
-    syn = cls(**params)
     meta = Metadata.from_dict(manifest["metadata"])
     columns = list(manifest["columns"])
     n_rows = int(manifest["n_rows"])
@@ -80,7 +78,7 @@ def _from_manifest(cls: type[Synthesizer], manifest: dict[str, Any], arrays: dic
     table_encoder = TableEncoder(encoders)
     generators = {}
     for name, state in manifest["generators"].items():
-        g = make_generator(name, meta.columns[name], syn.locale)
+        g = make_generator(name, meta.columns[name], params["locale"])
         g.set_state(state)
         generators[name] = g
     eng_info = manifest["engine"]
@@ -90,13 +88,11 @@ def _from_manifest(cls: type[Synthesizer], manifest: dict[str, Any], arrays: dic
     eng_arrays = {k[len("engine."):]: v for k, v in arrays.items() if k.startswith("engine.")}
     try:
         cset = ConstraintSet.from_state(manifest.get("constraints", {"constraints": []}), meta, set(generators))
-        model = FittedModel(table_encoder, generators, engine, cset, meta, columns, int(syn.random_state))
+        model = FittedModel(table_encoder, generators, engine, cset, meta, columns, int(params["random_state"]))
     except ConstraintError as exc:
         raise ModelFileError(f"the model's constraints are inconsistent: {exc}") from None
     try:
         engine.set_state(table_encoder.subcolumns, eng_info["state"], eng_arrays)
     except InputError as exc:
         raise ModelFileError(f"the model's engine state is inconsistent: {exc}") from None
-    syn.model_ = model
-    syn.n_rows_ = n_rows
-    return syn
+    return params, model, n_rows
