@@ -39,6 +39,8 @@ def test_conditions_are_seeded(fitted):
     a = syn.sample(300, seed=4, conditions={"label": "yes"})
     b = syn.sample(300, seed=4, conditions={"label": "yes"})
     pd.testing.assert_frame_equal(a, b)
+    assert (a["label"] == "yes").all()
+    assert not a.equals(syn.sample(300, seed=5, conditions={"label": "yes"}))
 
 
 def test_conditioning_moves_other_columns(fitted):

@@ -17,7 +17,7 @@ from datatwin.evaluation import EvaluationResult, evaluate
 from datatwin.evaluation import _fidelity as F
 from datatwin.evaluation._prepare import infer_kinds, prepare
 
-DATASETS = Path("/work/shared/datasets")
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"  # ../shared beside the repository
 if not DATASETS.exists():  # the repository's own copy, when the shared folder is elsewhere
     DATASETS = Path(__file__).resolve().parents[1] / "data"
 

@@ -15,7 +15,7 @@ from datatwin.evaluation import EvaluationResult, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
-ADULT = Path("/work/shared/datasets/adult.csv")
+ADULT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "adult.csv"  # ../shared beside the repository
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
