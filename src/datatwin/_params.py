@@ -17,7 +17,6 @@ A bool is never a number here (``True`` is not an int in [0, inf)), and NaN is i
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -45,12 +44,14 @@ class Interval:
             raise ValueError(f"Interval closed must be 'left', 'right', 'both' or 'neither', got {closed!r}")
         if low is not None and high is not None and low > high:
             raise ValueError(f"Interval low {low!r} is above high {high!r}")
-        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+        self.kind, self.closed = kind, closed
+        self.low: Any = low  # compared with ints, floats and numpy numbers alike
+        self.high: Any = high
 
     def accepts(self, value: Any) -> bool:
         if _is_bool(value) or not isinstance(value, self.kind):
             return False
-        if isinstance(value, numbers.Real) and math.isnan(value):
+        if value != value:  # NaN (of any float type) is in no interval
             return False
         low_ok = self.low is None or value > self.low or (value == self.low and self.closed in ("left", "both"))
         high_ok = self.high is None or value < self.high or (value == self.high and self.closed in ("right", "both"))
