@@ -32,9 +32,9 @@ class Metadata:
 
     Example:
         >>> import pandas as pd, datatwin
-        >>> df = pd.DataFrame({"age": [31, 45, 27, 60] * 5, "city": ["Oslo", "Rome", "Oslo", "Lima"] * 5})
+        >>> df = pd.DataFrame({"age": [31, 45, 27, 60] * 5, "plan": ["free", "pro", "free", "team"] * 5})
         >>> meta = datatwin.Metadata.infer(df)
-        >>> meta.columns["age"].kind, meta.columns["city"].kind
+        >>> meta.columns["age"].kind, meta.columns["plan"].kind
         ('numeric', 'categorical')
     """
 
