@@ -97,3 +97,18 @@ def test_bad_json_file(tmp_path):
         Metadata.load(p)
     with pytest.raises(MetadataError, match="does not exist"):
         Metadata.load(tmp_path / "missing.json")
+
+
+def test_counting_rules_shared_with_evaluation():
+    from datatwin.evaluation._prepare import infer_kinds
+    from datatwin.metadata import Counts
+
+    assert Counts.of(pd.Series([None, None])).constant
+    assert Counts.of(pd.Series(["a", "a"])).constant
+    assert not Counts.of(pd.Series(["a", None])).constant
+    assert Counts.of(pd.Series(range(21))).all_distinct
+    assert not Counts.of(pd.Series(range(20))).all_distinct  # too short to call an id
+    # Where the evaluation follows the judge it differs on purpose: constant before the dtype.
+    df = pd.DataFrame({"flag": [True] * 30, "row": range(30)})
+    assert kinds(df) == {"flag": "boolean", "row": "id"}
+    assert infer_kinds(df) == {"flag": "constant", "row": "id"}

@@ -4,38 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._exceptions import InputError, OutputError
+from .._json import plain
 
 __all__ = ["EvaluationResult"]
 
 RESULT_FORMAT_VERSION = 1
-
-
-def json_safe(x: Any) -> Any:
-    """Plain JSON types only: numpy scalars and arrays unwrapped, NaN and infinities as None."""
-    if isinstance(x, dict):
-        return {str(k): json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_safe(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return [json_safe(v) for v in x.tolist()]
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        f = float(x)
-        return f if math.isfinite(f) else None
-    if x is None or isinstance(x, str):
-        return x
-    return str(x)
 
 
 class EvaluationResult:
@@ -53,7 +31,9 @@ class EvaluationResult:
     """
 
     def __init__(self, data: dict[str, Any]):
-        self._data = json_safe(data)
+        # Plain JSON data only (numpy unwrapped, NaN and infinities as None), so that to_json and
+        # from_dict(to_dict()) round-trip exactly.
+        self._data = plain(data)
 
     # ------------------------------------------------------------------ access
     @property

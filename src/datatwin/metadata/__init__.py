@@ -1,5 +1,13 @@
-"""What each column is: kind, dtype, format, detected from the data and edited by the user."""
+"""What each column is: kind, dtype, format, detected from the data and edited by the user.
 
-from ._metadata import PII_TYPES, ColumnMeta, Metadata, parse_datetime_text
+Modules, bottom up: ``_column`` (one column's metadata), ``_dates`` (datetimes stored as text),
+``_infer`` (the rules that detect a column's kind), ``_metadata`` (a table's metadata).
+"""
 
-__all__ = ["ColumnMeta", "Metadata", "PII_TYPES", "parse_datetime_text"]
+from ._column import KINDS, PII_TYPES, ColumnMeta
+from ._dates import MIN_PARSED_SHARE, mostly_numbers, parse_datetime_text
+from ._infer import ID_MIN_ROWS, Counts, is_whole
+from ._metadata import Metadata
+
+__all__ = ["ID_MIN_ROWS", "KINDS", "MIN_PARSED_SHARE", "PII_TYPES", "ColumnMeta", "Counts", "Metadata",
+           "is_whole", "mostly_numbers", "parse_datetime_text"]

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._anonymize import FAKER_METHODS, _ascii_slug, _faker, _keyed_hash
+from ._fakes import FAKER_METHODS, ascii_slug, faker_for, keyed_hash
 
 __all__ = ["TextScrubber"]
 
@@ -269,7 +269,7 @@ class _FreshFakes:
         fake = self._memo.get(memo_key)
         if fake is None:
             if self.key is not None:
-                h = _keyed_hash(self.key, f"text:{pii_type}", real)
+                h = keyed_hash(self.key, f"text:{pii_type}", real)
             else:
                 # The n-th new span gets the n-th seeded draw: the fake carries nothing of the
                 # real value, so it cannot be inverted even by someone who knows the seed.
@@ -290,7 +290,7 @@ class _FreshFakes:
             # With a key the pool depends on the key alone, so the mapping holds across runs.
             salt = f"{self.key}" if self.key is not None else f"seed:{self.seed}"
             pool_seed = int.from_bytes(hashlib.sha256(f"{salt}\x00text-pool\x00{name}".encode()).digest()[:4], "big")
-            fake = _faker(self.locale, pool_seed)
+            fake = faker_for(self.locale, pool_seed)
             method = getattr(fake, make)
             pool = [str(method()).replace("\n", ", ") for _ in range(size)]
             self._pools[name] = pool
@@ -317,8 +317,8 @@ class _FreshFakes:
         # 70 decimal digits from the bytes (the first few, less uniform, are skipped).
         digits = str(int.from_bytes(hashlib.sha256(h).digest() + h, "big"))[4:]
         if pii_type == "email":
-            first = _ascii_slug(self._pick("first_name", "first_name", h, 0))
-            last = _ascii_slug(self._pick("last_name", "last_name", h, 2))
+            first = ascii_slug(self._pick("first_name", "first_name", h, 0))
+            last = ascii_slug(self._pick("last_name", "last_name", h, 2))
             domain = self._pick("email_domain", "free_email_domain", h, 4) if h[6] % 2 else \
                 self._pick("domain", "domain_name", h, 4)
             local = (f"{first}.{last}", f"{first[0]}{last}", f"{first}{last}{h[7] % 90 + 10}", f"{first}_{last}")
@@ -529,7 +529,7 @@ def _common_words(locale: str) -> frozenset[str]:
     A one-word name written in lower case is left alone when it is one of these: the first name
     Will, May or Bill is also a common word, and "will" in a note is almost always the verb.
     """
-    words = _faker(locale, 0).get_words_list() + _faker("en_US", 0).get_words_list()
+    words = faker_for(locale, 0).get_words_list() + faker_for("en_US", 0).get_words_list()
     return frozenset(w.casefold() for w in words)
 
 

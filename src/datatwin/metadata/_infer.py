@@ -1,0 +1,166 @@
+"""The rules that decide a column's kind and format from its values and its name.
+
+The counting rules (:class:`Counts`: constant, all distinct; :func:`is_whole`) are shared with
+the evaluation's own kind detection, which otherwise follows an external judge's rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._column import ColumnMeta
+from ._dates import detect_datetime_format
+
+__all__ = ["ID_MIN_ROWS", "Counts", "decimals_of", "infer_column", "is_whole"]
+
+# Column-name hints for PII (matched against a normalised, lower-case name).
+_PII_NAME_HINTS: list[tuple[str, str]] = [
+    (r"e_?mail", "email"),
+    (r"(phone|mobile|cell|fax|tel)", "phone"),
+    (r"^(first|given|fore)_?name$|^fname$", "first_name"),
+    (r"^(last|sur|family)_?name$|^lname$|^surname$", "last_name"),
+    (r"^(full_?|customer_?|person_?|contact_?|patient_?|client_?)?name$", "name"),
+    (r"(street|address|addr)", "address"),
+    (r"^(city|town)$", "city"),
+    (r"(zip|postcode|postal)", "postcode"),
+    (r"^(company|employer|organi[sz]ation)(_name)?$", "company"),
+    (r"(url|website|homepage|web_?site)", "url"),
+    (r"^(ssn|social_security.*)$", "ssn"),
+    (r"iban", "iban"),
+    (r"(credit_?card|card_?number)", "credit_card"),
+    (r"^ip(_address)?$", "ip_address"),
+    (r"^(user_?name|login|handle)$", "username"),
+]
+_EMAIL_RE = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
+_PHONE_RE = re.compile(r"^\+?[\d\s().\-/]{7,}(\s*(x|ext\.?)\s*\d+)?$")
+_ID_NAME_RE = re.compile(r"(^id$|_id$|^id_|uuid|guid|_key$|^key$|^index$|_no$|_number$)")
+
+#: A column of distinct values is an id only above this many rows (a short table may just
+#: happen to have no repeats).
+ID_MIN_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Rows, present (non-missing) values and distinct present values of a column."""
+
+    n: int
+    present: int
+    distinct: int
+
+    @classmethod
+    def of(cls, s: pd.Series) -> Counts:
+        return cls(len(s), int(s.notna().sum()), int(s.nunique(dropna=True)))
+
+    @property
+    def constant(self) -> bool:
+        """All missing, or one value and never missing."""
+        return self.present == 0 or (self.distinct == 1 and self.present == self.n)
+
+    @property
+    def all_distinct(self) -> bool:
+        """Every row present and different, in a table long enough for that to mean an id."""
+        return self.distinct == self.n and self.present == self.n and self.n > ID_MIN_ROWS
+
+
+def is_whole(values: np.ndarray) -> bool:
+    """Every (non-missing, float64) value is a whole number."""
+    return bool(np.all(values == np.round(values)))
+
+
+def decimals_of(values: np.ndarray, max_decimals: int = 10) -> int | None:
+    """Smallest number of decimals that represents every value exactly (None if more than max)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0
+    v = np.unique(v)[:100_000]
+    for d in range(max_decimals + 1):
+        scaled = v * 10.0**d
+        tol = np.maximum(1e-7, 1e-12 * np.abs(scaled))  # float noise of a decimal literal
+        if np.all(np.abs(scaled - np.round(scaled)) <= tol):
+            return d
+    return None
+
+
+def infer_column(s: pd.Series) -> ColumnMeta:
+    name = _norm_name(s.name)
+    dtype = str(s.dtype)
+    nonnull = s.dropna()
+    counts = Counts(len(s), len(nonnull), int(nonnull.nunique()))
+    n, n_nonnull, nunique = counts.n, counts.present, counts.distinct
+    if n_nonnull == 0:
+        return ColumnMeta("constant", dtype=dtype, value=None)
+
+    if pd.api.types.is_bool_dtype(s):
+        return ColumnMeta("boolean", dtype=dtype)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return ColumnMeta("datetime", dtype=dtype)
+    if pd.api.types.is_numeric_dtype(s):
+        vals = nonnull.to_numpy(dtype=np.float64)
+        integer = is_whole(vals)
+        if counts.constant:
+            return ColumnMeta("constant", dtype=dtype, value=_num_text(vals[0], integer))
+        if integer and counts.all_distinct and (_ID_NAME_RE.search(name) or _is_sequential(vals)):
+            return ColumnMeta("id", dtype=dtype, integer=True)
+        return ColumnMeta("numeric", dtype=dtype, integer=integer,
+                          decimals=0 if integer else decimals_of(vals))
+
+    # Text from here on.
+    text = nonnull.astype(str)
+    if counts.constant:
+        return ColumnMeta("constant", dtype=dtype, value=str(text.iloc[0]))
+    lowered = set(text.str.strip().str.lower().unique()[:3])
+    if nunique == 2 and lowered <= {"true", "false"}:
+        return ColumnMeta("boolean", dtype=dtype)
+    fmt = detect_datetime_format(text)
+    if fmt is not None:
+        return ColumnMeta("datetime", dtype=dtype, datetime_format=fmt)
+    sample = text.iloc[:: max(1, len(text) // 2000)]
+    if sample.str.fullmatch(_EMAIL_RE).mean() >= 0.9:
+        return ColumnMeta("pii", dtype=dtype, pii_type="email")
+    pii = _pii_from_name(name)
+    if pii == "phone" and sample.str.fullmatch(_PHONE_RE).mean() < 0.9:
+        pii = None
+    # Person-level identifiers are PII whatever their cardinality; places, companies and the like
+    # only when they are near-unique (a 'city' with ten levels is a useful category).
+    weak = ("city", "postcode", "company", "url", "username")
+    if pii is not None and (pii not in weak or nunique > 0.05 * n_nonnull):
+        return ColumnMeta("pii", dtype=dtype, pii_type=pii)
+    if counts.all_distinct and not sample.str.contains(r"\s").any() and sample.str.len().max() <= 64:
+        return ColumnMeta("id", dtype=dtype)
+    if _ID_NAME_RE.search(name) and nunique > 0.95 * n_nonnull and n > ID_MIN_ROWS:
+        return ColumnMeta("id", dtype=dtype)
+    if sample.str.fullmatch(_PHONE_RE).mean() >= 0.95 and sample.str.count(r"\d").min() >= 7:
+        return ColumnMeta("pii", dtype=dtype, pii_type="phone")
+    words = sample.str.count(r"\s+") + 1
+    if nunique > 0.5 * n_nonnull and words.mean() >= 4:
+        return ColumnMeta("text", dtype=dtype)
+    return ColumnMeta("categorical", dtype=dtype)
+
+
+def _norm_name(name: Any) -> str:
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name).strip())
+    return re.sub(r"[^0-9a-z]+", "_", s.lower()).strip("_")
+
+
+def _pii_from_name(name: str) -> str | None:
+    for pattern, pii in _PII_NAME_HINTS:
+        if re.search(pattern, name):
+            return pii
+    return None
+
+
+def _is_sequential(vals: np.ndarray) -> bool:
+    """Whole numbers that fill (almost all of) a contiguous range, like row numbers."""
+    lo, hi = float(vals.min()), float(vals.max())
+    return hi - lo + 1 <= 1.1 * len(vals)
+
+
+def _num_text(v: float, integer: bool) -> str:
+    return str(int(v)) if integer else repr(float(v))
