@@ -6,12 +6,14 @@ import inspect
 import logging
 import os
 from collections.abc import Iterator
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._exceptions import ConditionError, InputError, NotFittedError
+from .._params import Interval, Options, validate_params
 from .._progress import ProgressCallback, report
 from ..constraints import ConstraintSet, parse_constraints
 from ..encoding import MODELLED_KINDS, ColumnEncoder, TableEncoder, make_encoder
@@ -99,20 +101,20 @@ class Synthesizer:
             setattr(self, name, value)
         return self
 
+    # Allowed values per parameter, checked once in fit (scikit-learn's _parameter_constraints).
+    _parameter_constraints: dict[str, list[Any]] = {
+        "engine": [Options(str, set(ENGINES))],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "rare_threshold": [Interval(Integral, 0, None, closed="left")],
+        "max_categories": [Interval(Integral, 1, None, closed="left")],
+        "max_training_time": [Interval(Real, 0, None, closed="neither")],
+        "locale": [str],
+        "engine_options": [dict, None],
+        # "constraints" is checked by parse_constraints, which also names the malformed rule.
+    }
+
     def _validate_params(self) -> None:
-        if self.engine not in ENGINES:
-            raise InputError(f"The 'engine' parameter of Synthesizer must be one of {sorted(ENGINES)}. "
-                             f"Got {self.engine!r} instead.")
-        for name, lo in (("random_state", 0), ("rare_threshold", 0), ("max_categories", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < lo:
-                raise InputError(f"The {name!r} parameter of Synthesizer must be an int in [{lo}, inf). "
-                                 f"Got {value!r} instead.")
-        if not isinstance(self.max_training_time, (int, float)) or self.max_training_time <= 0:
-            raise InputError("The 'max_training_time' parameter of Synthesizer must be a number > 0. "
-                             f"Got {self.max_training_time!r} instead.")
-        if self.engine_options is not None and not isinstance(self.engine_options, dict):
-            raise InputError("The 'engine_options' parameter of Synthesizer must be a dict or None.")
+        validate_params("Synthesizer", self._parameter_constraints, self.get_params(deep=False))
         parse_constraints(self.constraints)
 
     def _make_engine(self) -> Engine:
