@@ -1,4 +1,9 @@
-"""Rules every generated row satisfies: declaring, checking, learning, enforcing, suggesting."""
+"""Rules every generated row satisfies: declaring, checking, learning, enforcing, suggesting.
+
+Modules: ``_rules`` (the constraint kinds, their text/dict forms, formulas in the shared
+language of ``datatwin._formula``), ``_units`` (value keys and numeric views of columns),
+``_set`` (:class:`ConstraintSet`: checks, learning, enforcement and repair), ``_suggest``.
+"""
 
 from .._exceptions import ConstraintError
 from ._rules import FixedCombinations, Formula, Inequality, Range, Regex, Unique, parse_constraints

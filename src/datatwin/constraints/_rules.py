@@ -175,11 +175,11 @@ class Formula(Constraint):
 
     @property
     def columns(self) -> list[str]:
-        return [self.column, *_expr_names(self.expression, self)]
+        return [self.column, *_compiled(self).names]
 
     @property
     def inputs(self) -> list[str]:
-        return _expr_names(self.expression, self)
+        return list(_compiled(self).names)
 
     def describe(self) -> str:
         return f"{self.column} = {self.expression}"
@@ -285,7 +285,7 @@ def _from_text(text: str) -> Constraint:
     m = _FORMULA.match(text)
     if m:
         f = Formula(m.group(1).strip(), m.group(2).strip())
-        _expr_names(f.expression, f)  # fail now on a malformed expression
+        _compiled(f)  # fail now on a malformed expression
         return f
     raise ConstraintError(f"cannot read constraint {text!r}; write 'a <= b', 'a < b' or 'total = price * quantity', "
                           f"or use the dict form for ranges, fixed combinations, uniqueness and patterns")
@@ -313,7 +313,7 @@ def _from_dict(d: dict[str, Any], i: int) -> Constraint:
                                   f"regular expression ({exc})") from None
     c = KINDS[kind](**args)
     if isinstance(c, Formula):
-        _expr_names(c.expression, c)
+        _compiled(c)
     return c
 
 
@@ -332,7 +332,3 @@ def _compiled(f: Formula) -> Compiler:
             msg = exc.reason
         raise ConstraintError(f"formula {desc!r}: {msg}") from None
 
-
-def _expr_names(expression: str, owner: Formula) -> list[str]:
-    """Columns the formula's expression uses, once each; refuses a malformed one."""
-    return list(_compiled(owner).names)
