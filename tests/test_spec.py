@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import datatwin
 from datatwin import Spec, SpecError, generate
 from datatwin.cli import main
-from datatwin.spec._spec import iter_generate
+from datatwin.spec import iter_generate
 
 FULL = """\
 locale: en_US
@@ -83,7 +83,7 @@ def test_same_seed_same_bytes(tmp_path, full_spec, suffix):
 
 
 def test_rows_do_not_depend_on_chunk_size(full_spec, monkeypatch):
-    monkeypatch.setattr(datatwin.spec._spec, "BLOCK", 1000)  # small blocks: the same code path, faster
+    monkeypatch.setattr(datatwin.spec._generate, "BLOCK", 1000)  # small blocks: the same code path, faster
     n = 3 * 1000 + 345
     whole = generate(full_spec, n, seed=11)
     for chunk in (7, 999, 1000, 2500, 10_000):

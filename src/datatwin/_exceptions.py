@@ -8,7 +8,7 @@ the built-in exception a caller would naturally catch::
     │   ├── MetadataError                 a metadata file or override that does not fit the data
     │   ├── ConditionError                a sampling condition that cannot be met
     │   ├── ConstraintError               a constraint that is malformed, conflicts, or cannot be met
-    │   └── SpecError                     a rule-based spec that is malformed (defined in _spec.py)
+    │   └── SpecError                     a rule-based spec that is malformed; names its file, line, field
     ├── ModelFileError(ValueError)        not a model file, corrupt, tampered or from a newer version
     ├── NotFittedError(ValueError, AttributeError)   sample/save before fit
     └── OutputError(OSError)              the output cannot be written (missing folder, full disk)
@@ -27,6 +27,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "OutputError",
+    "SpecError",
 ]
 
 
@@ -48,6 +49,31 @@ class ConditionError(InputError):
 
 class ConstraintError(InputError):
     """A constraint is malformed, conflicts with another one, or cannot be met."""
+
+
+class SpecError(InputError):
+    """A spec that cannot be used; the message names the file, line and field, in one line.
+
+    Attributes:
+        field: the dotted path of the offending field, e.g. ``columns.age.distribution``.
+        line: 1-based line in the spec file (YAML or JSON), when known.
+        source: the spec file's name, when the spec came from a file.
+        reason: the message without the location.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, line: int | None = None,
+                 source: str | None = None) -> None:
+        self.field, self.line, self.source, self.reason = field, line, source, message
+        super().__init__(_locate(source, line, field) + message)
+
+
+def _locate(source: str | None, line: int | None, field: str | None) -> str:
+    where = source or ("spec" if field or line else "")
+    if line is not None:
+        where += f" line {line}"
+    if field:
+        where += f", {field}" if source or line is not None else f" {field}"
+    return f"{where}: " if where else ""
 
 
 class ModelFileError(DatatwinError, ValueError):

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..encoding import to_seconds
 from ..metadata import Metadata
-from ._constraints import Constraint, FixedCombinations, Formula, Inequality
+from ._rules import Constraint, FixedCombinations, Formula, Inequality
 
 __all__ = ["constraint_json", "suggest_constraints"]
 

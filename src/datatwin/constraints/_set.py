@@ -1,431 +1,42 @@
-"""Constraints: rules that every generated row satisfies.
+"""The constraints of one fitted model: static checks, fit-time learning, and enforcement.
 
-How each kind is met (see ``docs/constraints.md``):
-
-* :class:`Range` and :class:`Formula` hold **by construction**: a range becomes allowed codes
-  for the model (the same mechanism as conditional sampling), a formula's column is computed
-  from its inputs after sampling.
-* :class:`Inequality`, :class:`FixedCombinations`, :class:`Unique` and :class:`Regex` are checked
-  on each chunk; rows that break one are **redrawn** from the model (a bounded number of rounds,
-  a few candidates per row), and the few left are **repaired** (an inequality's values are
-  swapped, a combination is completed from the allowed ones, a text is generated from its
-  pattern). A row that still breaks a rule raises :class:`ConstraintError`: output is never
-  silently wrong.
-
-Sets that cannot hold together (an empty range, ``a <= b`` with ranges that exclude it, a
-cycle) are refused when the model is fitted, with a message that names the conflict.
+Range and formula rules hold by construction (allowed codes, computed columns); the others are
+checked on each chunk, broken rows redrawn from the model and the few left repaired.
 """
 
 from __future__ import annotations
 
-import ast
-import graphlib
 import logging
 import math
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._exceptions import ConstraintError
-from ..encoding import DT_UNITS, from_float, to_seconds
-from ..metadata import Metadata, parse_datetime_text
-
-__all__ = [
-    "Constraint",
-    "ConstraintError",
-    "FixedCombinations",
-    "Formula",
-    "Inequality",
-    "Range",
-    "Regex",
-    "Unique",
-    "parse_constraints",
-]
+from .._graph import CycleError, topological
+from .._json import plain
+from ..encoding import from_float
+from ..metadata import Metadata
+from ._rules import (
+    Constraint,
+    FixedCombinations,
+    Formula,
+    Inequality,
+    Range,
+    Regex,
+    Unique,
+    _compiled,
+    parse_constraints,
+)
+from ._units import Units, _keys, _replace, column_keys, value_key
 
 log = logging.getLogger("datatwin")
 
 ORDERED_KINDS = ("numeric", "datetime")
-
-
-def _fmt(v: Any) -> str:
-    return repr(v) if isinstance(v, str) else f"{v}"
-
-
-# ---------------------------------------------------------------------- the constraint kinds
-@dataclass(frozen=True)
-class Constraint:
-    """Base class; ``to_dict`` gives the JSON form used in metadata files."""
-
-    type: ClassVar[str] = ""
-
-    @property
-    def columns(self) -> list[str]:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        raise NotImplementedError
-
-    def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def __str__(self) -> str:
-        return self.describe()
-
-
-@dataclass(frozen=True)
-class Inequality(Constraint):
-    """``low <= high`` (``low < high`` with ``strict``) between two numeric or date columns.
-
-    Rows where either value is missing satisfy it.
-
-    Example:
-        >>> import datatwin
-        >>> datatwin.Inequality("start_date", "end_date").describe()
-        'start_date <= end_date'
-    """
-
-    low: str
-    high: str
-    strict: bool = False
-    type: ClassVar[str] = "inequality"
-
-    @property
-    def columns(self) -> list[str]:
-        return [self.low, self.high]
-
-    def describe(self) -> str:
-        return f"{self.low} {'<' if self.strict else '<='} {self.high}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "low": self.low, "high": self.high, "strict": self.strict}
-
-
-@dataclass(frozen=True)
-class Range(Constraint):
-    """``low <= column <= high`` (either end may be None); dates as text in the column's format.
-
-    Example:
-        >>> import datatwin
-        >>> datatwin.Range("age", 18, 90).describe()
-        '18 <= age <= 90'
-    """
-
-    column: str
-    low: Any = None
-    high: Any = None
-    type: ClassVar[str] = "range"
-
-    @property
-    def columns(self) -> list[str]:
-        return [self.column]
-
-    def describe(self) -> str:
-        lo = "" if self.low is None else f"{_fmt(self.low)} <= "
-        hi = "" if self.high is None else f" <= {_fmt(self.high)}"
-        return f"{lo}{self.column}{hi}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "column": self.column, "low": self.low, "high": self.high}
-
-
-@dataclass(frozen=True)
-class FixedCombinations(Constraint):
-    """The values of ``columns`` only appear together as in the real data (city belongs to country).
-
-    ``combinations`` lists the allowed tuples explicitly; by default they are learned from the
-    training rows (combinations of values the model can generate, i.e. not rare ones).
-
-    Example:
-        >>> import datatwin
-        >>> datatwin.FixedCombinations(["city", "country"]).describe()
-        'fixed combinations of (city, country)'
-    """
-
-    columns_: tuple[str, ...] = field(default=())
-    combinations: tuple[tuple[Any, ...], ...] | None = None
-    type: ClassVar[str] = "fixed_combinations"
-
-    def __init__(self, columns: list[str] | tuple[str, ...],
-                 combinations: list[list[Any]] | tuple[tuple[Any, ...], ...] | None = None) -> None:
-        object.__setattr__(self, "columns_", tuple(columns))
-        object.__setattr__(self, "combinations",
-                           None if combinations is None else tuple(tuple(c) for c in combinations))
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self.columns_)
-
-    def describe(self) -> str:
-        return f"fixed combinations of ({', '.join(self.columns_)})"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "columns": list(self.columns_)}
-        if self.combinations is not None:
-            out["combinations"] = [list(c) for c in self.combinations]
-        return out
-
-
-@dataclass(frozen=True)
-class Formula(Constraint):
-    """``column = expression``: the column is computed from others, e.g. ``price * quantity``.
-
-    The expression uses column names, numbers, ``+ - * / // % **`` and the functions
-    ``abs round min max floor ceil sqrt log exp``. The result is rounded to the column's format.
-
-    Example:
-        >>> import datatwin
-        >>> datatwin.Formula("total", "price * quantity").describe()
-        'total = price * quantity'
-    """
-
-    column: str
-    expression: str
-    type: ClassVar[str] = "formula"
-
-    @property
-    def columns(self) -> list[str]:
-        return [self.column, *_expr_names(self.expression, self)]
-
-    @property
-    def inputs(self) -> list[str]:
-        return _expr_names(self.expression, self)
-
-    def describe(self) -> str:
-        return f"{self.column} = {self.expression}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "column": self.column, "expression": self.expression}
-
-
-@dataclass(frozen=True)
-class Unique(Constraint):
-    """No two generated rows share the values of ``columns`` (across all chunks of one sample).
-
-    Example:
-        >>> import datatwin
-        >>> datatwin.Unique(["email"]).describe()
-        'unique (email)'
-    """
-
-    columns_: tuple[str, ...] = field(default=())
-    type: ClassVar[str] = "unique"
-
-    def __init__(self, columns: list[str] | tuple[str, ...] | str) -> None:
-        object.__setattr__(self, "columns_", (columns,) if isinstance(columns, str) else tuple(columns))
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self.columns_)
-
-    def describe(self) -> str:
-        return f"unique ({', '.join(self.columns_)})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "columns": list(self.columns_)}
-
-
-@dataclass(frozen=True)
-class Regex(Constraint):
-    """Every non-missing value of a text column fully matches ``pattern``.
-
-    Example:
-        >>> import datatwin
-        >>> datatwin.Regex("zip", r"[0-9]{5}").describe()
-        "zip matches '[0-9]{5}'"
-    """
-
-    column: str
-    pattern: str
-    type: ClassVar[str] = "regex"
-
-    @property
-    def columns(self) -> list[str]:
-        return [self.column]
-
-    def describe(self) -> str:
-        return f"{self.column} matches {self.pattern!r}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "column": self.column, "pattern": self.pattern}
-
-
-KINDS: dict[str, type[Constraint]] = {c.type: c for c in (Inequality, Range, FixedCombinations, Formula,
-                                                          Unique, Regex)}
-_FIELDS = {"inequality": ({"low", "high"}, {"strict"}), "range": ({"column"}, {"low", "high"}),
-           "fixed_combinations": ({"columns"}, {"combinations"}), "formula": ({"column", "expression"}, set()),
-           "unique": ({"columns"}, set()), "regex": ({"column", "pattern"}, set())}
-_INEQ = re.compile(r"^\s*([^<>=!]+?)\s*(<=|<|>=|>)\s*([^<>=!]+?)\s*$")
-_FORMULA = re.compile(r"^\s*([A-Za-z_][\w ]*?)\s*=(?!=)\s*(.+)$")
-
-
-def parse_constraints(items: Any) -> list[Constraint]:
-    """Constraints from objects, their dict form, or text (``"a <= b"``, ``"total = price * qty"``).
-
-    Example:
-        >>> [c.describe() for c in parse_constraints(["start <= end", {"type": "unique", "columns": ["id"]}])]
-        ['start <= end', 'unique (id)']
-    """
-    if items is None:
-        return []
-    if not isinstance(items, (list, tuple)):
-        raise ConstraintError("constraints must be a list (of constraint objects, dicts or text such as "
-                              "'start_date <= end_date')")
-    out: list[Constraint] = []
-    for i, item in enumerate(items):
-        if isinstance(item, Constraint):
-            out.append(item)
-        elif isinstance(item, str):
-            out.append(_from_text(item))
-        elif isinstance(item, dict):
-            out.append(_from_dict(item, i))
-        else:
-            raise ConstraintError(f"constraint #{i + 1} is a {type(item).__name__}; give a dict such as "
-                                  f"{{'type': 'inequality', 'low': 'a', 'high': 'b'}} or text such as 'a <= b'")
-    return out
-
-
-def _from_text(text: str) -> Constraint:
-    m = _INEQ.match(text)
-    if m:
-        a, op, b = m.groups()
-        if op in (">", ">="):
-            a, b = b, a
-        return Inequality(a.strip(), b.strip(), strict=op in ("<", ">"))
-    m = _FORMULA.match(text)
-    if m:
-        f = Formula(m.group(1).strip(), m.group(2).strip())
-        _expr_names(f.expression, f)  # fail now on a malformed expression
-        return f
-    raise ConstraintError(f"cannot read constraint {text!r}; write 'a <= b', 'a < b' or 'total = price * quantity', "
-                          f"or use the dict form for ranges, fixed combinations, uniqueness and patterns")
-
-
-def _from_dict(d: dict[str, Any], i: int) -> Constraint:
-    kind = d.get("type")
-    if kind not in KINDS:
-        raise ConstraintError(f"constraint #{i + 1}: 'type' must be one of {sorted(KINDS)}, got {kind!r}")
-    required, optional = _FIELDS[kind]
-    keys = set(d) - {"type"}
-    missing, unknown = required - keys, keys - required - optional
-    if missing or unknown:
-        what = f"lacks {sorted(missing)}" if missing else f"has unknown field(s) {sorted(unknown)}"
-        raise ConstraintError(f"constraint #{i + 1} ({kind}) {what}; it takes {sorted(required | optional)}")
-    args = {k: v for k, v in d.items() if k != "type"}
-    for name in ("columns",):
-        if name in args and (not isinstance(args[name], (list, tuple)) or not args[name]):
-            raise ConstraintError(f"constraint #{i + 1} ({kind}): 'columns' must be a non-empty list of names")
-    if kind == "regex":
-        try:
-            re.compile(str(args["pattern"]))
-        except re.error as exc:
-            raise ConstraintError(f"constraint #{i + 1}: pattern {args['pattern']!r} is not a valid "
-                                  f"regular expression ({exc})") from None
-    c = KINDS[kind](**args)
-    if isinstance(c, Formula):
-        _expr_names(c.expression, c)
-    return c
-
-
-# ---------------------------------------------------------------------- formulas
-_FUNCS: dict[str, Callable[..., Any]] = {
-    "abs": np.abs, "round": np.round, "min": np.minimum, "max": np.maximum, "floor": np.floor,
-    "ceil": np.ceil, "sqrt": np.sqrt, "log": np.log, "exp": np.exp,
-}
-_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
-    ast.FloorDiv: np.floor_divide, ast.Mod: np.mod, ast.Pow: np.power,
-}
-
-
-def _parse(expression: str, owner: Constraint) -> ast.Expression:
-    try:
-        tree = ast.parse(expression, mode="eval")
-    except SyntaxError as exc:
-        raise ConstraintError(f"formula {owner.describe()!r}: {exc.msg} in the expression") from None
-    for node in ast.walk(tree):
-        ok = isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load, ast.USub, ast.UAdd,
-                               ast.Call, *_BINOPS)) or (isinstance(node, ast.Constant)
-                                                        and isinstance(node.value, (int, float))
-                                                        and not isinstance(node.value, bool))
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCS
-                                               and not node.keywords):
-            ok = False
-        if not ok:
-            raise ConstraintError(f"formula {owner.describe()!r}: {ast.unparse(node)!r} is not allowed; use column "
-                                  f"names, numbers, + - * / // % ** and {', '.join(sorted(_FUNCS))}")
-    return tree
-
-
-def _expr_names(expression: str, owner: Constraint) -> list[str]:
-    tree = _parse(expression, owner)
-    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    names: list[str] = []
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and id(n) not in calls and n.id not in names:
-            names.append(n.id)
-    return names
-
-
-def _evaluate(node: ast.AST, values: dict[str, np.ndarray]) -> Any:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body, values)
-    if isinstance(node, ast.Constant):
-        assert isinstance(node.value, (int, float))  # checked by _parse
-        return float(node.value)
-    if isinstance(node, ast.Name):
-        return values[node.id]
-    if isinstance(node, ast.UnaryOp):
-        v = _evaluate(node.operand, values)
-        return -v if isinstance(node.op, ast.USub) else v
-    if isinstance(node, ast.BinOp):
-        return _BINOPS[type(node.op)](_evaluate(node.left, values), _evaluate(node.right, values))
-    assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    args = [_evaluate(a, values) for a in node.args]
-    if node.func.id == "round" and len(args) == 2:
-        return np.round(args[0], int(np.asarray(args[1]).flat[0]))
-    return _FUNCS[node.func.id](*args)
-
-
-# ---------------------------------------------------------------------- value helpers
-def value_key(v: Any) -> Any:
-    """A hashable key equal for the same value however it is typed (1 == 1.0, True == 'True')."""
-    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        return float(v)
-    return str(v)
-
-
-def column_keys(s: pd.Series) -> list[Any]:
-    """:func:`value_key` of every value, vectorised for the common dtypes."""
-    missing = s.isna().to_numpy()
-    if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object:
-        return [value_key(v) for v in s.tolist()]
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        out = s.to_numpy(dtype=np.float64, na_value=np.nan).astype(object)
-    else:
-        out = s.astype(str).to_numpy(dtype=object)
-    out[missing] = None
-    return list(out)
-
-
-def _keys(df: pd.DataFrame, cols: list[str]) -> list[tuple[Any, ...]]:
-    return list(zip(*(column_keys(df[c]) for c in cols), strict=True))
-
-
-def _replace(df: pd.DataFrame, rows: np.ndarray, src: pd.DataFrame, src_rows: np.ndarray, cols: list[str]) -> None:
-    """``df.loc[rows, cols] = src.loc[src_rows, cols]``, by position, keeping each column's dtype."""
-    for c in cols:
-        arr = df[c].array.copy()
-        arr[rows] = src[c].array[src_rows]
-        df[c] = arr
 
 
 def _broken_order(c: Inequality, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -442,67 +53,9 @@ def _out_of(v: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
 
 def _formula_values(f: Formula, df: pd.DataFrame, units: Units) -> np.ndarray:
     """The formula evaluated on the rows of ``df`` (float64, one per row; NaN where undefined)."""
-    with np.errstate(all="ignore"):
-        v = np.asarray(_evaluate(_parse(f.expression, f), {n: units.numbers(df[n]) for n in f.inputs}),
-                       dtype=np.float64)
-    v = np.broadcast_to(v, (len(df),)).astype(np.float64)
-    v[~np.isfinite(v)] = np.nan
-    return v
+    return _compiled(f).floats({n: units.numbers(df[n]) for n in f.inputs}, len(df))
 
 
-class Units:
-    """Numeric views of ordered columns: numbers as floats, dates as seconds (NaN = missing)."""
-
-    def __init__(self, meta: Metadata, units: dict[str, str | None]) -> None:
-        self.meta = meta
-        self.units = units
-
-    def numbers(self, s: pd.Series) -> np.ndarray:
-        return to_seconds(s, self.meta.columns[str(s.name)])
-
-    def scalar(self, name: str, value: Any, what: str) -> float:
-        col = self.meta.columns[name]
-        try:
-            if col.kind != "datetime":
-                return float(value)
-            ts = None
-            if isinstance(value, str) and col.datetime_format:
-                ts = parse_datetime_text(pd.Series([value]), col.datetime_format).iloc[0]
-            ts = pd.Timestamp(value) if ts is None or pd.isna(ts) else ts
-            if pd.isna(ts):
-                raise ValueError(value)
-            return float((ts.tz_localize(None) if ts.tzinfo else ts).value // 1_000_000_000)
-        except (TypeError, ValueError):
-            raise ConstraintError(f"{what}: {value!r} is not a {'date' if col.kind == 'datetime' else 'number'} "
-                                  f"for column {name!r}") from None
-
-    def step(self, name: str) -> float:
-        """The smallest difference the column can show (1 for integers, a day for dates, ...)."""
-        col = self.meta.columns[name]
-        if col.kind == "datetime":
-            return float(DT_UNITS[self.units.get(name) or "s"])
-        if col.integer:
-            return 1.0
-        return 10.0 ** -col.decimals if col.decimals is not None else 0.0  # 0: any float
-
-    def write(self, df: pd.DataFrame, name: str, rows: np.ndarray, v: np.ndarray, up: bool) -> None:
-        """Set numbers (seconds for dates) at ``rows``, rounding towards ``up`` so an order stays."""
-        col = self.meta.columns[name]
-        step = self.step(name)
-        x = v
-        if step > 0:
-            scaled = v / step
-            x = (np.ceil(scaled - 1e-9) if up else np.floor(scaled + 1e-9)) * step
-        if col.kind == "datetime":
-            unit = self.units.get(name) or "s"
-            new = from_float(x / DT_UNITS[unit], col, unit)
-        else:
-            new = from_float(x, col, None)
-        src = pd.DataFrame({name: new})
-        _replace(df, rows, src, np.arange(len(rows)), [name])
-
-
-# ---------------------------------------------------------------------- the compiled set
 class ConstraintSet:
     """The constraints of one fitted model: static checks, fit-time learning, and enforcement."""
 
@@ -656,7 +209,7 @@ class ConstraintSet:
                     pairs = sorted(((list(k), int(v)) for k, v in grouped.items()),
                                    key=lambda kv: (-kv[1], [str(x) for x in kv[0]]))
                     kept = [(k, v) for k, v in pairs if all(can(col, x) for col, x in zip(cols, k, strict=True))]
-                    combos = [[_plain(x) for x in k] for k, _ in kept]
+                    combos = [[plain(x, dates=str) for x in k] for k, _ in kept]
                     counts = [v for _, v in kept]
                 if not combos:
                     raise ConstraintError(f"{c.describe()}: no combination is left to generate (every one "
@@ -912,17 +465,6 @@ class ConstraintSet:
         return out
 
 
-def _plain(v: Any) -> Any:
-    """A JSON-friendly scalar."""
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, pd.Timestamp):
-        return str(v)
-    return v
-
-
 def _like(values: pd.Series, like: pd.Series) -> pd.Series:
     """``values`` in the dtype of ``like`` (so a repaired cell looks like the rest of its column)."""
     try:
@@ -942,11 +484,8 @@ def _any(masks: list[np.ndarray], n: int) -> np.ndarray:
 
 def _topological(edges: list[tuple[str, list[str]]], what: str) -> list[str]:
     """Order nodes so each comes after the ones it depends on; a cycle is a conflict."""
-    graph: dict[str, set[str]] = {}
-    for node, before in edges:
-        graph.setdefault(node, set()).update(before)
     try:
-        return list(graphlib.TopologicalSorter(graph).static_order())
-    except graphlib.CycleError as exc:
-        cycle = exc.args[1]
-        raise ConstraintError(f"{what} form a cycle ({' -> '.join(cycle)}); remove one of them") from None
+        return topological(edges)
+    except CycleError as exc:
+        raise ConstraintError(f"{what} form a cycle ({' -> '.join(map(str, exc.cycle))}); remove one of "
+                              "them") from None
