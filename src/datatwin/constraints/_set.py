@@ -10,6 +10,7 @@ import logging
 import math
 import random
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -67,8 +68,10 @@ class ConstraintSet:
         self.combos_: dict[int, tuple[list[str], list[list[Any]], list[int]]] = {}
         # Counts since the model was loaded or fitted: rows checked, rows broken on the first
         # draw, candidate rows redrawn, rows repaired (for benchmarks and debugging).
-        self.stats_: dict[str, int] = {}
-        self._combo_cache: dict[int, tuple[list[pd.Index], np.ndarray, np.ndarray]] = {}  # from combos_
+        # Lookup tables derived from combos_, built on first use; threads sampling one model share
+        # them, so the lock keeps the dict consistent (every thread would build the same tables).
+        self._combo_cache: dict[int, tuple[list[pd.Index], np.ndarray, np.ndarray]] = {}
+        self._combo_lock = threading.Lock()
 
     # -------------------------------------------------------------- static checks
     def bind(self, meta: Metadata, generated: set[str]) -> None:
@@ -297,19 +300,21 @@ class ConstraintSet:
 
     def enforce(self, df: pd.DataFrame, units: Units, redraw: Callable[[np.ndarray, int, int], pd.DataFrame],
                 keep: list[str], seen: dict[int, set[Any]], rng: np.random.Generator,
-                restore: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
+                restore: Callable[[pd.DataFrame], None] | None = None,
+                stats: dict[str, int] | None = None) -> pd.DataFrame:
         """Redraw rows that break a constraint, repair the rest, and check that all hold.
 
         ``redraw(rows, k, round)`` gives ``k`` fresh candidates for each of ``rows`` (row r's
         candidates at ``r*k .. r*k+k-1``) under the same conditions; columns in ``keep`` (ids)
-        stay as they are.
+        stay as they are. ``stats`` (the caller's, one per sampling run) counts rows checked,
+        broken on the first draw, redrawn and repaired.
         """
         if not self.checked:
             return df
         replace_cols = [c for c in df.columns if c not in keep]
         # Redrawing never changes kept columns (ids), so rules on those alone go straight to repair.
         fixable = np.array([not set(c.columns) <= set(keep) for c in self.checked])
-        stats = self.stats_
+        stats = {} if stats is None else stats
         for rnd in range(self.ROUNDS):
             bad = _any([m for m, f in zip(self.violations(df, units, seen=seen), fixable, strict=True) if f], len(df))
             rows = np.flatnonzero(bad)
@@ -387,15 +392,16 @@ class ConstraintSet:
         allows (-1 if none), the positions one mixed-radix number, looked up in the allowed set.
         """
         cols, combos, _ = self.combos_[i]
-        cache = self._combo_cache
-        if i not in cache:
-            levels = [pd.Index(list(dict.fromkeys(value_key(t[n]) for t in combos)), dtype=object)
-                      for n in range(len(cols))]
-            radix = np.cumprod([1] + [len(lv) for lv in levels[:-1]]).astype(np.int64)
-            allowed = np.unique([sum(int(lv.get_loc(value_key(t[n]))) * int(radix[n]) for n, lv in enumerate(levels))
-                                 for t in combos])
-            cache[i] = (levels, radix, allowed)
-        levels, radix, allowed = cache[i]
+        with self._combo_lock:
+            cache = self._combo_cache
+            if i not in cache:
+                levels = [pd.Index(list(dict.fromkeys(value_key(t[n]) for t in combos)), dtype=object)
+                          for n in range(len(cols))]
+                radix = np.cumprod([1] + [len(lv) for lv in levels[:-1]]).astype(np.int64)
+                allowed = np.unique([sum(int(lv.get_loc(value_key(t[n]))) * int(radix[n])
+                                         for n, lv in enumerate(levels)) for t in combos])
+                cache[i] = (levels, radix, allowed)
+            levels, radix, allowed = cache[i]
         code = np.zeros(len(df), dtype=np.int64)
         known = np.ones(len(df), dtype=bool)
         for col, lv, r in zip(cols, levels, radix, strict=True):

@@ -119,7 +119,7 @@ class SamplingRun:
                 restore: Any = None) -> pd.DataFrame:
         model = self.model
         return model.constraints.enforce(df, model.units, redraw, model.kept_columns, seen,
-                                         np.random.default_rng(ss), restore)
+                                         np.random.default_rng(ss), restore, stats=self.stats)
 
     # ------------------------------------------------------------------ boost
     def boosted_block(self, m: int, offset: int, ss: np.random.SeedSequence, plan: Plan, match_plan: Plan,

@@ -5,17 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._checks import _is_num, _number
-from ._columns import _Col, _Vals
+from ._columns import RunState, _Col, _Vals
 from ._source import _Where
-
-if TYPE_CHECKING:
-    from ._generate import _Run
 
 
 def _category_values(v: Any, p: tuple[Any, ...], w: _Where) -> tuple[list[Any], list[float] | None]:
@@ -124,7 +121,7 @@ class _CategoryCol(_Col):
         self.code_dtype = np.int8 if k < 127 else (np.int16 if k < 32_000 else np.int32)
         self.dtype = pd.CategoricalDtype(self.values)
 
-    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: _Run) -> _Vals:
+    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: RunState) -> _Vals:
         n = len(rows)
         u = rng.random(n)
         if self.groups is None:
@@ -163,7 +160,7 @@ class _BoolCol(_Col):
             self.table = self.groups.table("p", self.p, lambda v, p: _number(
                 v, p, self.w, lo=0, hi=1, what="a probability in [0, 1]"))
 
-    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: _Run) -> _Vals:
+    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: RunState) -> _Vals:
         p = self.p if self.table is None else self.table[self.groups.codes(ctx)]  # type: ignore[union-attr]
         return _Vals(rng.random(len(rows)) < p, None)
 

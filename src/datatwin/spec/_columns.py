@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -12,8 +12,14 @@ from .._exceptions import SpecError
 from ._checks import _check_keys, _choices, _number, _suggest
 from ._source import _Where
 
-if TYPE_CHECKING:
-    from ._generate import _Run
+
+class RunState(Protocol):
+    """What a column may read of the generation call (``spec._generate._Run``): the row count,
+    the seed and the Faker pools. A protocol, so column types need not import the generator."""
+
+    n: int
+    seed: int
+    pools: dict[str, Any]
 
 
 class _Vals:
@@ -65,7 +71,7 @@ class _Col:
         if "by" in self.d:
             self.groups = _Groups(self, cols)
 
-    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: _Run) -> _Vals:
+    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: RunState) -> _Vals:
         raise NotImplementedError
 
     def output(self, v: _Vals) -> Any:

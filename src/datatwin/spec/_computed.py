@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._checks import _number, _suggest
-from ._columns import _Col, _Vals
+from ._columns import RunState, _Col, _Vals
 from ._dates import _check_strftime, _DateFormatter
 from ._expr import _check_expr, _Expr, _expr_names
 from ._numbers import _when_output
 from ._source import _Where
-
-if TYPE_CHECKING:
-    from ._generate import _Run
-
 
 _AS = ("integer", "float", "boolean", "date", "datetime")
 
@@ -62,7 +58,7 @@ class _FormulaCol(_Col):
             raise self.err("decimals", "decimals applies to formulas with a fractional (float) result")
         self.snull = self.expr.may_null
 
-    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: _Run) -> _Vals:
+    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: RunState) -> _Vals:
         n = len(rows)
         x, mask = self.expr.evaluate(ctx, n)
         if self.as_ == "boolean":

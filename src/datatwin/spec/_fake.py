@@ -2,54 +2,27 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from .._exceptions import InputError
+from ..pii import faker_for, faker_methods
 from ._checks import _number, _suggest, _text
-from ._columns import _Col, _Vals
+from ._columns import RunState, _Col, _Vals
 from ._source import _Where
 
-if TYPE_CHECKING:
-    from ._generate import _Run
-
 DEFAULT_POOL = 5_000
-
-
-_FAKER_PLUMBING = {"add_provider", "del_arguments", "format", "generator", "get_arguments", "get_formatter",
-                   "get_providers", "parse", "provider", "seed", "seed_instance", "seed_locale", "set_arguments",
-                   "set_formatter"}
-
-
-@functools.lru_cache(maxsize=8)
-def _faker(locale: str) -> Any:
-    from faker import Faker
-
-    return Faker(locale)
-
-
-@functools.lru_cache(maxsize=8)
-def _faker_methods(locale: str) -> frozenset[str]:
-    fake = _faker(locale)
-    names = set()
-    for prov in fake.providers:
-        for attr in dir(prov):
-            if attr.startswith("_") or attr in _FAKER_PLUMBING or attr.isupper():
-                continue
-            if callable(getattr(prov, attr, None)):
-                names.add(attr)
-    return frozenset(names)
 
 
 def _check_locale(locale: Any, w: _Where) -> str:
     if not isinstance(locale, str) or not re.fullmatch(r"[A-Za-z]{2,3}(_[A-Za-z]{2,4})?", locale):
         raise w.error(("locale",), f"must be a Faker locale such as en_US or de_DE, got {locale!r}")
     try:
-        _faker(locale)
-    except AttributeError:
+        faker_methods(locale)
+    except InputError:
         raise w.error(("locale",), f"Faker has no locale {locale!r} (e.g. en_US, en_GB, de_DE, fr_FR)") from None
     return locale
 
@@ -73,14 +46,13 @@ class _FakerCol(_Col):
                                 integer=True, what="a whole number of pooled values"))
 
     def check(self, locale: str) -> None:
-        methods = _faker_methods(locale)
+        methods = faker_methods(locale)
         if self.provider not in methods:
             raise self.err("provider", f"unknown Faker provider {self.provider!r} "
                            f"({_suggest(self.provider, methods)}e.g. name, email, phone_number, address, city, "
                            "company, date_of_birth, sentence; see faker.readthedocs.io)")
-        fake = _faker(locale)
+        fake = faker_for(locale, 0)
         try:
-            fake.seed_instance(0)
             getattr(fake, self.provider)(**self.args)
         except Exception as exc:
             raise self.err("args" if self.args else "provider",
@@ -90,15 +62,14 @@ class _FakerCol(_Col):
     def build_pool(self, n: int, seed: int, locale: str) -> Any:
         import pyarrow as pa
 
-        fake = _faker(locale)
         ss = np.random.SeedSequence([seed, 0xFA4E], spawn_key=(zlib.crc32(self.name.encode()),))
-        fake.seed_instance(int(ss.generate_state(1)[0]))
+        fake = faker_for(locale, int(ss.generate_state(1)[0]))  # a Faker of its own: safe in threads
         method = getattr(fake, self.provider)
         size = min(n, self.pool)
         values = [str(method(**self.args)).replace("\n", ", ") for _ in range(size)]
         return pa.array(values, type=pa.string())
 
-    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: _Run) -> _Vals:
+    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: RunState) -> _Vals:
         size = min(run.n, self.pool)
         idx = rows.astype(np.int64) if run.n <= self.pool else rng.integers(0, size, len(rows))
         return _Vals(idx, None)

@@ -7,21 +7,17 @@ import functools
 import math
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from .._formula import any_mask
 from ._checks import _is_num, _number, _suggest
-from ._columns import _Col, _Vals
+from ._columns import RunState, _Col, _Vals
 from ._dates import _check_strftime, _DateFormatter, _parse_when, _when_text
 from ._expr import _Expr, _expr_names
 from ._source import _Where
-
-if TYPE_CHECKING:
-    from ._generate import _Run
-
 
 _DISTS: dict[str, list[tuple[str, ...]]] = {
     "uniform": [()], "normal": [("mean", "sd")], "lognormal": [("mu", "sigma"), ("mean", "sd")],
@@ -192,7 +188,7 @@ class _NumberCol(_Col):
             return np.ceil(np.asarray(lo) * f - 1e-9) / f, np.floor(np.asarray(hi) * f + 1e-9) / f
         return lo, hi
 
-    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: _Run) -> _Vals:
+    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: RunState) -> _Vals:
         n = len(rows)
         pc = self.groups.codes(ctx) if self.groups is not None else None
         mask = None

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import re
 import string
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._checks import _number
-from ._columns import _arrow_str, _Col, _Vals
+from ._columns import RunState, _arrow_str, _Col, _Vals
 from ._source import _Where
-
-if TYPE_CHECKING:
-    from ._generate import _Run
 
 
 class _SequenceCol(_Col):
@@ -32,7 +29,7 @@ class _SequenceCol(_Col):
         self.fmt = _IdFormat(d["format"], (*path, "format"), w) if "format" in d else None
         self.fkind = "text" if self.fmt is not None else "i"
 
-    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: _Run) -> _Vals:
+    def draw(self, rows: np.ndarray, ctx: dict[str, _Vals], rng: np.random.Generator, run: RunState) -> _Vals:
         return _Vals(self.start + self.step * rows.astype(np.int64), None)
 
     def output(self, v: _Vals) -> Any:
