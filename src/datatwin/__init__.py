@@ -33,7 +33,7 @@ from .evaluation import EvaluationResult, evaluate
 from .io import read_table, write_table
 from .metadata import ColumnMeta, Metadata
 from .pii import anonymize
-from .spec import Spec, SpecError, generate, generate_to_file
+from .spec import Spec, SpecError, generate, generate_to_file, iter_generate
 from .synthesizer import Synthesizer, augment, load
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "evaluate",
     "generate",
     "generate_to_file",
+    "iter_generate",
     "load",
     "read_table",
     "suggest_constraints",

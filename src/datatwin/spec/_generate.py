@@ -162,6 +162,12 @@ def iter_generate(spec: Spec | Mapping[str, Any] | str | os.PathLike[str], n: in
 
     The rows do not depend on ``chunk_size``: they are generated in fixed blocks of
     :data:`BLOCK` rows, each from its own seed, and only regrouped.
+
+    Example:
+        >>> import datatwin
+        >>> spec = {"columns": {"id": {"type": "sequence"}, "x": {"type": "integer", "min": 1, "max": 6}}}
+        >>> [len(c) for c in datatwin.iter_generate(spec, 5, seed=1, chunk_size=2)]
+        [2, 2, 1]
     """
     spec = _as_spec(spec)
     n = _check_int(n, "n (the number of rows)", 1)
