@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import datatwin
 from datatwin import Metadata, MetadataError
 
 
@@ -112,3 +113,53 @@ def test_counting_rules_shared_with_evaluation():
     df = pd.DataFrame({"flag": [True] * 30, "row": range(30)})
     assert kinds(df) == {"flag": "boolean", "row": "id"}
     assert infer_kinds(df) == {"flag": "constant", "row": "id"}
+
+
+# ---------------------------------------------------------------------- timestamps as exported
+def _stamps(n: int = 600) -> pd.Series:
+    rng = np.random.default_rng(0)
+    return pd.Timestamp("2013-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 365 * 24, n), unit="h")
+
+
+@pytest.mark.parametrize(("text", "fmt", "offset"), [
+    ("%Y-%m-%d %H:%M:%S+00:00", "%Y-%m-%d %H:%M:%S%z", "+00:00"),
+    ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%S.%f%z", "Z"),
+    ("%Y-%m-%dT%H:%M+0530", "%Y-%m-%dT%H:%M%z", "+0530"),
+])
+def test_timestamps_with_a_utc_offset_are_datetimes_written_back_with_it(text, fmt, offset):
+    df = pd.DataFrame({"when": _stamps().strftime(text), "x": np.arange(600) % 7})
+    meta = datatwin.Metadata.infer(df).columns["when"]
+    assert (meta.kind, meta.datetime_format, meta.utc_offset) == ("datetime", fmt, offset)
+    out = datatwin.Synthesizer(engine="copula", random_state=0).fit(df).sample(300, seed=1)
+    assert out["when"].str.endswith(offset).all()
+    parsed = pd.to_datetime(out["when"], format=fmt, utc=True)
+    assert parsed.notna().all() and parsed.between("2012-12-31", "2014-01-02").all()
+    assert out["when"].nunique() > 100  # not one rare bucket
+
+
+def test_mixed_offsets_parse_as_instants_and_come_back_at_the_common_offset():
+    local = _stamps().tz_convert("Europe/Paris").map(lambda t: t.isoformat())
+    df = pd.DataFrame({"when": local, "x": np.arange(600) % 5})
+    meta = datatwin.Metadata.infer(df).columns["when"]
+    assert meta.kind == "datetime" and meta.utc_offset in ("+01:00", "+02:00")
+    out = datatwin.Synthesizer(engine="copula", random_state=0).fit(df).sample(200, seed=1)
+    assert out["when"].str.endswith(meta.utc_offset).all()
+
+
+def test_epoch_numbers_named_like_times_are_datetimes_and_stay_numbers():
+    secs = (_stamps().astype("datetime64[s, UTC]").astype("int64")).to_numpy()
+    df = pd.DataFrame({"created_at": secs, "event_time_ms": secs * 1000, "count": secs % 1000})
+    cols = datatwin.Metadata.infer(df).columns
+    assert cols["created_at"].datetime_format == "epoch_s" and cols["event_time_ms"].datetime_format == "epoch_ms"
+    assert cols["count"].kind == "numeric"  # a big number with no time-like name stays a number
+    out = datatwin.Synthesizer(engine="copula", random_state=0).fit(df).sample(300, seed=1)
+    assert out["created_at"].dtype == np.int64 and out["event_time_ms"].dtype == np.int64
+    assert out["created_at"].between(secs.min() - 86_400, secs.max() + 86_400).all()
+    assert (out["event_time_ms"] % 1000 == 0).all()
+
+
+def test_timezone_aware_columns_keep_their_zone():
+    df = pd.DataFrame({"when": _stamps().tz_convert("America/New_York"), "x": np.arange(600) % 3})
+    out = datatwin.Synthesizer(engine="copula", random_state=0).fit(df).sample(100, seed=1)
+    assert str(out["when"].dt.tz) == "America/New_York"
+    assert out["when"].between(df["when"].min() - pd.Timedelta(days=1), df["when"].max() + pd.Timedelta(days=1)).all()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import InputError
-from ..metadata import ColumnMeta, parse_datetime_text
+from ..metadata import EPOCH_FORMATS, ColumnMeta, offset_seconds, parse_datetime_text
 
 DT_UNITS = {"D": 86_400, "m": 60, "s": 1}
 
@@ -59,7 +59,10 @@ def rescale(value: float, unit_from: str | None, unit_to: str) -> float:
 
 def _to_datetime(s: pd.Series, meta: ColumnMeta) -> pd.Series:
     """Parsed timestamps, naive UTC; a clear error for values that are not dates."""
-    if meta.datetime_format:
+    if meta.datetime_format in EPOCH_FORMATS:
+        numbers = pd.to_numeric(s, errors="coerce")
+        parsed = pd.to_datetime(numbers, unit="s" if meta.datetime_format == "epoch_s" else "ms", errors="coerce")
+    elif meta.datetime_format:
         parsed = parse_datetime_text(s.astype("object").where(s.notna(), None), meta.datetime_format)
     else:
         parsed = pd.to_datetime(s, errors="coerce")
@@ -81,9 +84,16 @@ def from_float(v: np.ndarray, meta: ColumnMeta, unit: str | None) -> Any:
         secs = np.where(missing, 0, v).astype(np.int64) * DT_UNITS[unit or "s"]
         dt = secs.astype("datetime64[s]").astype("datetime64[ns]")
         dt[missing] = np.datetime64("NaT")
+        if meta.datetime_format in EPOCH_FORMATS:
+            count = np.where(missing, np.nan, secs * EPOCH_FORMATS[meta.datetime_format]).astype(np.float64)
+            return from_float(count, ColumnMeta("numeric", dtype=meta.dtype, integer=True), None)
         if meta.datetime_format is None:
             out = pd.Series(dt)
-            return out.astype(meta.dtype) if meta.dtype.startswith("datetime64") else out
+            if not meta.dtype.startswith("datetime64"):
+                return out
+            if "," in meta.dtype:  # a time-zone-aware dtype: the instants are UTC
+                return out.dt.tz_localize("UTC").astype(meta.dtype)
+            return out.astype(meta.dtype)
         return _format_datetimes(dt, missing, meta)
     if meta.integer:
         v = np.round(v)
@@ -117,6 +127,13 @@ def _num_strings(v: np.ndarray, meta: ColumnMeta) -> np.ndarray:
 
 def _format_datetimes(dt: np.ndarray, missing: np.ndarray, meta: ColumnMeta) -> Any:
     fmt = meta.datetime_format or "%Y-%m-%d %H:%M:%S"
+    if "%z" in fmt:
+        # Local time at the input's (most common) offset, followed by that offset as written.
+        offset = meta.utc_offset or "+00:00"
+        local = dt + np.timedelta64(offset_seconds(offset), "s")
+        txt = pd.Series(local).dt.strftime(fmt.replace("%z", "")).to_numpy(dtype=object) + offset
+        txt[missing] = None
+        return as_text_dtype(txt, meta.dtype)
     if fmt == "%Y-%m-%d":
         txt = np.datetime_as_string(dt, unit="D").astype(object)
     elif fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):

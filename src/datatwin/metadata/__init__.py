@@ -5,9 +5,9 @@ Modules, bottom up: ``_column`` (one column's metadata), ``_dates`` (datetimes s
 """
 
 from ._column import KINDS, PII_TYPES, ColumnMeta
-from ._dates import MIN_PARSED_SHARE, mostly_numbers, parse_datetime_text
+from ._dates import EPOCH_FORMATS, MIN_PARSED_SHARE, mostly_numbers, offset_seconds, parse_datetime_text
 from ._infer import ID_MIN_ROWS, Counts, is_whole
 from ._metadata import Metadata
 
-__all__ = ["ID_MIN_ROWS", "KINDS", "MIN_PARSED_SHARE", "PII_TYPES", "ColumnMeta", "Counts", "Metadata",
-           "is_whole", "mostly_numbers", "parse_datetime_text"]
+__all__ = ["EPOCH_FORMATS", "ID_MIN_ROWS", "KINDS", "MIN_PARSED_SHARE", "PII_TYPES", "ColumnMeta", "Counts",
+           "Metadata", "is_whole", "mostly_numbers", "offset_seconds", "parse_datetime_text"]

@@ -30,7 +30,9 @@ class ColumnMeta:
         integer: numeric columns that hold whole numbers only.
         decimals: decimals kept on output for numeric columns (``None`` = full precision).
         datetime_format: ``strftime`` format of a datetime stored as text (``None`` = a real
-            datetime dtype).
+            datetime dtype), or ``epoch_s`` / ``epoch_ms`` for numbers counting from 1970.
+        utc_offset: the UTC offset a datetime with ``%z`` is written back with, as the input
+            wrote it (``"+00:00"``, ``"Z"``).
         pii_type: one of :data:`PII_TYPES` for ``kind == "pii"``.
         value: the value of a ``constant`` column (as text, ``None`` for all-missing).
     """
@@ -40,6 +42,7 @@ class ColumnMeta:
     integer: bool = False
     decimals: int | None = None
     datetime_format: str | None = None
+    utc_offset: str | None = None
     pii_type: str | None = None
     value: str | None = None
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._column import ColumnMeta
-from ._dates import detect_datetime_format
+from ._dates import detect_datetime_format, detect_epoch, detect_utc_offset
 
 __all__ = ["ID_MIN_ROWS", "Counts", "decimals_of", "infer_column", "is_whole"]
 
@@ -106,6 +106,9 @@ def infer_column(s: pd.Series) -> ColumnMeta:
         integer = is_whole(vals)
         if counts.constant:
             return ColumnMeta("constant", dtype=dtype, value=_num_text(vals[0], integer))
+        epoch = detect_epoch(name, vals)
+        if epoch is not None:
+            return ColumnMeta("datetime", dtype=dtype, datetime_format=epoch)
         if integer and counts.all_distinct and (_ID_NAME_RE.search(name) or _is_sequential(vals)):
             return ColumnMeta("id", dtype=dtype, integer=True)
         return ColumnMeta("numeric", dtype=dtype, integer=integer,
@@ -120,7 +123,8 @@ def infer_column(s: pd.Series) -> ColumnMeta:
         return ColumnMeta("boolean", dtype=dtype)
     fmt = detect_datetime_format(text)
     if fmt is not None:
-        return ColumnMeta("datetime", dtype=dtype, datetime_format=fmt)
+        offset = detect_utc_offset(text) if "%z" in fmt else None
+        return ColumnMeta("datetime", dtype=dtype, datetime_format=fmt, utc_offset=offset)
     sample = text.iloc[:: max(1, len(text) // 2000)]
     if sample.str.fullmatch(_EMAIL_RE).mean() >= 0.9:
         return ColumnMeta("pii", dtype=dtype, pii_type="email")
