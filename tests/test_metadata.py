@@ -163,3 +163,41 @@ def test_timezone_aware_columns_keep_their_zone():
     out = datatwin.Synthesizer(engine="copula", random_state=0).fit(df).sample(100, seed=1)
     assert str(out["when"].dt.tz) == "America/New_York"
     assert out["when"].between(df["when"].min() - pd.Timedelta(days=1), df["when"].max() + pd.Timedelta(days=1)).all()
+
+
+# ---------------------------------------------------------------------- places, codes, reasons
+def _places(n: int = 2000) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    zips = {"MA": ["02134", "02139", "01002"], "NJ": ["07030", "08540"], "CA": ["94103", "90210", "95014"]}
+    state = rng.choice(list(zips), n)
+    zip_ = [str(rng.choice(zips[s])) for s in state]
+    cities = [f"Town{z[-3:]}" for z in zip_]
+    return pd.DataFrame({"state": state, "zip": zip_, "City": cities, "Company": rng.choice(["Acme", "Initech"], n),
+                         "user_name": [f"u{i % 40}" for i in range(n)], "sales": rng.gamma(2, 100, n).round(2)})
+
+
+def test_repeated_places_and_companies_are_categories_and_say_why():
+    df = _places()
+    cols, why = datatwin.Metadata.infer(df).columns, datatwin.Metadata.reasons(df)
+    assert {c: cols[c].kind for c in ("zip", "City", "Company")} == dict.fromkeys(("zip", "City", "Company"),
+                                                                                   "categorical")
+    assert "values repeat" in why["City"] and "category" in why["City"]
+    assert cols["user_name"].kind == "pii"  # a user name identifies a person, repeated or not
+    assert "direct identifier" in why["user_name"]
+
+
+def test_near_unique_places_are_still_pii():
+    df = pd.DataFrame({"city": [f"Town {i}" for i in range(300)], "x": np.arange(300) % 4})
+    meta, why = datatwin.Metadata.infer(df).columns["city"], datatwin.Metadata.reasons(df)["city"]
+    assert (meta.kind, meta.pii_type) == ("pii", "city") and "near-unique" in why
+
+
+def test_zero_padded_codes_are_read_as_text_and_stay_tied_to_their_place(tmp_path):
+    p = tmp_path / "places.csv"
+    _places().to_csv(p, index=False)
+    df = datatwin.read_table(p)
+    assert df["zip"].str.startswith("0").any() and set(df["zip"].str.len()) == {5}
+    out = datatwin.Synthesizer(random_state=0, engine_options={"max_epochs": 15}).fit(df).sample(1000, seed=1)
+    assert out["zip"].str.fullmatch(r"\d{5}").all() and out["zip"].str.startswith("0").any()
+    real_pairs = set(zip(df["state"], df["zip"], strict=True))
+    assert np.mean([pair in real_pairs for pair in zip(out["state"], out["zip"], strict=True)]) > 0.9

@@ -72,7 +72,9 @@ def inspect(
                                                    "for 'datatwin generate': fitted distributions, no real "
                                                    "extremes or rare values.")] = None,
 ) -> None:
-    """Show the detected kind of every column (numeric, categorical, datetime, id, PII, ...)."""
+    """Show the detected kind of every column (numeric, categorical, datetime, id, PII, ...) and why.
+
+    To override a kind, write the metadata with --json, edit it, and pass it to fit --metadata."""
     if spec_out is not None:
         check_output(spec_out)
     df = read_table(data)
@@ -90,12 +92,16 @@ def inspect(
     table = Table(title=f"{data} - {len(df):,} rows x {df.shape[1]} columns")
     for col in ("column", "kind", "dtype", "missing", "distinct", "detail"):
         table.add_column(col)
+    why = Metadata.reasons(df)
     for name, cm in meta.columns.items():
         s = df[name]
         detail = cm.pii_type or cm.datetime_format or ("integer" if cm.integer else "") or (
             f"{cm.decimals} decimals" if cm.decimals else "") or (f"value={cm.value}" if cm.value else "")
         table.add_row(name, cm.kind, cm.dtype, f"{s.isna().mean():.1%}", f"{s.nunique():,}", detail)
     cli.out.print(table)
+    cli.out.print("Why each kind (override in a --json metadata file):")
+    for name, cm in meta.columns.items():
+        cli.out.print(f"  {name}: {cm.kind}, {why[name]}", markup=False)
     if suggested:
         cli.out.print("Rules that hold in every row (suggested constraints; "
                       + ("kept in the --json file: delete any that is a coincidence" if json_out is not None

@@ -78,12 +78,27 @@ def _read_csv(p: Path, sep: str) -> pd.DataFrame:
     if dupes:
         raise InputError(f"input file {str(p)!r} has duplicate column names {dupes}; rename them to be unique")
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False, na_values=[""], low_memory=False)
+        codes = _zero_padded_columns(text, sep)
+        return pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False, na_values=[""], low_memory=False,
+                           dtype=dict.fromkeys(codes, str) or None)
     except pd.errors.EmptyDataError:
         raise InputError(f"input file {str(p)!r} is empty; it needs a header row and at least one data row") from None
     except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[-1]
         raise InputError(f"input file {str(p)!r} has ragged rows: {msg}") from None
+
+
+def _zero_padded_columns(text: str, sep: str, sample_rows: int = 50_000) -> list[str]:
+    """Columns of digit codes written with leading zeros (postal codes, account numbers): read as
+    text, since as numbers "02134" would lose its zero and its tie to a place."""
+    head = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                       nrows=sample_rows)
+    out = []
+    for name in head.columns:
+        s = head[name].dropna()
+        if len(s) and s.str.fullmatch(r"\d+").all() and s.str.fullmatch(r"0\d+").any():
+            out.append(name)
+    return out
 
 
 # ---------------------------------------------------------------------- atomic output

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._exceptions import MetadataError
 from ._column import ColumnMeta
-from ._infer import infer_column
+from ._infer import explain_column
 
 __all__ = ["METADATA_FORMAT_VERSION", "Metadata"]
 
@@ -106,8 +106,13 @@ class Metadata:
     # ------------------------------------------------------------------ inference
     @classmethod
     def infer(cls, df: pd.DataFrame) -> Metadata:
-        """Detect each column's kind and format from the data."""
-        return cls({str(c): infer_column(df[c]) for c in df.columns})
+        """Detect each column's kind and format from the data (:meth:`reasons` says why)."""
+        return cls({str(c): explain_column(df[c])[0] for c in df.columns})
+
+    @staticmethod
+    def reasons(df: pd.DataFrame) -> dict[str, str]:
+        """The evidence behind each inferred kind, e.g. ``{"city": "a city name, but values repeat ..."}``."""
+        return {str(c): explain_column(df[c])[1] for c in df.columns}
 
     def update(self, overrides: Metadata | dict[str, Any]) -> Metadata:
         """Return a copy where the columns named in ``overrides`` take the given metadata."""
