@@ -5,6 +5,7 @@ estimator follows scikit-learn's parameter conventions."""
 from __future__ import annotations
 
 import io
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -151,3 +152,14 @@ def test_an_engine_without_conditioning_is_refused_by_capability(mixed_df, monke
         syn.sample(10, conditions={"plan": "gold"})
     with pytest.raises(datatwin.ConditionError, match="cannot complete seed rows"):
         syn.sample(seed=mixed_df.head(3)[["age"]])
+
+
+def test_thread_count_never_changes_the_model_or_its_rows(mixed_df):
+    from datatwin.engines._argn import free_cores
+
+    assert 1 <= free_cores() <= os.cpu_count()
+    rows = []
+    for threads in (1, 2):
+        syn = datatwin.Synthesizer(random_state=0, engine_options={"max_epochs": 3, "n_threads": threads})
+        rows.append(_bytes(syn.fit(mixed_df).sample(800, seed=1)))
+    assert rows[0] == rows[1]
