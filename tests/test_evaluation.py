@@ -283,3 +283,17 @@ def test_ks_and_tv_edge_cases():
     assert math.isnan(F.ks_complement(np.array([1.0]), np.array([np.nan])))
     assert F.tv_complement(np.array([0, 0, 1]), np.array([0, 0, 1]), 2) == pytest.approx(1.0)
     assert math.isnan(F.tv_complement(np.array([-1, -1]), np.array([0]), 1))
+
+
+def test_utility_band_follows_the_holdouts_noise():
+    from datatwin.evaluation._verdicts import delta_status
+
+    # A 3-point shortfall on a holdout with ±0.035 noise (SE 0.018) is no evidence of a loss.
+    assert delta_status("r2", 0.85, 0.82, 0.02, se=0.018)[0] == "pass"
+    # The same shortfall on a large, quiet holdout fails the 2-point band and warns.
+    assert delta_status("r2", 0.85, 0.82, 0.02, se=0.001)[0] == "warn"
+    # A real loss fails whatever the noise.
+    assert delta_status("r2", 0.85, 0.70, 0.02, se=0.018)[0] == "fail"
+    assert delta_status("roc_auc", 0.90, 0.89, 0.02, se=None)[0] == "pass"
+    assert delta_status("roc_auc", 0.90, 0.86, 0.02, se=None)[0] == "warn"
+    assert delta_status("roc_auc", 0.90, 0.84, 0.02, se=None)[0] == "fail"
