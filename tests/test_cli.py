@@ -7,6 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
+import datatwin
 from datatwin.cli import main
 
 
@@ -196,3 +197,16 @@ def test_defaults_are_the_api_defaults():
         evaluate["random_state"], evaluate["max_rows"])
     augment = api(datatwin.augment)
     assert (cli_defaults("augment")["seed"], cli_defaults("augment")["ratio"]) == (augment["seed"], augment["ratio"])
+
+
+def test_csv_outputs_escape_formula_cells_and_keep_plain_numbers(tmp_path):
+    df = pd.DataFrame({"note": ["=HYPERLINK(\"http://x\")", "+44 20 7946 0000", "@SUM(A1)", "-5", "fine"] * 20,
+                       "amount": [-1.5, 2.0, 3.0, -4.0, 5.0] * 20})
+    path = tmp_path / "out.csv"
+    datatwin.write_table(df, path)
+    back = pd.read_csv(path, dtype={"note": str})
+    assert back["note"].iloc[:5].tolist() == ["'=HYPERLINK(\"http://x\")", "'+44 20 7946 0000", "'@SUM(A1)", "-5",
+                                              "fine"]
+    assert back["amount"].equals(df["amount"])  # numbers are data, never escaped
+    datatwin.write_table(df, path, escape_formulas=False)
+    assert pd.read_csv(path, dtype={"note": str})["note"].equals(df["note"])

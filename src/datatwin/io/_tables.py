@@ -7,6 +7,7 @@ import csv
 import errno
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -145,15 +146,40 @@ def atomic_write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write one DataFrame to CSV or Parquet (by suffix), atomically."""
-    write_table_chunks([df], path)
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str], *, escape_formulas: bool = True) -> None:
+    """Write one DataFrame to CSV or Parquet (by suffix), atomically (see :func:`write_table_chunks`)."""
+    write_table_chunks([df], path, escape_formulas=escape_formulas)
 
 
-def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -> int:
+# A text cell that a spreadsheet would run as a formula (OWASP "CSV injection"); plain numbers
+# such as "-5" or "+1.5e3" are data, not formulas, and stay as they are.
+_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def escape_formula_cells(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell that starts with ``= + - @``, a tab or a carriage return (and is
+    not a plain number) prefixed with ``'``, so a spreadsheet shows it instead of running it."""
+    out = None
+    for name in df.columns:
+        col = df[name]
+        if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        text = col.astype("string")
+        risky = text.str.match(_FORMULA_START, na=False) & ~text.str.match(_PLAIN_NUMBER, na=False)
+        if risky.any():
+            out = df.copy() if out is None else out
+            out[name] = col.astype(object).where(~risky.to_numpy(), "'" + text[risky].astype(object))
+    return df if out is None else out
+
+
+def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[str], *,
+                       escape_formulas: bool = True) -> int:
     """Stream DataFrame chunks into one CSV or Parquet file, atomically; returns the row count.
 
-    Memory stays at one chunk, whatever the total row count.
+    Memory stays at one chunk, whatever the total row count. In CSV and TSV files, text cells
+    that a spreadsheet would run as formulas are escaped with a leading ``'`` (OWASP guidance on
+    CSV injection); ``escape_formulas=False`` writes them as they are. Parquet is never changed.
     """
     target = Path(path)
     fmt = _table_format(target)
@@ -178,6 +204,8 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[s
             sep = "\t" if fmt == "tsv" else ","
             with open(tmp, "w", encoding="utf-8", newline="") as f:
                 for i, chunk in enumerate(chunks):
+                    if escape_formulas:
+                        chunk = escape_formula_cells(chunk)
                     chunk.to_csv(f, index=False, header=i == 0, sep=sep, lineterminator="\n")
                     rows += len(chunk)
     return rows

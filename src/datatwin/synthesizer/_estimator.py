@@ -319,11 +319,15 @@ class Synthesizer:
                        chunk_size: int = DEFAULT_CHUNK, progress: ProgressCallback | None = None,
                        conditions: dict[str, Any] | None = None,
                        rebalance: dict[str, dict[Any, float]] | None = None,
-                       boost: dict[str, Any] | None = None) -> int:
-        """Stream ``n`` rows into a CSV or Parquet file (atomic: no partial file on failure)."""
+                       boost: dict[str, Any] | None = None, escape_formulas: bool = True) -> int:
+        """Stream ``n`` rows into a CSV or Parquet file (atomic: no partial file on failure).
+
+        In CSV files, text cells a spreadsheet would run as formulas (``=``, ``+``, ``-``, ``@``)
+        get a leading ``'``; ``escape_formulas=False`` writes them as they are.
+        """
         chunks = self.iter_sample(n, seed=seed, chunk_size=chunk_size, progress=progress, conditions=conditions,
                                   rebalance=rebalance, boost=boost)
-        return write_table_chunks((c.reset_index(drop=True) for c in chunks), path)
+        return write_table_chunks((c.reset_index(drop=True) for c in chunks), path, escape_formulas=escape_formulas)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
