@@ -24,7 +24,7 @@ class Workers:
         self.store = Store(data_dir / "datatwin.sqlite3")
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "datatwin.web._worker", str(self.data_dir)])
+        return subprocess.Popen([sys.executable, "-m", "datatwin.web", str(self.data_dir)])
 
     def start(self) -> None:
         # Nothing runs yet, so any job still marked running was cut off by the last shutdown.

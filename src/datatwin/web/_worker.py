@@ -7,7 +7,7 @@ event. Every output is written to a temp file and renamed into place, so a job k
 leaves no half-written file; its row is then marked failed (with a retry) by the next server or
 worker start, or by the first page that sees its heartbeat go stale.
 
-Run it alone with ``python -m datatwin.web._worker DATA_DIR`` (``datatwin serve`` starts it).
+Run it alone with ``python -m datatwin.web DATA_DIR`` (``datatwin serve`` starts it).
 """
 
 from __future__ import annotations
