@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 
@@ -60,7 +61,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/token", summary="Exchange a user name and password for an API token (rate-limited)")
-async def token(request: Request, body: Login) -> dict[str, str]:
+def token(request: Request, body: Login) -> dict[str, str]:
     c = ctx(request)
     uid = check_password(c.store, c.settings, body.name, body.password, client_addr(request))
     return {"token": new_api_token(c.store, uid, body.label)}
@@ -69,18 +70,18 @@ async def token(request: Request, body: Login) -> dict[str, str]:
 @router.post("/uploads", summary="Upload a CSV or Parquet table (type sniffed from content)")
 async def upload(request: Request, user: User, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     c = ctx(request)
-    uid = svc.save_upload(c, user, file.filename, file.file)
+    uid = await run_in_threadpool(svc.save_upload, c, user, file.filename, file.file)
     row = svc.upload(c, user, uid)
     return {**_public(row), "info": svc.upload_info(c, row)}
 
 
 @router.get("/uploads")
-async def uploads(request: Request, user: User) -> list[dict[str, Any]]:
+def uploads(request: Request, user: User) -> list[dict[str, Any]]:
     return [_public(r) for r in ctx(request).store.uploads(user)]
 
 
 @router.get("/uploads/{upload_id}")
-async def upload_get(request: Request, user: User, upload_id: str) -> dict[str, Any]:
+def upload_get(request: Request, user: User, upload_id: str) -> dict[str, Any]:
     c = ctx(request)
     row = svc.upload(c, user, upload_id)
     return {**_public(row), "info": svc.upload_info(c, row)}
@@ -88,7 +89,7 @@ async def upload_get(request: Request, user: User, upload_id: str) -> dict[str, 
 
 @router.delete("/uploads/{upload_id}")
 async def upload_delete(request: Request, user: User, upload_id: str) -> dict[str, bool]:
-    svc.delete_upload(ctx(request), user, upload_id)
+    await run_in_threadpool(svc.delete_upload, ctx(request), user, upload_id)
     return {"deleted": True}
 
 
@@ -100,29 +101,29 @@ async def fit(request: Request, user: User, upload_id: str, body: FitBody) -> di
 
 
 @router.get("/models")
-async def models(request: Request, user: User) -> list[dict[str, Any]]:
+def models(request: Request, user: User) -> list[dict[str, Any]]:
     return [_public(r) for r in ctx(request).store.models(user)]
 
 
 @router.get("/models/{model_id}")
-async def model_get(request: Request, user: User, model_id: str) -> dict[str, Any]:
+def model_get(request: Request, user: User, model_id: str) -> dict[str, Any]:
     return _public(svc.model(ctx(request), user, model_id))
 
 
 @router.post("/models", summary="Import a .dtw model file (checksums verified; a tampered file is refused)")
 async def model_import(request: Request, user: User, file: Annotated[UploadFile, File()]) -> dict[str, str]:
-    return {"model_id": svc.import_model(ctx(request), user, file.filename, file.file)}
+    return {"model_id": await run_in_threadpool(svc.import_model, ctx(request), user, file.filename, file.file)}
 
 
 @router.get("/models/{model_id}/download", response_class=FileResponse)
-async def model_download(request: Request, user: User, model_id: str) -> Response:
+def model_download(request: Request, user: User, model_id: str) -> Response:
     row = svc.model(ctx(request), user, model_id)
     return FileResponse(row["path"], filename=f"datatwin-{row['id']}.dtw", media_type="application/zip")
 
 
 @router.delete("/models/{model_id}")
 async def model_delete(request: Request, user: User, model_id: str) -> dict[str, bool]:
-    svc.delete_model(ctx(request), user, model_id)
+    await run_in_threadpool(svc.delete_model, ctx(request), user, model_id)
     return {"deleted": True}
 
 
@@ -135,26 +136,28 @@ async def sample(request: Request, user: User, model_id: str, body: SampleBody) 
 
 @router.post("/generate", summary="Queue rule-based generation from a spec (no real data)")
 async def generate(request: Request, user: User, body: GenerateBody) -> dict[str, str]:
-    return {"job_id": svc.start_generate(ctx(request), user, body.spec, n=body.n, seed=body.seed)}
+    # Checking the spec parses it: off the event loop.
+    jid = await run_in_threadpool(svc.start_generate, ctx(request), user, body.spec, n=body.n, seed=body.seed)
+    return {"job_id": jid}
 
 
 @router.get("/jobs")
-async def jobs(request: Request, user: User) -> list[dict[str, Any]]:
+def jobs(request: Request, user: User) -> list[dict[str, Any]]:
     return [job_state(j) for j in ctx(request).store.jobs(user)]
 
 
 @router.get("/jobs/{job_id}", summary="Job status and progress")
-async def job(request: Request, user: User, job_id: str) -> dict[str, Any]:
+def job(request: Request, user: User, job_id: str) -> dict[str, Any]:
     return job_state(svc.job(ctx(request), user, job_id))
 
 
 @router.get("/jobs/{job_id}/events", summary="Job progress as server-sent events")
-async def job_stream(request: Request, user: User, job_id: str) -> Response:
+def job_stream(request: Request, user: User, job_id: str) -> Response:
     return job_events(request, ctx(request), user, job_id)
 
 
 @router.post("/jobs/{job_id}/cancel")
-async def cancel(request: Request, user: User, job_id: str) -> dict[str, Any]:
+def cancel(request: Request, user: User, job_id: str) -> dict[str, Any]:
     svc.cancel(ctx(request), user, job_id)
     return job_state(svc.job(ctx(request), user, job_id))
 
@@ -167,13 +170,13 @@ async def retry(request: Request, user: User, job_id: str) -> dict[str, Any]:
 
 @router.delete("/jobs/{job_id}")
 async def job_delete(request: Request, user: User, job_id: str) -> dict[str, bool]:
-    svc.delete_job(ctx(request), user, job_id)
+    await run_in_threadpool(svc.delete_job, ctx(request), user, job_id)
     return {"deleted": True}
 
 
 @router.get("/jobs/{job_id}/download", response_class=FileResponse,
             summary="Download a sample's rows: format=csv (formula cells escaped) or parquet")
-async def download(request: Request, user: User, job_id: str, format: str = "csv") -> Response:
+def download(request: Request, user: User, job_id: str, format: str = "csv") -> Response:
     if format not in ("csv", "parquet"):
         raise InputError("format is csv or parquet")
     path = svc.output_file(ctx(request), user, job_id, f"sample.{format}")
@@ -187,6 +190,6 @@ async def report(request: Request, user: User, job_id: str, body: ReportBody) ->
 
 
 @router.get("/jobs/{job_id}/report", response_class=HTMLResponse, summary="The evaluation report (HTML)")
-async def report_get(request: Request, user: User, job_id: str) -> Response:
+def report_get(request: Request, user: User, job_id: str) -> Response:
     path = svc.output_file(ctx(request), user, job_id, "report.html")
     return FileResponse(path, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": REPORT_CSP})

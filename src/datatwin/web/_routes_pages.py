@@ -10,6 +10,7 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from .. import InputError
@@ -52,7 +53,7 @@ def _anon_form(request: Request, template: str, status: int = 200, **context: An
 
 
 @router.get("/")
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     try:
         session(request)
     except LoginRequired:
@@ -61,7 +62,7 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/login")
-async def login_page(request: Request, expired: int = 0) -> HTMLResponse:
+def login_page(request: Request, expired: int = 0) -> HTMLResponse:
     msg = "Your session expired; log in again." if expired else None
     return _anon_form(request, "login.html", message=msg)
 
@@ -77,7 +78,7 @@ def _start_session(request: Request, uid: str) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, name: str = Form(""), password: str = Form(""), csrf: str = Form("")) -> Response:
+def login(request: Request, name: str = Form(""), password: str = Form(""), csrf: str = Form("")) -> Response:
     if not same(csrf, request.cookies.get(PRE_COOKIE)):
         raise CsrfError()
     c = ctx(request)
@@ -89,12 +90,12 @@ async def login(request: Request, name: str = Form(""), password: str = Form("")
 
 
 @router.get("/register")
-async def register_page(request: Request) -> HTMLResponse:
+def register_page(request: Request) -> HTMLResponse:
     return _anon_form(request, "register.html")
 
 
 @router.post("/register")
-async def register_post(request: Request, name: str = Form(""), password: str = Form(""),
+def register_post(request: Request, name: str = Form(""), password: str = Form(""),
                         csrf: str = Form("")) -> Response:
     if not same(csrf, request.cookies.get(PRE_COOKIE)):
         raise CsrfError()
@@ -116,7 +117,7 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/account")
-async def account(request: Request) -> HTMLResponse:
+def account(request: Request) -> HTMLResponse:
     s = session(request)
     return _page(request, "account.html", s, tokens=ctx(request).store.tokens(s["user_id"]), new_token=None)
 
@@ -130,7 +131,7 @@ async def add_token(request: Request, label: str = Form("token")) -> HTMLRespons
 
 # ---------------------------------------------------------------------- history
 @router.get("/app")
-async def dashboard(request: Request) -> HTMLResponse:
+def dashboard(request: Request) -> HTMLResponse:
     s = session(request)
     c, uid = ctx(request), s["user_id"]
     c.reap_orphans()
@@ -142,12 +143,12 @@ async def dashboard(request: Request) -> HTMLResponse:
 @router.post("/uploads")
 async def upload_post(request: Request, file: Annotated[UploadFile, File()]) -> Response:
     uid, _ = await _form_user(request)
-    up = svc.save_upload(ctx(request), uid, file.filename, file.file)
+    up = await run_in_threadpool(svc.save_upload, ctx(request), uid, file.filename, file.file)
     return _see(f"/uploads/{up}")
 
 
 @router.get("/uploads/{upload_id}")
-async def upload_page(request: Request, upload_id: str) -> HTMLResponse:
+def upload_page(request: Request, upload_id: str) -> HTMLResponse:
     s = session(request)
     c = ctx(request)
     row = svc.upload(c, s["user_id"], upload_id)
@@ -172,7 +173,7 @@ async def fit_post(request: Request, upload_id: str) -> Response:
 @router.post("/uploads/{upload_id}/delete")
 async def upload_delete(request: Request, upload_id: str) -> Response:
     uid, _ = await _form_user(request)
-    svc.delete_upload(ctx(request), uid, upload_id)
+    await run_in_threadpool(svc.delete_upload, ctx(request), uid, upload_id)
     return _deleted(request)
 
 
@@ -180,19 +181,19 @@ async def upload_delete(request: Request, upload_id: str) -> Response:
 @router.post("/models/import")
 async def model_import(request: Request, file: Annotated[UploadFile, File()]) -> Response:
     uid, _ = await _form_user(request)
-    mid = svc.import_model(ctx(request), uid, file.filename, file.file)
+    mid = await run_in_threadpool(svc.import_model, ctx(request), uid, file.filename, file.file)
     return _see(f"/models/{mid}")
 
 
 @router.get("/models/{model_id}")
-async def model_page(request: Request, model_id: str) -> HTMLResponse:
+def model_page(request: Request, model_id: str) -> HTMLResponse:
     s = session(request)
     row = svc.model(ctx(request), s["user_id"], model_id)
     return _page(request, "model.html", s, model=row, max_rows=ctx(request).settings.max_rows_out)
 
 
 @router.get("/models/{model_id}/download")
-async def model_download(request: Request, model_id: str) -> Response:
+def model_download(request: Request, model_id: str) -> Response:
     s = session(request)
     row = svc.model(ctx(request), s["user_id"], model_id)
     return FileResponse(row["path"], filename=f"datatwin-{row['id']}.dtw", media_type="application/zip")
@@ -210,13 +211,13 @@ async def sample_post(request: Request, model_id: str, n: str = Form("1000"), se
 @router.post("/models/{model_id}/delete")
 async def model_delete(request: Request, model_id: str) -> Response:
     uid, _ = await _form_user(request)
-    svc.delete_model(ctx(request), uid, model_id)
+    await run_in_threadpool(svc.delete_model, ctx(request), uid, model_id)
     return _deleted(request)
 
 
 # ---------------------------------------------------------------------- jobs
 @router.get("/jobs/{job_id}")
-async def job_page(request: Request, job_id: str) -> HTMLResponse:
+def job_page(request: Request, job_id: str) -> HTMLResponse:
     s = session(request)
     c = ctx(request)
     row = svc.job(c, s["user_id"], job_id)
@@ -227,7 +228,7 @@ async def job_page(request: Request, job_id: str) -> HTMLResponse:
 
 
 @router.get("/jobs/{job_id}/events")
-async def job_stream(request: Request, job_id: str) -> Response:
+def job_stream(request: Request, job_id: str) -> Response:
     s = session(request)
     return job_events(request, ctx(request), s["user_id"], job_id)
 
@@ -241,7 +242,7 @@ async def job_action(request: Request, job_id: str, action: str) -> Response:
     elif action == "retry":
         svc.retry(c, uid, job_id)
     elif action == "delete":
-        svc.delete_job(c, uid, job_id)
+        await run_in_threadpool(svc.delete_job, c, uid, job_id)
         return _deleted(request)
     elif action == "report":
         form = await request.form()
@@ -253,7 +254,7 @@ async def job_action(request: Request, job_id: str, action: str) -> Response:
 
 
 @router.get("/jobs/{job_id}/download/{fmt}")
-async def job_download(request: Request, job_id: str, fmt: str) -> Response:
+def job_download(request: Request, job_id: str, fmt: str) -> Response:
     s = session(request)
     if fmt not in ("csv", "parquet"):
         raise svc.NotFound()
@@ -263,7 +264,7 @@ async def job_download(request: Request, job_id: str, fmt: str) -> Response:
 
 
 @router.get("/jobs/{job_id}/report")
-async def job_report(request: Request, job_id: str) -> Response:
+def job_report(request: Request, job_id: str) -> Response:
     s = session(request)
     path = svc.output_file(ctx(request), s["user_id"], job_id, "report.html")
     # The report holds the user's own column names and values: it runs sandboxed (an opaque
@@ -280,7 +281,7 @@ EXAMPLE_SPEC = """columns:
 
 
 @router.get("/generate")
-async def generate_page(request: Request) -> HTMLResponse:
+def generate_page(request: Request) -> HTMLResponse:
     s = session(request)
     return _page(request, "generate.html", s, spec=EXAMPLE_SPEC, max_rows=ctx(request).settings.max_rows_out)
 
@@ -289,5 +290,5 @@ async def generate_page(request: Request) -> HTMLResponse:
 async def generate_post(request: Request, spec: str = Form(""), n: str = Form("1000"),
                         seed: str = Form("0")) -> Response:
     uid, _ = await _form_user(request)
-    jid = svc.start_generate(ctx(request), uid, spec, n=n, seed=seed)
+    jid = await run_in_threadpool(svc.start_generate, ctx(request), uid, spec, n=n, seed=seed)
     return _see(f"/jobs/{jid}")

@@ -8,8 +8,11 @@ file or row is written; an object that is missing or not the caller's raises :cl
 from __future__ import annotations
 
 import json
+import multiprocessing
 import tempfile
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -54,6 +57,35 @@ def _tmp_dir(ctx: Ctx, owner: str) -> Path:
 
 
 # ---------------------------------------------------------------------- uploads
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _analysis_pool() -> ProcessPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            # spawn, not fork: the web process has threads (forking those is unsafe).
+            _POOL = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+        return _POOL
+
+
+def analyse_table(path: Path, fmt: str, name: str, max_columns: int) -> tuple[dict[str, Any], tuple[int, int]]:
+    """Parse an upload with datatwin's reader and detect its metadata (runs in the helper process)."""
+    df = read_checked(path, fmt, name, max_columns)
+    meta = datatwin.Metadata.infer(df)
+    suggested = datatwin.suggest_constraints(df, meta)
+    head = df.head(PREVIEW_ROWS)
+    info = {
+        "preview": {"columns": [str(c) for c in df.columns],
+                    "rows": [["" if v is None else str(v) for v in row] for row in head.astype(object)
+                             .where(head.notna(), None).itertuples(index=False)]},
+        "metadata": meta.to_dict(),
+        "suggested": [{"text": c.describe(), "json": constraint_json(c)} for c in suggested],
+    }
+    return json.loads(json.dumps(info, default=str)), (len(df), df.shape[1])
+
+
 def save_upload(ctx: Ctx, owner: str, filename: str | None, stream: IO[bytes]) -> str:
     """Check an uploaded table and keep it; on any refusal nothing stays on disk or in the database."""
     name = check_name(filename)
@@ -61,27 +93,19 @@ def save_upload(ctx: Ctx, owner: str, filename: str | None, stream: IO[bytes]) -
     tmp = receive(stream, _tmp_dir(ctx, owner), s.max_upload_bytes)
     try:
         tmp, fmt = table_from_upload(tmp, name, max_decompressed=s.max_decompressed_bytes, max_columns=s.max_columns)
-        df = read_checked(tmp, fmt, name, s.max_columns)
-        meta = datatwin.Metadata.infer(df)
-        suggested = datatwin.suggest_constraints(df, meta)
-        head = df.head(PREVIEW_ROWS)
-        info = {
-            "preview": {"columns": [str(c) for c in df.columns],
-                        "rows": [["" if v is None else str(v) for v in row] for row in head.astype(object)
-                                 .where(head.notna(), None).itertuples(index=False)]},
-            "metadata": meta.to_dict(),
-            "suggested": [{"text": c.describe(), "json": constraint_json(c)} for c in suggested],
-        }
+        # Parsing and detecting metadata is CPU work that holds the GIL for seconds on a big table:
+        # it runs in a helper process, so pages and status requests stay fast meanwhile.
+        info, shape = _analysis_pool().submit(analyse_table, tmp, fmt, name, s.max_columns).result()
         uid = new_id()
         folder = user_dir(s.data_dir, owner) / "uploads" / uid
         folder.mkdir(parents=True)
         meta_tmp = tmp.with_suffix(".json")
-        meta_tmp.write_text(json.dumps(info, default=str), encoding="utf-8")
+        meta_tmp.write_text(json.dumps(info), encoding="utf-8")
         place(meta_tmp, folder / "info.json")
         dest = folder / f"data.{fmt}"
         size = tmp.stat().st_size
         place(tmp, dest)
-        ctx.store.add_upload(owner, uid, name, str(dest), fmt, len(df), df.shape[1], size)
+        ctx.store.add_upload(owner, uid, name, str(dest), fmt, shape[0], shape[1], size)
         return uid
     except BaseException:
         tmp.unlink(missing_ok=True)
