@@ -342,13 +342,20 @@ def test_expired_session_sends_back_to_login(alice) -> None:
     assert r.url.path == "/login" and "session expired" in r.text
 
 
-def test_spec_with_code_execution_refused(alice, data_dir: Path) -> None:
+CODE_SPECS = [
+    ("columns:\n  a: {type: integer, distribution: normal, mean: 1, sd: 1}\n"
+     "  x: {type: formula, expr: \"__import__('os').system('touch /tmp/pwned')\"}\n", "may be called"),
+    ("columns:\n  x: {type: formula, expr: \"().__class__.__bases__[0].__subclasses__()\"}\n", "may be called"),
+    ("!!python/object/apply:os.system ['touch /tmp/pwned']\n", "not valid YAML"),
+    ("columns:\n  x: !!python/name:os.system\n", "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize("spec,words", CODE_SPECS, ids=["import", "dunder", "yaml-apply", "yaml-name"])
+def test_spec_with_code_execution_refused(alice, data_dir: Path, spec: str, words: str) -> None:
     client, csrf = alice
-    for spec in ("columns:\n  x: {type: formula, formula: \"__import__('os').system('touch /tmp/pwned')\"}\n",
-                 "!!python/object/apply:os.system ['touch /tmp/pwned']\n",
-                 "columns:\n  x: !!python/name:os.system\n"):
-        r = client.post("/generate", data={"csrf": csrf, "spec": spec, "n": "5"})
-        assert r.status_code == 400, r.text[:300]
+    r = client.post("/generate", data={"csrf": csrf, "spec": spec, "n": "5"})
+    assert r.status_code == 400 and words in r.text, r.text[:600]
     assert client.app.state.ctx.store.jobs(client.app.state.ctx.store.user_by_name("alice")["id"]) == []
     assert not Path("/tmp/pwned").exists()
 
