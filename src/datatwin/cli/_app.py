@@ -339,6 +339,26 @@ def augment(
                   f"[bold]{output}[/bold]")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Folder for the database, uploads, models and "
+                                           "outputs (created if missing).")] = Path("datatwin-data"),
+    workers: Annotated[int, typer.Option("--workers", help="Job worker processes (fit, sample, report).",
+                                         min=1, max=32)] = 2,
+) -> None:
+    """Start the local web app: upload a table, train, watch progress, sample, download, read the report."""
+    try:
+        from ..web import serve as run_server
+    except ImportError as exc:  # the web extra is optional: say how to get it
+        raise InputError(f"the web app needs the 'web' extra ({exc.name} is missing): "
+                         "pip install 'datatwin[web]'") from None
+    cli.err.print(f"datatwin web app on [bold]http://{host}:{port}/[/bold] (data in {data_dir}); Ctrl-C stops it")
+    run_server(host, port, data_dir, workers=workers)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning expected errors into one line and exit status 1."""
     debug = "--debug" in (argv if argv is not None else sys.argv)

@@ -1,0 +1,366 @@
+"""What the pages and the REST API both do: checked uploads, queued jobs, owned objects, deletes.
+
+Every function takes the owner's id and looks objects up with it, so the two front ends cannot
+differ on who may see what. Bad input raises :class:`datatwin.InputError` (HTTP 400) before any
+file or row is written; an object that is missing or not the caller's raises :class:`NotFound`.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import datatwin
+
+from .. import InputError
+from ..constraints import constraint_json
+from ..metadata import KINDS
+from ._config import Settings
+from ._files import check_model_zip, check_name, place, read_checked, receive, remove_tree, table_from_upload
+from ._store import TERMINAL, Store, new_id
+from ._worker import job_dir, user_dir
+
+ENGINES = ("argn", "copula")
+MAX_SPEC_CHARS = 100_000
+PREVIEW_ROWS = 20
+
+
+class NotFound(Exception):
+    """No such object for this user (whether it exists for another user is not told)."""
+
+
+@dataclass
+class Ctx:
+    store: Store
+    settings: Settings
+    last_orphan_check: float = 0.0
+
+    def reap_orphans(self) -> None:
+        # Cheap, but a write: at most every few seconds per process.
+        now = time.monotonic()
+        if now - self.last_orphan_check > 5:
+            self.last_orphan_check = now
+            self.store.fail_orphans(self.settings.orphan_seconds)
+
+
+def _tmp_dir(ctx: Ctx, owner: str) -> Path:
+    d = user_dir(ctx.settings.data_dir, owner) / "tmp"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+# ---------------------------------------------------------------------- uploads
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _analysis_pool() -> ProcessPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            # spawn, not fork: the web process has threads (forking those is unsafe).
+            _POOL = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+        return _POOL
+
+
+def analyse_table(path: Path, fmt: str, name: str, max_columns: int) -> tuple[dict[str, Any], tuple[int, int]]:
+    """Parse an upload with datatwin's reader and detect its metadata (runs in the helper process)."""
+    df = read_checked(path, fmt, name, max_columns)
+    meta = datatwin.Metadata.infer(df)
+    suggested = datatwin.suggest_constraints(df, meta)
+    head = df.head(PREVIEW_ROWS)
+    info = {
+        "preview": {"columns": [str(c) for c in df.columns],
+                    "rows": [["" if v is None else str(v) for v in row] for row in head.astype(object)
+                             .where(head.notna(), None).itertuples(index=False)]},
+        "metadata": meta.to_dict(),
+        "suggested": [{"text": c.describe(), "json": constraint_json(c)} for c in suggested],
+    }
+    return json.loads(json.dumps(info, default=str)), (len(df), df.shape[1])
+
+
+def save_upload(ctx: Ctx, owner: str, filename: str | None, stream: IO[bytes]) -> str:
+    """Check an uploaded table and keep it; on any refusal nothing stays on disk or in the database."""
+    name = check_name(filename)
+    s = ctx.settings
+    tmp = receive(stream, _tmp_dir(ctx, owner), s.max_upload_bytes)
+    try:
+        tmp, fmt = table_from_upload(tmp, name, max_decompressed=s.max_decompressed_bytes, max_columns=s.max_columns)
+        # Parsing and detecting metadata is CPU work that holds the GIL for seconds on a big table:
+        # it runs in a helper process, so pages and status requests stay fast meanwhile.
+        info, shape = _analysis_pool().submit(analyse_table, tmp, fmt, name, s.max_columns).result()
+        uid = new_id()
+        folder = user_dir(s.data_dir, owner) / "uploads" / uid
+        folder.mkdir(parents=True)
+        meta_tmp = tmp.with_suffix(".json")
+        meta_tmp.write_text(json.dumps(info), encoding="utf-8")
+        place(meta_tmp, folder / "info.json")
+        dest = folder / f"data.{fmt}"
+        size = tmp.stat().st_size
+        place(tmp, dest)
+        ctx.store.add_upload(owner, uid, name, str(dest), fmt, shape[0], shape[1], size)
+        return uid
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def upload(ctx: Ctx, owner: str, uid: str) -> dict[str, Any]:
+    row = ctx.store.upload(owner, uid)
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def upload_info(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any]:
+    info = json.loads((Path(row["path"]).parent / "info.json").read_text(encoding="utf-8"))
+    info["kinds"] = KINDS
+    return info
+
+
+def delete_upload(ctx: Ctx, owner: str, uid: str) -> None:
+    row = upload(ctx, owner, uid)
+    remove_tree(Path(row["path"]).parent)
+    ctx.store.delete("uploads", owner, uid)
+
+
+# ---------------------------------------------------------------------- models
+def model(ctx: Ctx, owner: str, mid: str) -> dict[str, Any]:
+    row = ctx.store.model(owner, mid)
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def delete_model(ctx: Ctx, owner: str, mid: str) -> None:
+    row = model(ctx, owner, mid)
+    Path(row["path"]).unlink(missing_ok=True)
+    ctx.store.delete("models", owner, mid)
+
+
+def import_model(ctx: Ctx, owner: str, filename: str | None, stream: IO[bytes]) -> str:
+    """A .dtw file made elsewhere: loaded (checksums verified) before it is kept."""
+    name = check_name(filename)
+    if not name.lower().endswith(".dtw"):
+        raise InputError(f"{name!r}: model files end in .dtw")
+    s = ctx.settings
+    tmp = receive(stream, _tmp_dir(ctx, owner), s.max_upload_bytes)
+    try:
+        check_model_zip(tmp, s.max_decompressed_bytes)
+        probe = tmp.with_suffix(".dtw")
+        tmp.rename(probe)
+        tmp = probe
+        try:
+            syn = datatwin.load(tmp)
+        except datatwin.ModelFileError as exc:
+            raise InputError(f"{name!r} was refused: {str(exc).replace(repr(str(tmp)), 'the file')}") from None
+        mid = new_id()
+        dest = user_dir(s.data_dir, owner) / "models" / f"{mid}.dtw"
+        place(tmp, dest)
+        info = {"columns": list(map(str, syn.columns_)), "seed": syn.random_state, "imported": True}
+        ctx.store.add_model(owner, mid, None, f"{name} (imported)", str(dest), syn.engine, info)
+        return mid
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------- jobs
+def job(ctx: Ctx, owner: str, jid: str) -> dict[str, Any]:
+    ctx.reap_orphans()
+    row = ctx.store.job(owner, jid)
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def _int(value: Any, what: str, lo: int, hi: int) -> int:
+    try:
+        v = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a whole number, got {str(value)[:40]!r}") from None
+    if not lo <= v <= hi:
+        raise InputError(f"{what} must be between {lo:,} and {hi:,}, got {v:,}")
+    return v
+
+
+def start_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max_training_time: Any = 60,
+              max_epochs: Any = None, seed: Any = 0, kinds: dict[str, str] | None = None,
+              keep_rules: list[int] | None = None) -> str:
+    """Queue a fit; ``kinds`` overrides detected column kinds, ``keep_rules`` picks suggested rules."""
+    row = upload(ctx, owner, upload_id)
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    params: dict[str, Any] = {"upload_id": row["id"], "engine": engine,
+                              "max_training_time": _int(max_training_time, "the time budget (seconds)", 1, 3600),
+                              "seed": _int(seed, "the seed", 0, 2**31 - 1)}
+    if max_epochs not in (None, ""):
+        params["max_epochs"] = _int(max_epochs, "max epochs", 1, 10_000)
+    info = upload_info(ctx, row)
+    detected = info["metadata"]["columns"]
+    override: dict[str, Any] = {}
+    for col, kind in (kinds or {}).items():
+        if col not in detected:
+            raise InputError(f"{col!r} is not a column of {row['name']!r}")
+        if kind not in KINDS:
+            raise InputError(f"column {col!r}: unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+        if kind != detected[col]["kind"]:
+            override[col] = {"kind": kind}
+    if override:
+        params["metadata"] = {"columns": override}
+    if keep_rules:
+        rules = info["suggested"]
+        params["constraints"] = [rules[i]["json"] for i in keep_rules if 0 <= i < len(rules)]
+    return ctx.store.add_job(owner, "fit", params)
+
+
+def _lines(text: str | None) -> list[str]:
+    return [ln.strip() for ln in (text or "").replace(",", "\n").splitlines() if ln.strip()]
+
+
+def _value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_conditions(text: str | None, columns: list[str]) -> dict[str, Any]:
+    """``col=value``, ``col=a|b`` (any of), ``col=low..high`` (inclusive), one per line."""
+    out: dict[str, Any] = {}
+    for item in _lines(text):
+        name, sep, value = (p.strip() for p in item.partition("="))
+        if not sep or not name:
+            raise InputError(f"condition {item!r}: write column=value, column=a|b or column=low..high")
+        if name not in columns:
+            raise InputError(f"condition {item!r}: {name!r} is not a column; columns: {', '.join(columns)}")
+        if ".." in value:
+            lo, hi = value.split("..", 1)
+            out[name] = {"range": [_value(lo) if lo else None, _value(hi) if hi else None]}
+        elif "|" in value:
+            out[name] = [_value(v) for v in value.split("|")]
+        else:
+            out[name] = _value(value)
+    return out
+
+
+def parse_rebalance(text: str | None, columns: list[str]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for item in _lines(text):
+        name, sep, rest = item.partition("=")
+        value, sep2, share = rest.rpartition(":")
+        try:
+            f = float(share)
+        except ValueError:
+            f = -1.0
+        if not (sep and sep2 and name) or not 0 <= f <= 1:
+            raise InputError(f"rebalance {item!r}: write column=value:share with a share in [0, 1]")
+        if name.strip() not in columns:
+            raise InputError(f"rebalance {item!r}: {name.strip()!r} is not a column")
+        out.setdefault(name.strip(), {})[value.strip()] = f
+    return out
+
+
+def parse_what_if(text: str | None, columns: list[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for item in _lines(text):
+        name, _, change = (p.strip() for p in item.partition("="))
+        try:
+            op, value = change[:1], float(change[1:])
+        except ValueError:
+            op, value = "", 0.0
+        if op not in ("*", "+", "-", "/") or name not in columns:
+            raise InputError(f"what-if {item!r}: write column=*1.1, column=+5, column=-5 or column=/2 "
+                             "for a numeric column")
+        out[name] = [op, value]
+    return out
+
+
+def start_sample(ctx: Ctx, owner: str, model_id: str, *, n: Any, seed: Any = 0, where: str | None = None,
+                 rebalance: str | None = None, what_if: str | None = None) -> str:
+    row = model(ctx, owner, model_id)
+    cols = list(row["info"].get("columns", []))
+    params: dict[str, Any] = {"model_id": row["id"], "n": _int(n, "n (rows)", 1, ctx.settings.max_rows_out),
+                              "seed": _int(seed, "the seed", 0, 2**31 - 1)}
+    cond, mix, changes = parse_conditions(where, cols), parse_rebalance(rebalance, cols), parse_what_if(what_if, cols)
+    if changes and (cond or mix):
+        raise InputError("what-if cannot be combined with conditions or rebalancing")
+    if cond:
+        params["conditions"] = cond
+    if mix:
+        params["rebalance"] = mix
+    if changes:
+        params["what_if"] = changes
+    return ctx.store.add_job(owner, "sample", params)
+
+
+def start_report(ctx: Ctx, owner: str, sample_job_id: str, target: str | None = None) -> str:
+    sj = job(ctx, owner, sample_job_id)
+    if sj["kind"] != "sample" or sj["status"] != "done":
+        raise InputError("a report needs a finished sample job")
+    m = model(ctx, owner, sj["params"]["model_id"])
+    if not m["upload_id"] or ctx.store.upload(owner, m["upload_id"]) is None:
+        raise InputError("a report compares with the real table, and this model's upload is gone")
+    target = (target or "").strip() or None
+    if target is not None and target not in m["info"].get("columns", []):
+        raise InputError(f"target {target!r} is not a column")
+    return ctx.store.add_job(owner, "report", {"sample_job_id": sj["id"], "target": target})
+
+
+def check_spec(ctx: Ctx, owner: str, text: str) -> str:
+    """Validate a spec now (a spec is data: expressions are parsed, never run as Python) -> its format."""
+    if not text or not text.strip():
+        raise InputError("the spec is empty; it needs a 'columns' mapping")
+    if len(text) > MAX_SPEC_CHARS:
+        raise InputError(f"the spec is longer than {MAX_SPEC_CHARS:,} characters")
+    fmt = "json" if text.lstrip().startswith("{") else "yaml"
+    with tempfile.TemporaryDirectory(dir=_tmp_dir(ctx, owner)) as d:
+        p = Path(d) / f"spec.{fmt}"
+        p.write_text(text, encoding="utf-8")
+        datatwin.Spec.load(p)
+    return fmt
+
+
+def start_generate(ctx: Ctx, owner: str, spec: str, *, n: Any, seed: Any = 0) -> str:
+    params = {"n": _int(n, "n (rows)", 1, ctx.settings.max_rows_out), "seed": _int(seed, "the seed", 0, 2**31 - 1)}
+    fmt = check_spec(ctx, owner, spec)
+    return ctx.store.add_job(owner, "generate", {**params, "spec": spec, "format": fmt})
+
+
+def cancel(ctx: Ctx, owner: str, jid: str) -> None:
+    job(ctx, owner, jid)
+    ctx.store.cancel(owner, jid)
+
+
+def retry(ctx: Ctx, owner: str, jid: str) -> None:
+    row = job(ctx, owner, jid)
+    if row["status"] not in ("failed", "cancelled"):
+        raise InputError(f"only failed or cancelled jobs can be retried; this one is {row['status']}")
+    remove_tree(job_dir(ctx.settings.data_dir, owner, jid))
+    ctx.store.retry(owner, jid)
+
+
+def delete_job(ctx: Ctx, owner: str, jid: str) -> None:
+    row = job(ctx, owner, jid)
+    if row["status"] not in TERMINAL:
+        ctx.store.cancel(owner, jid)
+        raise InputError("the job is still running; it is being cancelled, delete it when it has stopped")
+    remove_tree(job_dir(ctx.settings.data_dir, owner, jid))
+    ctx.store.delete("jobs", owner, jid)
+
+
+def output_file(ctx: Ctx, owner: str, jid: str, name: str) -> Path:
+    row = job(ctx, owner, jid)
+    path = job_dir(ctx.settings.data_dir, owner, row["id"]) / name
+    if row["status"] != "done" or not path.is_file():
+        raise NotFound()
+    return path

@@ -1,0 +1,320 @@
+"""The worker: a separate process that claims queued jobs and runs fit / sample / report / generate.
+
+Training never runs inside the web process (a request, a reload or a crash of the server must not
+kill it, and a busy CPU must not slow pages). The worker claims a job atomically in SQLite, writes
+progress and a heartbeat into the job's row, and checks the row's cancel flag at every progress
+event. Every output is written to a temp file and renamed into place, so a job killed half-way
+leaves no half-written file; its row is then marked failed (with a retry) by the next server or
+worker start, or by the first page that sees its heartbeat go stale.
+
+Run it alone with ``python -m datatwin.web DATA_DIR`` (``datatwin serve`` starts it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import datatwin
+
+from .. import DatatwinError, ProgressEvent
+from ._files import escape_formulas, place
+from ._store import Store
+
+log = logging.getLogger("datatwin.web")
+
+HOLDOUT_SHARE = 0.2
+REPORT_MAX_ROWS = 50_000
+
+
+class JobCancelled(BaseException):
+    """Raised inside a job's progress callback when its owner pressed Cancel.
+
+    A BaseException, so no ``except Exception`` in library code can swallow it.
+    """
+
+
+def user_dir(data_dir: Path, owner: str) -> Path:
+    return data_dir / "files" / owner
+
+
+def job_dir(data_dir: Path, owner: str, jid: str) -> Path:
+    return user_dir(data_dir, owner) / "jobs" / jid
+
+
+def split_rows(n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and holdout row positions: the same seed gives the same split (for the report)."""
+    idx = np.random.default_rng(seed).permutation(n_rows)
+    n_hold = max(1, int(n_rows * HOLDOUT_SHARE)) if n_rows >= 10 else 0
+    return np.sort(idx[n_hold:]), np.sort(idx[:n_hold])
+
+
+class _Progress:
+    """The progress callback: throttled writes to the job row, cancel check, time left."""
+
+    def __init__(self, store: Store, jid: str, budget: float | None = None) -> None:
+        self.store, self.jid, self.budget = store, jid, budget
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.stage = ""
+        self.state: dict[str, Any] = {}
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        now = time.monotonic()
+        elapsed = now - self.start
+        done = ev.total is not None and ev.completed >= ev.total
+        if ev.stage == self.stage and not done and now - self.last < 0.25:
+            return
+        self.stage, self.last = ev.stage, now
+        state: dict[str, Any] = {"stage": ev.stage, "completed": ev.completed, "total": ev.total,
+                                 "elapsed": round(elapsed, 1)}
+        if ev.total:
+            state["fraction"] = round(min(1.0, ev.completed / ev.total), 4)
+        if ev.stage == "fit":
+            state["epoch"] = ev.completed
+            for key in ("val_loss", "train_loss"):
+                if isinstance(ev.info.get(key), (int, float)):
+                    state[key] = round(float(ev.info[key]), 5)
+            if ev.total and ev.completed:
+                left = elapsed / ev.completed * (ev.total - ev.completed)
+                if self.budget:
+                    left = min(left, max(0.0, self.budget - elapsed))
+                state["seconds_left"] = round(left, 1)
+        self.state = state
+        if self.store.heartbeat(self.jid, state):
+            raise JobCancelled()
+
+
+def _beat(store: Store, jid: str, stop: threading.Event) -> None:
+    # Long steps without progress events (evaluation, writing) still show the job is alive.
+    while not stop.wait(5.0):
+        try:
+            store.heartbeat(jid)
+        except Exception:  # a locked database for a moment is no reason to stop beating
+            log.debug("heartbeat failed", exc_info=True)
+
+
+def run_job(store: Store, data_dir: Path, job: dict[str, Any]) -> None:
+    """Run one claimed job to its end: done, failed (with the message) or cancelled."""
+    jid, kind = job["id"], job["kind"]
+    stop = threading.Event()
+    beat = threading.Thread(target=_beat, args=(store, jid, stop), daemon=True)
+    beat.start()
+    out = job_dir(data_dir, job["owner"], jid)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        handler = {"fit": _fit, "sample": _sample, "report": _report, "generate": _generate}[kind]
+        result = handler(store, data_dir, job, out)
+    except JobCancelled:
+        store.finish(jid, "cancelled", error="cancelled by the user")
+    except DatatwinError as exc:
+        store.finish(jid, "failed", error=str(exc))
+    except MemoryError:
+        store.finish(jid, "failed", error="out of memory; use fewer rows or a smaller table")
+    except Exception as exc:  # an unexpected error must still end the job, with its cause logged
+        log.error("job %s failed:\n%s", jid, traceback.format_exc())
+        store.finish(jid, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+    else:
+        store.finish(jid, "done", result=result)
+    finally:
+        stop.set()
+
+
+def _owned(row: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    if row is None:
+        raise datatwin.InputError(f"the {what} of this job was deleted")
+    return row
+
+
+def _fit(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dict[str, Any]:
+    p, owner = job["params"], job["owner"]
+    up = _owned(store.upload(owner, p["upload_id"]), "upload")
+    df = datatwin.read_table(up["path"])
+    seed = int(p.get("seed", 0))
+    train_idx, _ = split_rows(len(df), seed)
+    train = df.iloc[train_idx].reset_index(drop=True)
+    options = {"max_epochs": int(p["max_epochs"])} if p.get("max_epochs") else None
+    budget = float(p.get("max_training_time", 60))
+    syn = datatwin.Synthesizer(engine=p.get("engine", "argn"), random_state=seed, max_training_time=budget,
+                               engine_options=options, constraints=p.get("constraints") or None)
+    progress = _Progress(store, job["id"], budget)
+    syn.fit(train, p.get("metadata") or None, progress=progress)
+    mid = datatwin_id()
+    path = user_dir(data_dir, owner) / "models" / f"{mid}.dtw"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    syn.save(path)  # written to a temp file and renamed by datatwin's io
+    info = {"rows": len(train), "holdout_rows": len(df) - len(train), "columns": list(map(str, df.columns)),
+            "seed": seed, "epochs": getattr(syn.engine_, "epochs_", None),
+            "stopped_by": getattr(syn.engine_, "stopped_by_", None), "fit_job": job["id"],
+            "seconds": progress.state.get("elapsed")}
+    store.add_model(owner, mid, up["id"], f"{up['name']} ({syn.engine})", str(path), syn.engine, info)
+    return {"model_id": mid}
+
+
+def datatwin_id() -> str:
+    from ._store import new_id
+
+    return new_id()
+
+
+def _finish_outputs(parquet: Path, out: Path) -> int:
+    """Keep ``parquet`` as sample.parquet and stream it into sample.csv with formula cells escaped."""
+    import pyarrow.parquet as pq
+
+    rows = 0
+    fd, tmp_c = tempfile.mkstemp(prefix=".sample.", suffix=".csv", dir=out)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as csv_out:
+            pf = pq.ParquetFile(parquet)
+            header = True
+            for batch in pf.iter_batches(batch_size=50_000):
+                chunk = batch.to_pandas()
+                safe = escape_formulas(chunk)
+                if header:
+                    names = pd.DataFrame([[str(c) for c in chunk.columns]], dtype="string")
+                    safe.columns = list(escape_formulas(names).iloc[0])
+                safe.to_csv(csv_out, header=header, index=False)
+                header = False
+                rows += len(chunk)
+        place(Path(tmp_c), out / "sample.csv")
+        place(parquet, out / "sample.parquet")
+    finally:
+        Path(tmp_c).unlink(missing_ok=True)
+    return rows
+
+
+def _tmp_parquet(out: Path) -> Path:
+    return out / f".work.{os.getpid()}.parquet"
+
+
+def _sample(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dict[str, Any]:
+    p, owner = job["params"], job["owner"]
+    model = _owned(store.model(owner, p["model_id"]), "model")
+    syn = datatwin.load(model["path"])
+    n, seed = int(p["n"]), int(p.get("seed", 0))
+    progress = _Progress(store, job["id"])
+    conditions = _conditions(p.get("conditions"))
+    rebalance = _rebalance(p.get("rebalance"))
+    tmp = _tmp_parquet(out)
+    try:
+        if p.get("what_if"):
+            datatwin.write_table(syn.what_if(n, _what_if(p["what_if"]), seed=seed), tmp)
+        else:
+            syn.sample_to_file(n, tmp, seed=seed, conditions=conditions, rebalance=rebalance, progress=progress)
+        rows = _finish_outputs(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"rows": rows, "model_id": model["id"]}
+
+
+def _conditions(d: dict[str, Any] | None) -> dict[str, Any] | None:
+    # JSON has no tuples: a [low, high] pair marked as a range comes back as a tuple.
+    if not d:
+        return None
+    return {k: tuple(v["range"]) if isinstance(v, dict) and "range" in v else v for k, v in d.items()}
+
+
+def _rebalance(d: dict[str, Any] | None) -> dict[str, dict[Any, float]] | None:
+    if not d:
+        return None
+    return {k: {_scalar(val): float(share) for val, share in v.items()} for k, v in d.items()}
+
+
+def _scalar(text: Any) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except (TypeError, ValueError):
+            pass
+    return text
+
+
+def _what_if(d: dict[str, list[Any]]) -> dict[str, Any]:
+    ops = {"*": np.multiply, "+": np.add, "-": np.subtract, "/": np.divide}
+    out: dict[str, Any] = {}
+    for name, (op, value) in d.items():
+        def apply(s: Any, fn: Any = ops[op], v: float = float(value)) -> Any:
+            return fn(s, v)
+
+        out[name] = apply
+    return out
+
+
+def _report(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dict[str, Any]:
+    p, owner = job["params"], job["owner"]
+    sample_job = _owned(store.job(owner, p["sample_job_id"]), "sample")
+    model = _owned(store.model(owner, sample_job["params"]["model_id"]), "model")
+    up = _owned(store.upload(owner, model["upload_id"] or ""), "upload")
+    df = datatwin.read_table(up["path"])
+    train_idx, hold_idx = split_rows(len(df), int(model["info"].get("seed", 0)))
+    train = df.iloc[train_idx].reset_index(drop=True)
+    holdout = df.iloc[hold_idx].reset_index(drop=True) if len(hold_idx) else None
+    synthetic = pd.read_parquet(job_dir(data_dir, owner, sample_job["id"]) / "sample.parquet")
+    if len(synthetic) > REPORT_MAX_ROWS:
+        synthetic = synthetic.sample(REPORT_MAX_ROWS, random_state=0).reset_index(drop=True)
+    target = p.get("target") or None
+    result = datatwin.evaluate(train, synthetic, holdout=holdout, target=target,
+                               progress=_Progress(store, job["id"]))
+    result.save_html(out / "report.html")
+    verdicts = [{"title": v["title"], "status": v["status"], "message": v["message"]} for v in result.verdicts]
+    return {"overall": result.overall, "verdicts": verdicts, "sample_job_id": sample_job["id"]}
+
+
+def _generate(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dict[str, Any]:
+    p = job["params"]
+    spec_path = out / ("spec.json" if p.get("format") == "json" else "spec.yaml")
+    spec_path.write_text(p["spec"], encoding="utf-8")
+    spec = datatwin.Spec.load(spec_path)
+    n, seed = int(p["n"]), int(p.get("seed", 0))
+    tmp = _tmp_parquet(out)
+    try:
+        datatwin.generate_to_file(spec, n, tmp, seed, progress=_Progress(store, job["id"]))
+        rows = _finish_outputs(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"rows": rows}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run(data_dir: Path, *, stop: threading.Event | None = None, once: bool = False, poll: float = 0.5) -> int:
+    """Claim and run jobs until ``stop`` is set (or, with ``once``, until the queue is empty)."""
+    store = Store(Path(data_dir) / "datatwin.sqlite3")
+    name = worker_name()
+    done = 0
+    while stop is None or not stop.is_set():
+        job = store.claim(name)
+        if job is None:
+            if once:
+                break
+            time.sleep(poll)
+            continue
+        log.info("job %s (%s) started", job["id"], job["kind"])
+        run_job(store, Path(data_dir), job)
+        done += 1
+    return done
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="worker %(process)d: %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        run(Path(args[0]))
+
+
+if __name__ == "__main__":
+    main()
