@@ -159,18 +159,27 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 def escape_formula_cells(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with every text cell that starts with ``= + - @``, a tab or a carriage return (and is
-    not a plain number) prefixed with ``'``, so a spreadsheet shows it instead of running it."""
-    out = None
-    for name in df.columns:
-        col = df[name]
+    not a plain number) prefixed with ``'``, so a spreadsheet shows it instead of running it;
+    column names the same way, since the header row is read like any other."""
+    names = [_escaped(str(c)) for c in df.columns]
+    out = None if names == [str(c) for c in df.columns] else df.set_axis(names, axis=1)
+    for i in range(df.shape[1]):
+        col = df.iloc[:, i]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            col = col.astype(object)  # e.g. Parquet dictionary columns: their labels are text
         if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
             continue
         text = col.astype("string")
         risky = text.str.match(_FORMULA_START, na=False) & ~text.str.match(_PLAIN_NUMBER, na=False)
         if risky.any():
-            out = df.copy() if out is None else out
-            out[name] = col.astype(object).where(~risky.to_numpy(), "'" + text[risky].astype(object))
+            out = (df.set_axis(names, axis=1) if out is None else out).copy()
+            # isetitem replaces the whole column (a categorical would refuse the new labels).
+            out.isetitem(i, col.astype(object).where(~risky.to_numpy(), "'" + text[risky].astype(object)))
     return df if out is None else out
+
+
+def _escaped(text: str) -> str:
+    return "'" + text if _FORMULA_START.match(text) and not _PLAIN_NUMBER.match(text) else text
 
 
 def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[str], *,

@@ -24,7 +24,6 @@ import pandas as pd
 from .. import InputError
 
 PARQUET_MAGIC = b"PAR1"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -174,26 +173,6 @@ def check_model_zip(path: Path, limit: int) -> None:
     for i in infos:
         if i.filename.startswith("/") or ".." in i.filename.split("/"):
             raise InputError("the model file contains a path outside itself; it was not opened")
-
-
-def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """Prefix ``'`` to text cells a spreadsheet would run as a formula (CSV injection)."""
-    out = df.copy()
-    for name in out.columns:
-        col = out[name]
-        if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype)
-                or pd.api.types.is_bool_dtype(col.dtype)):
-            s = col.astype("string")
-            mask = s.str.startswith(FORMULA_START).fillna(False).astype(bool)
-            if mask.any():
-                out[name] = s.where(~mask, "'" + s)
-    return out
-
-
-def write_csv_escaped(df: pd.DataFrame, path: Path) -> None:
-    from .. import write_table
-
-    write_table(escape_formulas(df), path)
 
 
 def place(src: Path, dest: Path) -> None:

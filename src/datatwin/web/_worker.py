@@ -30,7 +30,8 @@ import pandas as pd
 import datatwin
 
 from .. import DatatwinError, ProgressEvent
-from ._files import escape_formulas, place
+from ..io import escape_formula_cells
+from ._files import place
 from ._store import Store
 
 log = logging.getLogger("datatwin.web")
@@ -181,10 +182,7 @@ def _finish_outputs(parquet: Path, out: Path) -> int:
             header = True
             for batch in pf.iter_batches(batch_size=50_000):
                 chunk = batch.to_pandas()
-                safe = escape_formulas(chunk)
-                if header:
-                    names = pd.DataFrame([[str(c) for c in chunk.columns]], dtype="string")
-                    safe.columns = list(escape_formulas(names).iloc[0])
+                safe = escape_formula_cells(chunk)  # header names too
                 safe.to_csv(csv_out, header=header, index=False)
                 header = False
                 rows += len(chunk)
