@@ -292,7 +292,7 @@ def render(rows: list[dict[str, Any]], names: list[str], a: argparse.Namespace, 
            load: tuple[float, float]) -> str:
     by = {r["table"]: r for r in rows}
     head = ("| table | rows × cols (train) | quality (ceiling) | detection (ceiling) | TSTR (Δ vs TRTR; ceiling Δ) "
-            "| DCR share | copies (holdout) | fit s | sample s | status |\n|" + "---|" * 10 + "\n")
+            "| DCR share (ceiling) | copies (holdout) | fit s | sample s | status |\n|" + "---|" * 10 + "\n")
     body, det, ceil_det, faults = "", [], [], []
     for name in names:
         r = by.get(name)
@@ -313,10 +313,10 @@ def render(rows: list[dict[str, Any]], names: list[str], a: argparse.Namespace, 
             det.append(d)
             ceil_det.append(cdet)
             if d > DET_MAX:
-                miss.append(f"detection {d:.3f} > {DET_MAX}")
+                miss.append(f"detection {d:.3f} > {DET_MAX} (ceiling {cdet:.3f})")
         dcr = s.get("dcr_share")
         if dcr is not None and (r.get("train_rows") or 0) >= DCR_MIN_TRAIN and dcr > DCR_MAX:
-            miss.append(f"DCR {dcr:.3f} > {DCR_MAX}")
+            miss.append(f"DCR {dcr:.4f} > {DCR_MAX} (ceiling {_f(c.get('dcr_share'))})")
         cp, base = s.get("exact_copy_rate"), s.get("exact_copy_rate_holdout_baseline")
         if cp is not None and base is not None and cp > base:
             miss.append(f"copies {cp:.2%} > holdout {base:.2%}")
@@ -328,7 +328,8 @@ def render(rows: list[dict[str, Any]], names: list[str], a: argparse.Namespace, 
             faults.append(f"- **{name}**: " + "; ".join(miss))
         copies = "–" if cp is None else f"{cp:.2%} ({base:.2%})"
         body += (f"| {name} | {shape} | {_f(s.get('quality'))} ({_f(c.get('quality'))}) | {_f(d)} ({_f(cdet)}) | "
-                 f"{tstr} | {_f(dcr)} | {copies} | {_f(r.get('fit_s'), 1)} | {_f(r.get('sample_s'), 2)} | {status} |\n")
+                 f"{tstr} | {_f(dcr)} ({_f(c.get('dcr_share'))}) | "
+                 f"{copies} | {_f(r.get('fit_s'), 1)} | {_f(r.get('sample_s'), 2)} | {status} |\n")
     ok = [r for r in rows if r["status"] == "ok" and r["table"] in names]
     failed = [r for r in rows if r["status"] != "ok" and r["table"] in names]
     not_run = [n for n in names if n not in by]
@@ -355,7 +356,7 @@ def render(rows: list[dict[str, Any]], names: list[str], a: argparse.Namespace, 
         f"- No table above {DET_MAX} detection: {mark(not det_bad)}"
         f"{' (' + ', '.join(det_bad) + ')' if det_bad else ''}.",
         f"- DCR share ≤ {DCR_MAX} on tables with ≥ {DCR_MIN_TRAIN} train rows: {mark(not dcr_bad)} "
-        f"({len(big) - len(dcr_bad)} of {len(big)}{'; over: ' + ', '.join(dcr_bad) if dcr_bad else ''}).",
+        f"({len(big) - len(dcr_bad)} of {len(big)} within{'; over: ' + ', '.join(dcr_bad) if dcr_bad else ''}).",
         f"- Exact copies no higher than the holdout's own rate: {mark(not cp_bad)}"
         f"{' (' + ', '.join(cp_bad) + ')' if cp_bad else ''}.",
     ]
