@@ -201,3 +201,11 @@ def test_zero_padded_codes_are_read_as_text_and_stay_tied_to_their_place(tmp_pat
     assert out["zip"].str.fullmatch(r"\d{5}").all() and out["zip"].str.startswith("0").any()
     real_pairs = set(zip(df["state"], df["zip"], strict=True))
     assert np.mean([pair in real_pairs for pair in zip(out["state"], out["zip"], strict=True)]) > 0.9
+
+
+def test_two_digit_years_are_dates():
+    df = pd.DataFrame({"day": ["1/5/80", "2/28/81", "12/1/99", "3/15/05"] * 30, "x": np.arange(120)})
+    meta = datatwin.Metadata.infer(df).columns["day"]
+    assert (meta.kind, meta.datetime_format) == ("datetime", "%m/%d/%y")
+    out = datatwin.Synthesizer(engine="copula", random_state=0).fit(df).sample(200, seed=1)
+    assert pd.to_datetime(out["day"], format="%m/%d/%y").notna().all()

@@ -18,7 +18,7 @@ DATE_FORMATS = (
     "%Y/%m/%d %H:%M:%S", "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M",
     "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d-%m-%Y",
     "%m-%d-%Y", "%Y%m%d", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y",
-    "%d-%b-%Y", "%Y-%m",
+    "%d-%b-%Y", "%Y-%m", "%d/%m/%y", "%m/%d/%y",
     # With a UTC offset ("+00:00", "+0100", "Z"), as exports from databases and APIs write them.
     "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S.%f%z",
     "%Y-%m-%d %H:%M%z", "%Y-%m-%dT%H:%M%z",
