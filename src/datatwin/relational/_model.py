@@ -39,7 +39,7 @@ from ..sampling import complete_rows
 from ..synthesizer import Synthesizer
 from ._discover import read_folder
 from ._schema import ForeignKey, Schema, key_values
-from ._sequence import generate_histories, sequence_frame, sequence_plan
+from ._sequence import generate_histories, known_only, sequence_frame, sequence_plan
 from ._sql import is_url, read_database
 
 __all__ = ["DatabaseSynthesizer", "read_source"]
@@ -309,13 +309,13 @@ class DatabaseSynthesizer:
                 prow = np.full(n, -1)
             else:
                 pf = inner[fk.parent_table]
-                counts = _counts(pf, _count_col(fk))
+                ratio = len(pf) / max(1, self.plans_[fk.parent_table]["rows"])
+                counts = _rescale(_counts(pf, _count_col(fk)), (plan["rows"] - plan.get("null_rows", 0)) * ratio, rng)
                 ctx = pd.DataFrame({f"ctx.{c}": pf[c].to_numpy() for c in plan["ctx_columns"]})
                 if "sequence" in plan:
                     frame, prow = self._sample_sequences(plan, syn, ctx, counts, pf, fk, gen_seed)
                 else:
                     prow = np.repeat(np.arange(len(pf)), counts)
-                    ratio = len(pf) / max(1, self.plans_[fk.parent_table]["rows"])
                     n_null = int(round(plan.get("null_rows", 0) * ratio))
                     prow = np.concatenate([prow, np.full(n_null, -1)])
                     seeds = ctx.iloc[np.maximum(prow, 0)].reset_index(drop=True)
@@ -424,9 +424,24 @@ def _counts(pf: pd.DataFrame, col: str) -> np.ndarray:
     return np.clip(np.nan_to_num(np.round(v), nan=0.0), 0, None).astype(int)
 
 
+def _rescale(counts: np.ndarray, expected: float, rng: np.random.Generator) -> np.ndarray:
+    """Child counts scaled to the expected number of children (the real count times the parents'
+    scale). The learned counts keep their shape; this only corrects their total, which a tiny
+    parent table (8 employees) or rare-value protection on its counts can get far wrong."""
+    total = counts.sum()
+    if len(counts) == 0 or expected <= 0:
+        return counts
+    if total == 0:
+        return rng.multinomial(int(round(expected)), np.full(len(counts), 1.0 / len(counts)))
+    x = counts * (expected / total)
+    base = np.floor(x)
+    return (base + (rng.random(len(x)) < x - base)).astype(int)
+
+
 def _complete(syn: Synthesizer, seeds: pd.DataFrame, seed: int) -> pd.DataFrame:
     if len(seeds) == 0:
         return pd.DataFrame(columns=syn.columns_)
+    seeds = known_only(syn.model_, seeds.copy())
     parts = []
     for k, start in enumerate(range(0, len(seeds), BLOCK_ROWS)):
         block = seeds.iloc[start:start + BLOCK_ROWS].reset_index(drop=True)

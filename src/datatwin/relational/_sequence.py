@@ -130,6 +130,18 @@ def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, c
     return pd.DataFrame(head), pd.DataFrame(out)
 
 
+def known_only(model: Any, seeds: pd.DataFrame) -> pd.DataFrame:
+    from ..encoding import CategoricalEncoder
+
+    for enc in model.encoder.encoders:
+        if isinstance(enc, CategoricalEncoder) and enc.name in seeds.columns and not enc.has_rare_:
+            col = seeds[enc.name]
+            unseen = col.notna().to_numpy() & (enc.encode(col) == len(enc.levels_))
+            if unseen.any():
+                seeds[enc.name] = col.astype(object).where(~unseen, None)
+    return seeds
+
+
 def generate_histories(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame, lengths: np.ndarray,
                        starts: np.ndarray, seed: int, min_gap: float) -> tuple[pd.DataFrame, np.ndarray]:
     """Histories for every entity (row of ``ctx``) with ``lengths[i]`` steps from ``starts[i]``.
@@ -161,10 +173,12 @@ def generate_histories(first_model: Any, model: Any, plan: dict[str, Any], ctx: 
         step_seed = int(np.random.SeedSequence([seed, t]).generate_state(1)[0])
         if t == 0:
             first_given = {k: v for k, v in given.items() if k in first_columns}
-            out = complete_rows(first_model, pd.DataFrame(first_given), step_seed) if first_given else \
+            out = complete_rows(first_model, known_only(first_model, pd.DataFrame(first_given)), step_seed) \
+                if first_given else \
                 _unconditional(first_model, len(act), step_seed)
         else:
-            out = complete_rows(model, pd.DataFrame({k: v for k, v in given.items() if k in columns}), step_seed)
+            seed_rows = known_only(model, pd.DataFrame({k: v for k, v in given.items() if k in columns}))
+            out = complete_rows(model, seed_rows, step_seed)
         gap = pd.to_numeric(out["seq.gap"], errors="coerce").to_numpy(float) if "seq.gap" in out else \
             np.full(len(act), min_gap)
         gap = np.where(np.isnan(gap), min_gap, np.maximum(gap, min_gap)) if t > 0 else np.zeros(len(act))
