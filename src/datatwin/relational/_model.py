@@ -311,7 +311,7 @@ class DatabaseSynthesizer:
                 pf = inner[fk.parent_table]
                 ratio = len(pf) / max(1, self.plans_[fk.parent_table]["rows"])
                 counts = _rescale(_counts(pf, _count_col(fk)), (plan["rows"] - plan.get("null_rows", 0)) * ratio, rng)
-                ctx = pd.DataFrame({f"ctx.{c}": pf[c].to_numpy() for c in plan["ctx_columns"]})
+                ctx = pd.DataFrame({f"ctx.{c}": pf[c].to_numpy() for c in plan["ctx_columns"]}, index=range(len(pf)))
                 if "sequence" in plan:
                     frame, prow = self._sample_sequences(plan, syn, ctx, counts, pf, fk, gen_seed)
                 else:
