@@ -17,8 +17,8 @@ def tiny_frames(seed: int = 0) -> dict[str, pd.DataFrame]:
     tag <- account_tag -> account (composite primary key), customers without accounts."""
     rng = np.random.default_rng(seed)
     n_c = 60
-    customer = pd.DataFrame({"customer_id": np.arange(1, n_c + 1), "segment": rng.choice(["retail", "sme", "corp"], n_c),
-                             "age": rng.integers(20, 80, n_c)})
+    customer = pd.DataFrame({"customer_id": np.arange(1, n_c + 1),
+                             "segment": rng.choice(["retail", "sme", "corp"], n_c), "age": rng.integers(20, 80, n_c)})
     n_e = 12
     boss = np.r_[[np.nan], rng.integers(1, 4, n_e - 1).astype(float)]
     employee = pd.DataFrame({"employee_id": np.arange(1, n_e + 1), "boss_id": boss,

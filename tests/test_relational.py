@@ -7,14 +7,12 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-from relational_helpers import FAST, check_keys, lag1, tiny_frames, tiny_sqlite
 
 import datatwin
 from datatwin import DatabaseError, InputError, SchemaError
 from datatwin.cli import main
 from datatwin.relational import DatabaseSynthesizer, Schema, SequenceSynthesizer, detect_schema, write_database
-
-SEQ_SCHEMA = {"trans": {"sequence_key": "account_id", "sequence_index": "date"}}
+from relational_helpers import FAST, check_keys, lag1, tiny_frames, tiny_sqlite
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +162,7 @@ TABLES = {"p": {"primary_key": "id"}, "c": {"primary_key": "cid"}}
     ({"tables": TABLES, "foreign_keys": [{**FK, "parent_table": "nope"}]}, _two(), "names table 'nope'"),
     ({"tables": TABLES, "foreign_keys": [{**FK, "parent_column": "nope"}]}, _two(), "names column 'nope'"),
     ({"tables": TABLES, "foreign_keys": [FK]}, _two(orphans=3), "3 row(s) of c.pid point to no row of p"),
-    ({"tables": TABLES, "foreign_keys": [FK, {"table": "p", "column": "x", "parent_table": "c",
+    ({"tables": TABLES, "foreign_keys": [FK, {"table": "p", "column": "id", "parent_table": "c",
                                               "parent_column": "cid"}]}, _two(), "cycle with no nullable key"),
     ({"tables": TABLES, "foreign_keys": [FK]}, {"p": _two()["p"], "c": _two()["c"].iloc[:0]}, "has no rows"),
 ])

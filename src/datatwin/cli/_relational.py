@@ -26,7 +26,7 @@ from ..relational import (
     safe_url,
     write_database,
 )
-from ..relational._model import ENTITY, _with_entities
+from ..relational._model import ENTITY
 
 app = typer.Typer(name="datatwin", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 

@@ -166,8 +166,9 @@ class DatabaseSynthesizer:
             if seq_fk:
                 context[t] = seq_fk[0]
             elif cands:
-                def fanout(fk: ForeignKey) -> float:
-                    return float(key_values(frames[t], fk.columns).notna().sum()) / max(1, len(frames[fk.parent_table]))
+                def fanout(fk: ForeignKey, t: str = t) -> float:
+                    n_children = float(key_values(frames[t], fk.columns).notna().sum())
+                    return n_children / max(1, len(frames[fk.parent_table]))
                 context[t] = max(cands, key=fanout)
             else:
                 context[t] = None
@@ -196,7 +197,8 @@ class DatabaseSynthesizer:
 
                     tt = pd.Series(_to_time(child[cts.sequence_index], plan_tmp["index_kind"]))
                     first = tt.groupby(ck.to_numpy()).min()
-                    extra[_start_col(fk)] = _from_time(pkv.map(first).to_numpy(float), plan_tmp["index_kind"]).to_numpy()
+                    start = pkv.map(first).to_numpy(float)
+                    extra[_start_col(fk)] = _from_time(start, plan_tmp["index_kind"]).to_numpy()
             frames_in[t] = pd.concat([base.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
         ss = np.random.SeedSequence(int(self.random_state))
         seeds = [int(s.generate_state(1)[0] % (2**31)) for s in ss.spawn(len(order))]
@@ -366,8 +368,8 @@ class DatabaseSynthesizer:
             fill = np.nanmedian(starts) if (~np.isnan(starts)).any() else 0.0
             starts = np.where(np.isnan(starts), fill, starts)
         first = self.synthesizers_[f"{plan['name']}#first"]
-        frame, ent = generate_histories(first.model_, syn.model_, seq, ctx.iloc[ents].reset_index(drop=True), counts[ents], starts,
-                                        seed, seq["min_gap"])
+        frame, ent = generate_histories(first.model_, syn.model_, seq, ctx.iloc[ents].reset_index(drop=True),
+                                        counts[ents], starts, seed, seq["min_gap"])
         return frame, ents[ent]
 
     def _finish(self, t: str, df: pd.DataFrame) -> pd.DataFrame:

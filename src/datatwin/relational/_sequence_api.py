@@ -59,7 +59,8 @@ class SequenceSynthesizer:
             raise InputError(f"fit expects a DataFrame or a file path, got {type(df).__name__}")
         for c in (self.sequence_key, self.sequence_index):
             if c not in df.columns:
-                raise InputError(f"column {c!r} (sequence key / index) is not in the table; columns: {list(df.columns)}")
+                raise InputError(f"column {c!r} (sequence key / index) is not in the table; "
+                                 f"columns: {list(df.columns)}")
         schema = Schema({TABLE: TableSchema(TABLE, [], self.sequence_key, self.sequence_index)}, [])
         params = {k: v for k, v in self.get_params().items() if k not in ("sequence_key", "sequence_index")}
         self.database_ = DatabaseSynthesizer(**params).fit({TABLE: df}, schema)

@@ -52,9 +52,20 @@ def _engine(url: str) -> Any:
     if not is_url(url):
         raise InputError(f"{url!r} is not a database URL (e.g. sqlite:///shop.db or postgresql://user@host/db)")
     try:
-        return sa.create_engine(_normalise(url))
+        eng = sa.create_engine(_normalise(url))
     except Exception as exc:  # unknown dialect, missing driver, malformed URL
         raise DatabaseError(f"cannot use database URL {safe_url(url)}: {_scrub(str(exc), url)}") from None
+    if eng.dialect.name == "sqlite":
+        # Python's sqlite3 runs CREATE TABLE outside any transaction; take over BEGIN so that the
+        # tables and their rows commit or roll back together (SQLAlchemy's documented recipe).
+        @sa.event.listens_for(eng, "connect")
+        def _no_implicit(dbapi_conn: Any, record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @sa.event.listens_for(eng, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+    return eng
 
 
 def _connect_error(url: str, exc: BaseException) -> DatabaseError:
