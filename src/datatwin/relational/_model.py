@@ -454,9 +454,12 @@ def _complete(syn: Synthesizer, seeds: pd.DataFrame, seed: int) -> pd.DataFrame:
 def _set_fk(table: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame, prow: np.ndarray) -> None:
     ok = prow >= 0
     for c, pc in zip(fk.columns, fk.parent_columns, strict=True):
-        vals = parent[pc].to_numpy()[np.maximum(prow, 0)] if len(parent) else np.full(len(prow), None)
-        col = pd.Series(vals, dtype=object if not ok.all() else None)
-        table[c] = col.where(ok, None) if not ok.all() else col
+        if len(parent):
+            col = pd.Series(parent[pc].to_numpy()[np.maximum(prow, 0)])
+        else:
+            col = pd.Series(np.full(len(prow), np.nan))
+        # Missing keys keep the parent key's type where it allows (numbers become float).
+        table[c] = col if ok.all() else col.where(ok)
 
 
 def _match(table: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame, parent_inner: pd.DataFrame,

@@ -152,12 +152,17 @@ def write_database(url: str, schema: Schema, frames: dict[str, pd.DataFrame], *,
     md = sa.MetaData()
     deferrable = eng.dialect.name != "sqlite"  # SQLite does not enforce keys by default anyway
     order = schema.order()
+    types = {(t, str(c)): _sql_type(frames[t][c]) for t in order for c in frames[t].columns}
+    for fk in schema.foreign_keys:  # a key column has its parent key's type, or the key cannot exist
+        for c, pc in zip(fk.columns, fk.parent_columns, strict=True):
+            if (fk.parent_table, pc) in types:
+                types[(fk.table, c)] = types[(fk.parent_table, pc)]
     for t in order:
         df = frames[t]
         ts = schema.tables[t]
         cols = []
         for c in df.columns:
-            cols.append(sa.Column(str(c), _sql_type(df[c]), primary_key=c in ts.primary_key,
+            cols.append(sa.Column(str(c), types[(t, str(c))], primary_key=c in ts.primary_key,
                                   nullable=c not in ts.primary_key, autoincrement=False))
         cons = [sa.ForeignKeyConstraint(fk.columns, [f"{fk.parent_table}.{c}" for c in fk.parent_columns],
                                         deferrable=deferrable or None,
@@ -200,15 +205,23 @@ def write_database(url: str, schema: Schema, frames: dict[str, pd.DataFrame], *,
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out = df.astype(object).where(df.notna(), None)
+    """Rows as plain Python values (None for missing), the form every driver binds."""
+    cols: dict[str, list[Any]] = {}
     for c in df.columns:
         s = df[c]
+        miss = s.isna().to_numpy()
         if pd.api.types.is_float_dtype(s):
-            v = s.dropna()
-            if len(v) and np.all(np.mod(v.to_numpy(), 1) == 0):
-                out[c] = [None if pd.isna(x) else int(x) for x in s]
+            v = s.dropna().to_numpy()
+            whole = len(v) and np.all(np.mod(v, 1) == 0) and np.abs(v).max() < 2**53
+            vals = [None if m else (int(x) if whole else float(x)) for x, m in zip(s.to_numpy(), miss, strict=True)]
         elif pd.api.types.is_datetime64_any_dtype(s):
-            out[c] = [None if pd.isna(x) else x.to_pydatetime() for x in s]
+            vals = [None if m else x.to_pydatetime() for x, m in zip(s, miss, strict=True)]
         elif pd.api.types.is_integer_dtype(s):
-            out[c] = [int(x) for x in s]
-    return out.to_dict("records")
+            vals = [None if m else int(x) for x, m in zip(s.to_numpy(dtype=object), miss, strict=True)]
+        elif pd.api.types.is_bool_dtype(s):
+            vals = [None if m else bool(x) for x, m in zip(s.to_numpy(dtype=object), miss, strict=True)]
+        else:
+            vals = [None if m else x for x, m in zip(s.to_numpy(dtype=object), miss, strict=True)]
+        cols[str(c)] = vals
+    names = list(cols)
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)] if names else []
