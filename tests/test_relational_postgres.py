@@ -10,10 +10,10 @@ import subprocess
 import tempfile
 
 import pytest
-from relational_helpers import FAST, tiny_sqlite
 
 from datatwin import DatabaseError
 from datatwin.relational import DatabaseSynthesizer, read_database, write_database
+from relational_helpers import FAST, tiny_sqlite
 
 
 def _bindir() -> str | None:
