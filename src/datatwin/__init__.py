@@ -10,12 +10,14 @@ Example:
 
 from ._exceptions import (
     ConditionError,
+    DatabaseError,
     DatatwinError,
     InputError,
     MetadataError,
     ModelFileError,
     NotFittedError,
     OutputError,
+    SchemaError,
 )
 from ._progress import ProgressEvent
 from ._version import __version__
@@ -33,6 +35,7 @@ from .evaluation import EvaluationResult, evaluate
 from .io import read_table, write_table
 from .metadata import ColumnMeta, Metadata
 from .pii import anonymize
+from .relational import DatabaseSynthesizer, Schema, SequenceSynthesizer
 from .spec import Spec, SpecError, generate, generate_to_file, iter_generate
 from .synthesizer import Synthesizer, augment, load
 
@@ -40,6 +43,8 @@ __all__ = [
     "ColumnMeta",
     "ConditionError",
     "ConstraintError",
+    "DatabaseError",
+    "DatabaseSynthesizer",
     "DatatwinError",
     "EvaluationResult",
     "FixedCombinations",
@@ -54,6 +59,9 @@ __all__ = [
     "ProgressEvent",
     "Range",
     "Regex",
+    "Schema",
+    "SchemaError",
+    "SequenceSynthesizer",
     "Spec",
     "SpecError",
     "Synthesizer",

@@ -6,12 +6,14 @@ the built-in exception a caller would naturally catch::
     DatatwinError(Exception)
     ├── InputError(ValueError)            bad data or arguments: empty file, unknown column, n <= 0
     │   ├── MetadataError                 a metadata file or override that does not fit the data
+    │   │   └── SchemaError               tables and keys that do not fit together (missing parent, cycle, orphans)
     │   ├── ConditionError                a sampling condition that cannot be met
     │   ├── ConstraintError               a constraint that is malformed, conflicts, or cannot be met
     │   └── SpecError                     a rule-based spec that is malformed; names its file, line, field
     ├── ModelFileError(ValueError)        not a model file, corrupt, tampered or from a newer version
     ├── NotFittedError(ValueError, AttributeError)   sample/save before fit
-    └── OutputError(OSError)              the output cannot be written (missing folder, full disk)
+    ├── OutputError(OSError)              the output cannot be written (missing folder, full disk)
+    └── DatabaseError(OSError)            a database cannot be reached, read or written (password never shown)
 
 Messages say what was wrong and what to do about it, in one line.
 """
@@ -21,12 +23,14 @@ from __future__ import annotations
 __all__ = [
     "ConditionError",
     "ConstraintError",
+    "DatabaseError",
     "DatatwinError",
     "InputError",
     "MetadataError",
     "ModelFileError",
     "NotFittedError",
     "OutputError",
+    "SchemaError",
     "SpecError",
 ]
 
@@ -86,3 +90,12 @@ class NotFittedError(DatatwinError, ValueError, AttributeError):
 
 class OutputError(DatatwinError, OSError):
     """An output file cannot be written."""
+
+
+class SchemaError(MetadataError):
+    """Tables and keys do not fit together: a foreign key to a missing table or column, orphan
+    child rows, a key cycle that no nullable foreign key breaks."""
+
+
+class DatabaseError(DatatwinError, OSError):
+    """A database cannot be connected to, read or written; messages never show a password."""

@@ -364,7 +364,12 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv)
     args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--debug"]
     try:
-        app(args=args, prog_name="datatwin", standalone_mode=False)
+        # A database URL, a folder of tables, a database model or --sequence-key: the relational verbs.
+        from ._relational import app as relational_app
+        from ._relational import is_relational
+
+        target = relational_app if is_relational(args) else app
+        target(args=args, prog_name="datatwin", standalone_mode=False)
     except DatatwinError as exc:
         cli.err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)

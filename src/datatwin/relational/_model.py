@@ -1,0 +1,505 @@
+"""The multi-table synthesizer: every table of a database, keys intact, children from parents.
+
+How a database is modelled (see docs/relational.md for the why):
+
+- Tables are learned and generated parents first (:meth:`Schema.order`).
+- Each table is one single-table :class:`~datatwin.Synthesizer` over its non-key columns. A
+  parent's frame also holds, per child relationship, the number of children of each row
+  (``__n.<child>.<fk>``) and for a sequence child its first time (``__start.<child>``): the child
+  counts are learned jointly with the parent's attributes, so they follow them.
+- A child table has one *context* parent (the foreign key with the most children per parent,
+  or the sequence key): its frame starts with that parent's columns (``ctx.*``), and it is
+  sampled by completing seed rows that hold the synthetic parent row, repeated once per child
+  the parent was given. Other foreign keys are *matched*: each synthetic parent row is used
+  as often as its own learned count for that key says, in random order.
+- A sequence table is generated step by step (see ``_sequence``).
+- Keys are never learned: primary keys are numbered afresh, foreign keys point to the new
+  parent keys, so integrity holds by construction. Composite keys made of foreign keys are
+  made unique by re-matching (then dropping) duplicate pairs. Self-references and one nullable
+  key per cycle are filled after every table exists.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._exceptions import InputError, NotFittedError
+from .._params import Interval, Options, validate_params
+from ..encoding import MODELLED_KINDS
+from ..engines import ENGINES
+from ..sampling import complete_rows
+from ..synthesizer import Synthesizer
+from ._discover import read_folder
+from ._schema import ForeignKey, Schema, key_values
+from ._sequence import generate_histories, known_only, sequence_frame, sequence_plan
+from ._sql import is_url, read_database
+
+__all__ = ["DatabaseSynthesizer", "read_source"]
+
+log = logging.getLogger("datatwin")
+
+ENTITY = "__entity"  # the virtual parent of a standalone sequence table
+BLOCK_ROWS = 100_000  # seed rows completed per call: memory follows the block, not the table
+
+
+def read_source(source: Any, schema: Schema | dict[str, Any] | str | os.PathLike[str] | None = None
+                ) -> tuple[Schema, dict[str, pd.DataFrame]]:
+    """Frames and schema from a database URL, a folder of CSV/Parquet files, or ``{name: DataFrame}``."""
+    if isinstance(schema, (str, os.PathLike)):
+        schema = Schema.load(schema)
+    elif isinstance(schema, dict):
+        schema = Schema.from_dict(schema)
+    if isinstance(source, dict):
+        frames = {str(k): v for k, v in source.items()}
+        if schema is None:
+            from ._discover import detect_schema
+
+            schema = detect_schema(frames)
+        return schema, frames
+    if isinstance(source, (str, os.PathLike)) and is_url(str(source)):
+        found, frames = read_database(str(source), tables=list(schema.tables) if schema else None)
+        if schema is not None:
+            # The given schema wins, but keeps what the database knows about nullability.
+            return schema, frames
+        return found, frames
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        return read_folder(source, schema)
+    raise InputError(f"{source!r} is neither a database URL, a folder of tables nor a dict of DataFrames")
+
+
+def _count_col(fk: ForeignKey) -> str:
+    return f"__n.{fk.name}"
+
+
+def _start_col(fk: ForeignKey) -> str:
+    return f"__start.{fk.name}"
+
+
+class DatabaseSynthesizer:
+    """Learns every table of a database and generates a synthetic one with the same keys and shape.
+
+    Parameters:
+        engine: single-table engine for each table (``"argn"``, the default, is the one that
+            conditions children on their parents; ``"copula"`` also works, with weaker links).
+        random_state: seed of every random choice; the same data and seed give the same model
+            and the same database.
+        engine_options: options for each table's engine, e.g. ``{"max_epochs": 50}``.
+        max_training_time: wall-clock budget per table, in seconds.
+        max_context_columns: most parent columns a child sees as context.
+        rare_threshold: as for :class:`~datatwin.Synthesizer`.
+
+    Example:
+        >>> import pandas as pd, datatwin
+        >>> users = pd.DataFrame({"user_id": range(1, 41), "plan": ["free", "pro"] * 20})
+        >>> orders = pd.DataFrame({"order_id": range(1, 81), "user_id": list(range(1, 41)) * 2,
+        ...                        "amount": [10.0, 99.0] * 40})
+        >>> db = datatwin.DatabaseSynthesizer(random_state=0, engine_options={"max_epochs": 2})
+        >>> out = db.fit({"users": users, "orders": orders}).sample(scale=0.5)
+        >>> len(out["users"]), bool(out["orders"]["user_id"].isin(out["users"]["user_id"]).all())
+        (20, True)
+    """
+
+    def __init__(self, engine: str = "argn", *, random_state: int = 0, engine_options: dict[str, Any] | None = None,
+                 max_training_time: float = 600.0, max_context_columns: int = 20, rare_threshold: int = 5) -> None:
+        self.engine = engine
+        self.random_state = random_state
+        self.engine_options = engine_options
+        self.max_training_time = max_training_time
+        self.max_context_columns = max_context_columns
+        self.rare_threshold = rare_threshold
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "engine": [Options(str, set(ENGINES))],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "engine_options": [dict, None],
+        "max_training_time": [Interval(Real, 0, None, closed="neither")],
+        "max_context_columns": [Interval(Integral, 0, None, closed="left")],
+        "rare_threshold": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def set_params(self, **params: Any) -> DatabaseSynthesizer:
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise InputError(f"{type(self).__name__} has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def _synth(self, seed: int) -> Synthesizer:
+        return Synthesizer(self.engine, random_state=seed, engine_options=self.engine_options,
+                           max_training_time=self.max_training_time, rare_threshold=self.rare_threshold)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: Any, schema: Schema | dict[str, Any] | str | os.PathLike[str] | None = None, *,
+            progress: Any = None) -> DatabaseSynthesizer:
+        """Learn a database: a URL (``sqlite:///x.db``), a folder of tables, or ``{name: DataFrame}``.
+
+        ``schema`` gives or overrides the keys (a :class:`Schema`, its dict form or a JSON file);
+        without it they are read from the database or detected. Fails before any training if the
+        keys do not fit the data (missing parent, orphan rows, cycle, empty table).
+        """
+        validate_params(type(self).__name__, self._parameter_constraints, self.get_params())
+        schema, frames = read_source(data, schema)
+        schema.validate(frames)
+        frames, schema = _with_entities(schema, frames)
+        deferred = schema.deferred()
+        order = schema.order()
+        plans: dict[str, dict[str, Any]] = {}
+        context: dict[str, ForeignKey | None] = {}
+        # The context parent of each table: the sequence key, else the key with most children
+        # per parent (its count distribution is the one worth learning jointly with the child).
+        for t in order:
+            ts = schema.tables[t]
+            cands = [fk for fk in schema.parents_of(t) if fk not in deferred]
+            seq_fk = [fk for fk in cands if ts.sequence_key and fk.columns == [ts.sequence_key]]
+            if seq_fk:
+                context[t] = seq_fk[0]
+            elif cands:
+                def fanout(fk: ForeignKey, t: str = t) -> float:
+                    n_children = float(key_values(frames[t], fk.columns).notna().sum())
+                    return n_children / max(1, len(frames[fk.parent_table]))
+                context[t] = max(cands, key=fanout)
+            else:
+                context[t] = None
+        if any(ts.sequence_key and context[t] is None for t, ts in schema.tables.items()):
+            bad = next(t for t, ts in schema.tables.items() if ts.sequence_key and context[t] is None)
+            raise InputError(f"sequence key {bad}.{schema.tables[bad].sequence_key} must be a foreign key "
+                             f"(or the table must stand alone)")
+        # Parent-side columns: children per parent row, and the first time of a sequence child.
+        frames_in: dict[str, pd.DataFrame] = {}
+        for t in order:
+            ts = schema.tables[t]
+            keys = set(ts.primary_key) | {c for fk in schema.parents_of(t) for c in fk.columns}
+            base = frames[t].drop(columns=[c for c in frames[t].columns if c in keys])
+            extra: dict[str, Any] = {}
+            pkv = key_values(frames[t], schema.tables[t].primary_key) if ts.primary_key else None
+            for fk in schema.children_of(t):
+                if pkv is None:
+                    continue
+                child = frames[fk.table]
+                ck = key_values(child, fk.columns)
+                extra[_count_col(fk)] = pkv.map(ck.value_counts()).fillna(0).astype(int).to_numpy()
+                cts = schema.tables[fk.table]
+                if cts.sequence_key and fk.columns == [cts.sequence_key] and context.get(fk.table) == fk:
+                    plan_tmp = sequence_plan(child, fk.table, cts.sequence_key, cts.sequence_index, set())
+                    from ._sequence import _from_time, _to_time
+
+                    tt = pd.Series(_to_time(child[cts.sequence_index], plan_tmp["index_kind"]))
+                    first = tt.groupby(ck.to_numpy()).min()
+                    start = pkv.map(first).to_numpy(float)
+                    extra[_start_col(fk)] = _from_time(start, plan_tmp["index_kind"]).to_numpy()
+            frames_in[t] = pd.concat([base.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
+        ss = np.random.SeedSequence(int(self.random_state))
+        seeds = [int(s.generate_state(1)[0] % (2**31)) for s in ss.spawn(len(order))]
+        synths: dict[str, Synthesizer] = {}
+        for i, t in enumerate(order):
+            ts = schema.tables[t]
+            fk = context[t]
+            plan: dict[str, Any] = {"name": t, "rows": len(frames[t]), "columns": [str(c) for c in frames[t].columns],
+                                    "context": schema.foreign_keys.index(fk) if fk else None, "ctx_columns": [],
+                                    "pk_text": {}, "null_share": {}, "dtypes": {}}
+            for c in ts.primary_key:
+                s = frames[t][c]
+                plan["pk_text"][c] = not pd.api.types.is_numeric_dtype(s)
+            for pfk in schema.parents_of(t):
+                plan["null_share"][pfk.name] = float(key_values(frames[t], pfk.columns).isna().mean())
+            for c in frames[t].columns:
+                plan["dtypes"][str(c)] = str(frames[t][c].dtype)
+            frame = frames_in[t]
+            ctx = pd.DataFrame(index=range(len(frame)))
+            if fk is not None:
+                parent_model = synths.get(fk.parent_table)
+                pf = frames_in[fk.parent_table]
+                usable = [c for c in pf.columns if parent_model is not None and
+                          parent_model.metadata_.columns.get(c) is not None and
+                          parent_model.metadata_.columns[c].kind in MODELLED_KINDS][: self.max_context_columns]
+                plan["ctx_columns"] = usable
+                idx = pd.Series(np.arange(len(pf)), index=key_values(frames[fk.parent_table], fk.parent_columns))
+                pos = key_values(frames[t], fk.columns).map(idx)
+                ok = pos.notna().to_numpy()
+                rows = np.where(ok, pos.fillna(0).to_numpy(), 0).astype(int)
+                for c in usable:
+                    v = pf[c].iloc[rows].reset_index(drop=True)
+                    ctx[f"ctx.{c}"] = v.where(ok, None) if v.dtype == object else v.mask(~ok)
+                plan["null_rows"] = int((~ok).sum())
+            if ts.sequence_key:
+                seq = sequence_plan(frames[t], t, ts.sequence_key, ts.sequence_index,
+                                    set(ts.primary_key) | {c for p in schema.parents_of(t) for c in p.columns})
+                seq["count_cols"] = [c for c in frame.columns if c.startswith(("__n.", "__start."))]
+                entity = key_values(frames[t], fk.columns).astype(str).to_numpy()
+                own = frames[t].drop(columns=[c for c in frames[t].columns if c in set(ts.primary_key) |
+                                              {c for p in schema.parents_of(t) for c in p.columns} -
+                                              {ts.sequence_index}])
+                own = pd.concat([own.reset_index(drop=True), frame[seq["count_cols"]].reset_index(drop=True)], axis=1)
+                seq["other"] = seq["other"] + seq["count_cols"]
+                head, train = sequence_frame(own, seq, entity, ctx)
+                gaps = train["seq.gap"].to_numpy(float)
+                seq["min_gap"] = float(max(0.0, np.nanmin(gaps))) if len(gaps) else 0.0
+                plan["sequence"] = seq
+                synths[f"{t}#first"] = self._fit_frame(t + " (first steps)", head, seeds[i] + 1, progress)
+                if len(train) < 2:
+                    raise InputError(f"sequence table {t!r} has too few steps after the first to learn from")
+            else:
+                train = pd.concat([ctx.reset_index(drop=True), frame.reset_index(drop=True)], axis=1)
+            generated = [c for c in train.columns if not c.startswith("ctx.")]
+            plan["model"] = bool(generated)
+            if generated:
+                synths[t] = self._fit_frame(t, train, seeds[i], progress)
+            plans[t] = plan
+        self.schema_ = schema
+        self.order_ = order
+        self.deferred_ = [schema.foreign_keys.index(fk) for fk in deferred]
+        self.plans_ = plans
+        self.synthesizers_ = synths
+        return self
+
+    def _fit_frame(self, t: str, train: pd.DataFrame, seed: int, progress: Any) -> Synthesizer:
+        if len(train) < 2:
+            raise InputError(f"table {t!r} has {len(train)} row(s); at least 2 are needed to learn it")
+        # A column that is always missing here (e.g. a level that always has a previous value)
+        # is declared constant, which the single-table synthesizer accepts.
+        meta = {"columns": {c: {"kind": "constant", "dtype": str(train[c].dtype)}
+                            for c in train.columns if train[c].isna().all()}}
+        log.info("fitting table %s (%d rows, %d columns)", t, len(train), train.shape[1])
+        return self._synth(seed).fit(train, meta if meta["columns"] else None, progress=progress)
+
+    def _check(self) -> None:
+        if not hasattr(self, "plans_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(data) first")
+
+    # ------------------------------------------------------------------ sample
+    def sample(self, scale: float = 1.0, *, seed: int | None = None) -> dict[str, pd.DataFrame]:
+        """A synthetic database: ``{table: DataFrame}``, ``scale`` times as many root rows.
+
+        Child tables follow their parents' learned child counts, so the whole database scales.
+        The same seed gives the same tables, byte for byte.
+        """
+        self._check()
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0 or not np.isfinite(scale):
+            raise InputError(f"scale must be a positive number, got {scale!r}")
+        seed = self.random_state if seed is None else seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+        schema = self.schema_
+        rng_root = np.random.SeedSequence([int(seed), 7])
+        table_ss = dict(zip(self.order_, rng_root.spawn(len(self.order_)), strict=True))
+        inner: dict[str, pd.DataFrame] = {}
+        out: dict[str, pd.DataFrame] = {}
+        parent_rows: dict[str, np.ndarray] = {}  # per table: context-parent row of each row (-1: none)
+        deferred = [schema.foreign_keys[i] for i in self.deferred_]
+        for t in self.order_:
+            plan = self.plans_[t]
+            ss = table_ss[t]
+            gen_seed = int(ss.generate_state(1)[0] % (2**31))
+            rng = np.random.default_rng(ss.spawn(1)[0])
+            fk = schema.foreign_keys[plan["context"]] if plan["context"] is not None else None
+            syn = self.synthesizers_.get(t)
+            if fk is None:
+                n = max(1, int(round(plan["rows"] * scale)))
+                frame = syn.sample(n, seed=gen_seed) if syn is not None else pd.DataFrame(index=range(n))
+                prow = np.full(n, -1)
+            else:
+                pf = inner[fk.parent_table]
+                ratio = len(pf) / max(1, self.plans_[fk.parent_table]["rows"])
+                counts = _rescale(_counts(pf, _count_col(fk)), (plan["rows"] - plan.get("null_rows", 0)) * ratio, rng)
+                ctx = pd.DataFrame({f"ctx.{c}": pf[c].to_numpy() for c in plan["ctx_columns"]}, index=range(len(pf)))
+                if "sequence" in plan:
+                    frame, prow = self._sample_sequences(plan, syn, ctx, counts, pf, fk, gen_seed)
+                else:
+                    prow = np.repeat(np.arange(len(pf)), counts)
+                    n_null = int(round(plan.get("null_rows", 0) * ratio))
+                    prow = np.concatenate([prow, np.full(n_null, -1)])
+                    seeds = ctx.iloc[np.maximum(prow, 0)].reset_index(drop=True)
+                    if n_null:
+                        seeds.iloc[len(seeds) - n_null:] = None
+                    frame = _complete(syn, seeds, gen_seed) if syn is not None else pd.DataFrame(
+                        index=range(len(prow)))
+                    frame = frame.drop(columns=[c for c in frame.columns if c.startswith("ctx.")])
+            frame = frame.reset_index(drop=True)
+            inner[t] = frame
+            parent_rows[t] = prow
+            table = pd.DataFrame(index=range(len(frame)))
+            for c, text in plan["pk_text"].items():
+                table[c] = [f"{c}_{i}" for i in range(1, len(frame) + 1)] if text else np.arange(1, len(frame) + 1)
+            for pfk in schema.parents_of(t):
+                if pfk in deferred:
+                    continue
+                if pfk is fk:
+                    _set_fk(table, pfk, out[pfk.parent_table], prow)
+                else:
+                    _match(table, pfk, out[pfk.parent_table], inner[pfk.parent_table], rng,
+                           plan["null_share"].get(pfk.name, 0.0))
+            for c in frame.columns:
+                if not c.startswith(("__n.", "__start.", "ctx.")) and c not in table.columns:
+                    table[c] = frame[c].to_numpy()
+            out[t] = table
+            keep = _dedupe(out, t, schema, fk, inner, rng, deferred)
+            if keep is not None:
+                out[t] = out[t][keep].reset_index(drop=True)
+                inner[t] = inner[t][keep].reset_index(drop=True)
+        for pfk in deferred:
+            t = pfk.table
+            rng = np.random.default_rng(np.random.SeedSequence([int(seed), 11, self.order_.index(t)]))
+            _match(out[t], pfk, out[pfk.parent_table], inner[pfk.parent_table], rng,
+                   self.plans_[t]["null_share"].get(pfk.name, 0.0))
+        return {t: self._finish(t, out[t]) for t in self.order_ if t != ENTITY}
+
+    def _sample_sequences(self, plan: dict[str, Any], syn: Synthesizer, ctx: pd.DataFrame, counts: np.ndarray,
+                          pf: pd.DataFrame, fk: ForeignKey, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+        seq = plan["sequence"]
+        ents = np.flatnonzero(counts > 0)
+        start_col = _start_col(fk)
+        from ._sequence import _to_time
+
+        starts = _to_time(pf[start_col], seq["index_kind"]) if start_col in pf else np.zeros(len(pf))
+        starts = starts[ents]
+        if np.isnan(starts).any():
+            fill = np.nanmedian(starts) if (~np.isnan(starts)).any() else 0.0
+            starts = np.where(np.isnan(starts), fill, starts)
+        first = self.synthesizers_[f"{plan['name']}#first"]
+        frame, ent = generate_histories(first.model_, syn.model_, seq, ctx.iloc[ents].reset_index(drop=True),
+                                        counts[ents], starts, seed, seq["min_gap"])
+        return frame, ents[ent]
+
+    def _finish(self, t: str, df: pd.DataFrame) -> pd.DataFrame:
+        """Columns in the real table's order, with its dtypes where they fit."""
+        plan = self.plans_[t]
+        cols = [c for c in plan["columns"] if c in df.columns]
+        df = df[cols].copy()
+        for c in cols:
+            want = plan["dtypes"].get(c, "")
+            if want.startswith("int") and pd.api.types.is_float_dtype(df[c]) and df[c].notna().all():
+                df[c] = df[c].round().astype(want)
+            elif want.startswith("int") and pd.api.types.is_float_dtype(df[c]):
+                df[c] = df[c].round().astype("Int64")
+        return df
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model (JSON + each table's safetensors model, in one zip; never pickle)."""
+        self._check()
+        from ._persistence import save_database_model
+
+        save_database_model(path, self)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> DatabaseSynthesizer:
+        """Read a model written by :meth:`save`."""
+        from ._persistence import load_database_model
+
+        return load_database_model(cls, path)
+
+
+def _with_entities(schema: Schema, frames: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], Schema]:
+    """A standalone sequence table gets a virtual parent with one row per entity, so that its
+    sequence lengths and starts are learned like any parent's child counts."""
+    for t, ts in list(schema.tables.items()):
+        if ts.sequence_key and not any(fk.columns == [ts.sequence_key] for fk in schema.parents_of(t)):
+            if ts.sequence_index is None:
+                raise InputError(f"sequence table {t!r} needs a sequence index (the column that orders its rows)")
+            if ts.sequence_key not in frames[t].columns:
+                raise InputError(f"sequence key {ts.sequence_key!r} is not a column of {t!r}")
+            from ._schema import TableSchema
+
+            keys = frames[t][ts.sequence_key].dropna().drop_duplicates().reset_index(drop=True)
+            frames = {ENTITY: pd.DataFrame({ts.sequence_key: keys}), **frames}
+            schema = Schema({ENTITY: TableSchema(ENTITY, [ts.sequence_key]), **schema.tables},
+                            [*schema.foreign_keys, ForeignKey(t, [ts.sequence_key], ENTITY, [ts.sequence_key])])
+    return frames, schema
+
+
+def _counts(pf: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in pf:
+        return np.zeros(len(pf), dtype=int)
+    v = pd.to_numeric(pf[col], errors="coerce").to_numpy(float)
+    return np.clip(np.nan_to_num(np.round(v), nan=0.0), 0, None).astype(int)
+
+
+def _rescale(counts: np.ndarray, expected: float, rng: np.random.Generator) -> np.ndarray:
+    """Child counts scaled to the expected number of children (the real count times the parents'
+    scale). The learned counts keep their shape; this only corrects their total, which a tiny
+    parent table (8 employees) or rare-value protection on its counts can get far wrong."""
+    total = counts.sum()
+    if len(counts) == 0 or expected <= 0:
+        return counts
+    if total == 0:
+        return rng.multinomial(int(round(expected)), np.full(len(counts), 1.0 / len(counts)))
+    x = counts * (expected / total)
+    base = np.floor(x)
+    return (base + (rng.random(len(x)) < x - base)).astype(int)
+
+
+def _complete(syn: Synthesizer, seeds: pd.DataFrame, seed: int) -> pd.DataFrame:
+    if len(seeds) == 0:
+        return pd.DataFrame(columns=syn.columns_)
+    seeds = known_only(syn.model_, seeds.copy())
+    parts = []
+    for k, start in enumerate(range(0, len(seeds), BLOCK_ROWS)):
+        block = seeds.iloc[start:start + BLOCK_ROWS].reset_index(drop=True)
+        parts.append(complete_rows(syn.model_, block, int(np.random.SeedSequence([seed, k]).generate_state(1)[0])))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _set_fk(table: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame, prow: np.ndarray) -> None:
+    ok = prow >= 0
+    for c, pc in zip(fk.columns, fk.parent_columns, strict=True):
+        if len(parent):
+            col = pd.Series(parent[pc].to_numpy()[np.maximum(prow, 0)])
+        else:
+            col = pd.Series(np.full(len(prow), np.nan))
+        # Missing keys keep the parent key's type where it allows (numbers become float).
+        table[c] = col if ok.all() else col.where(ok)
+
+
+def _match(table: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame, parent_inner: pd.DataFrame,
+           rng: np.random.Generator, null_share: float) -> None:
+    """Point each row to a parent used as often as that parent's learned count says."""
+    n = len(table)
+    counts = _counts(parent_inner, _count_col(fk))
+    n_null = int(round(null_share * n)) if len(parent) else n
+    nonnull = n - n_null
+    pool = np.repeat(np.arange(len(parent)), counts) if len(parent) else np.zeros(0, int)
+    if len(pool) < nonnull and len(parent):
+        w = (counts + 1.0) / (counts + 1.0).sum()
+        pool = np.concatenate([pool, rng.choice(len(parent), nonnull - len(pool), p=w)])
+    pool = rng.permutation(pool)[:nonnull]
+    prow = np.full(n, -1)
+    where = rng.permutation(n)[:nonnull]
+    prow[where] = pool
+    _set_fk(table, fk, parent, prow)
+
+
+def _dedupe(out: dict[str, pd.DataFrame], t: str, schema: Schema, context: ForeignKey | None,
+            inner: dict[str, pd.DataFrame], rng: np.random.Generator, deferred: list[ForeignKey]) -> np.ndarray | None:
+    """Make a primary key built from foreign keys unique: re-match duplicates, drop what is left."""
+    pk = schema.tables[t].primary_key
+    table = out[t]
+    if not pk or len(table) == 0:
+        return None
+    dup = key_values(table, pk).duplicated().to_numpy()
+    if not dup.any():
+        return None
+    movable = [fk for fk in schema.parents_of(t) if fk is not context and fk not in deferred
+               and set(fk.columns) & set(pk)]
+    for _ in range(20 if movable else 0):
+        rows = np.flatnonzero(dup)
+        for fk in movable:
+            parent = out[fk.parent_table]
+            pick = rng.integers(0, len(parent), len(rows))
+            for c, pc in zip(fk.columns, fk.parent_columns, strict=True):
+                table.loc[rows, c] = parent[pc].to_numpy()[pick]
+        dup = key_values(table, pk).duplicated().to_numpy()
+        if not dup.any():
+            return None
+    return ~dup
