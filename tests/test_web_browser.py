@@ -110,11 +110,14 @@ def test_browser_end_to_end(server: str, tmp_path: Path) -> None:
             # (polled from Python: the app's CSP forbids the eval that wait_for_function uses)
             seen = ""
             deadline = time.monotonic() + 180
-            while not page.query_selector("#open-model") and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
                 try:
+                    if page.query_selector("#open-model"):
+                        break
                     detail = page.query_selector("#detail")
                     text = detail.text_content() if detail else ""
                 except sync_api.Error:  # the page reloads itself when the job ends
+                    time.sleep(0.2)
                     continue
                 if "epoch" in (text or "") and not seen:
                     seen = text or ""
