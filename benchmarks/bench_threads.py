@@ -2,7 +2,8 @@
 without a competing CPU-bound process (issue #17: "a busy machine makes the default 5x slower").
 
 For each load (quiet; one competing busy-loop process) it runs, in fresh processes: the default
-(threads picked by datatwin), and one thread pinned to core 0 (`taskset -c 0`, n_threads=1).
+(threads picked by datatwin), one thread pinned to core 0 (`taskset -c 0`, n_threads=1), and two
+threads (every core: the default before #17).
 Each fits adult's first 20,000 rows for a fixed number of epochs and samples 200,000 rows.
 
 usage: python benchmarks/bench_threads.py [--epochs 6] [--rows 20000] [--no-write]
@@ -63,10 +64,11 @@ def main() -> None:
             hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
             time.sleep(2)
         try:
-            for label, threads, pin in (("default threads", "default", False), ("1 thread, pinned", "1", True)):
+            for label, threads, pin in (("default threads", "default", False), ("1 thread, pinned", "1", True),
+                                        ("2 threads (the old default)", "2", False)):
                 r = run(threads, pin, a.rows, a.epochs)
                 rows.append((load, label, r["fit_s"], r["rows_per_s"]))
-                print(f"{load:24s} {label:18s} fit {r['fit_s']:6.1f} s  sample {r['rows_per_s']:9,.0f} rows/s",
+                print(f"{load:24s} {label:28s} fit {r['fit_s']:6.1f} s  sample {r['rows_per_s']:9,.0f} rows/s",
                       flush=True)
         finally:
             if hog is not None:

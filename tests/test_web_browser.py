@@ -7,9 +7,11 @@ Screenshots of each page go to the test's tmp dir (set DATATWIN_SCREENSHOTS=DIR 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,7 +46,8 @@ def server(tmp_path: Path):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([sys.executable, "-m", "datatwin", "serve", "--port", str(port), "--data-dir",
-                             str(tmp_path / "data"), "--workers", "1"], env=env, cwd=tmp_path)
+                             str(tmp_path / "data"), "--workers", "1"], env=env, cwd=tmp_path,
+                            start_new_session=True)  # its own process group: workers and pools go with it
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -62,6 +65,9 @@ def server(tmp_path: Path):
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+    # Whatever the server started (job workers, analysis pool) ends with it: nothing left running.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _shot(page, folder: Path, name: str) -> None:

@@ -310,8 +310,20 @@ def run(data_dir: Path, *, stop: threading.Event | None = None, once: bool = Fal
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="worker %(process)d: %(message)s")
+    stop = threading.Event()
+    parent = os.getppid()
+
+    def orphaned() -> None:
+        # A worker outlives nothing: when 'datatwin serve' is gone (killed, crashed), it stops too
+        # instead of claiming jobs for a server that no longer exists.
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                log.warning("the server process is gone; worker stopping")
+                stop.set()
+
+    threading.Thread(target=orphaned, daemon=True, name="datatwin-parent-watch").start()
     with contextlib.suppress(KeyboardInterrupt):
-        run(Path(args[0]))
+        run(Path(args[0]), stop=stop)
 
 
 if __name__ == "__main__":
