@@ -1,6 +1,7 @@
 """The command line: happy paths end to end, and every bad input as one line + exit status 1."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -210,3 +211,31 @@ def test_csv_outputs_escape_formula_cells_and_keep_plain_numbers(tmp_path):
     assert back["amount"].equals(df["amount"])  # numbers are data, never escaped
     datatwin.write_table(df, path, escape_formulas=False)
     assert pd.read_csv(path, dtype={"note": str})["note"].equals(df["note"])
+
+
+@pytest.mark.parametrize("how", ["same path", "hard link", "symlink to it"])
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(tmp_path, data_csv, capsys, how):
+    before = data_csv.read_bytes()
+    out = data_csv
+    if how == "hard link":
+        out = tmp_path / "link.csv"
+        os.link(data_csv, out)
+    elif how == "symlink to it":
+        out = tmp_path / "sym.csv"
+        out.symlink_to(data_csv)
+    model = tmp_path / "m.dtw"
+    assert cli("synth", str(data_csv), "-n", "10", "-o", str(out), "--engine", "copula") == 1
+    err = capsys.readouterr().err
+    assert ("is the input" in err or "symbolic link" in err) and "Traceback" not in err
+    assert data_csv.read_bytes() == before
+    assert cli("fit", str(data_csv), "-o", str(data_csv), "--engine", "copula") == 1
+    assert data_csv.read_bytes() == before and not model.exists()
+
+
+def test_outputs_that_collide_or_are_special_files_are_refused(tmp_path, data_csv, capsys):
+    out = tmp_path / "out.csv"
+    assert cli("synth", str(data_csv), "-n", "10", "-o", str(out), "--model", str(out), "--engine", "copula") == 1
+    assert "twice" in capsys.readouterr().err and not out.exists()
+    if os.path.exists("/dev/null"):
+        assert cli("inspect", str(data_csv), "--json", "/dev/null") == 1
+        assert "not a regular file" in capsys.readouterr().err

@@ -76,12 +76,12 @@ def inspect(
 
     To override a kind, write the metadata with --json, edit it, and pass it to fit --metadata."""
     if spec_out is not None:
-        check_output(spec_out)
+        check_output(spec_out, (data,), (json_out,))
     df = read_table(data)
     meta = Metadata.infer(df)
     suggested = suggest_constraints(df, meta)
     if json_out is not None:
-        check_output(json_out)
+        check_output(json_out, (data,))
         # Suggested rules go into the file, where the user keeps or deletes them.
         meta.constraints = [constraint_json(c) for c in suggested]
         meta.save(json_out)
@@ -126,7 +126,7 @@ def fit(
     constraint: ConstraintOpt = None,
 ) -> None:
     """Learn a table and save the model (JSON + safetensors, no pickle)."""
-    check_output(output)
+    check_output(output, (data, metadata))
     syn = _fit(read_table(data), FitOptions(metadata, seed, engine, max_training_time, locale, constraint))
     syn.save(output)
     cli.err.print(f"model written to [bold]{output}[/bold] ({_model_summary(syn, output)})")
@@ -164,7 +164,7 @@ def sample(
     """Generate rows from a saved model, streamed to CSV or Parquet in chunks."""
     check_n(n)
     check_table_suffix(output)
-    check_output(output)
+    check_output(output, (model,))
     conditions, mix, changes = parse_conditions(where), parse_rebalance(rebalance), parse_what_if(what_if)
     boost = None
     if boost_where or boost_share is not None:
@@ -205,9 +205,10 @@ def synth(
     """Learn a table and generate synthetic rows in one step."""
     check_n(n)
     check_table_suffix(output)
-    for p in (output, model_out, report):
+    outputs = (output, model_out, report)
+    for i, p in enumerate(outputs):
         if p is not None:
-            check_output(p)
+            check_output(p, (data, metadata), outputs[:i])
     options = FitOptions(metadata, seed, engine, max_training_time, locale, constraint)
     if report is not None:
         _synth_with_report(data, n, output, options, model_out, report, target, chunk_size)
@@ -274,9 +275,9 @@ def evaluate(
                                           min=100)] = EVALUATE["max_rows"],
 ) -> None:
     """Score synthetic data against real data: fidelity, detection, ML utility, privacy; write an HTML report."""
-    for p in (output, json_out):
+    for p, earlier in ((output, ()), (json_out, (output,))):
         if p is not None:
-            check_output(p)
+            check_output(p, (real, synthetic, holdout), earlier)
     real_df, syn_df = read_table(real), read_table(synthetic)
     hold_df = read_table(holdout) if holdout is not None else None
     with progress_bars(cli.err) as cb:
@@ -301,7 +302,7 @@ def generate(
     """Generate rows from a spec (distributions, Faker, formulas, constraints): no real data needed."""
     check_n(n)
     check_table_suffix(output)
-    check_output(output)
+    check_output(output, (spec,))
     parsed = Spec.load(spec)
     with progress_bars(cli.err) as cb:
         rows = generate_to_file(parsed, n, output, seed=seed, chunk_size=chunk_size, progress=cb)
@@ -327,7 +328,7 @@ def augment(
     if rows is not None:
         check_n(rows)
     check_table_suffix(output)
-    check_output(output)
+    check_output(output, (data, model))
     if not 0 <= ratio <= 1 or (ratio == 1 and rows is None):
         raise InputError(f"--ratio is the synthetic share of the output and must be in [0, 1), got {ratio}")
     real = read_table(data)

@@ -5,19 +5,48 @@ Every failure is an ``InputError`` or ``OutputError``: one line on stderr, statu
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from .._exceptions import InputError, OutputError
 
 
-def check_output(path: Path) -> None:
-    """Fail now, not after training, when ``path`` cannot be written."""
+def check_output(path: Path, inputs: tuple[Path | None, ...] = (), others: tuple[Path | None, ...] = ()) -> None:
+    """Fail now, not after training, when ``path`` cannot be written, or writing it would destroy an
+    input (the same file, a hard link or a symlink to it) or another output of the same command.
+
+    Only a regular file is ever replaced: a symlink is not followed into a replacement, and a
+    device or other special file (``/dev/full``) is refused.
+    """
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist; create it first")
+    if path.is_symlink():
+        raise OutputError(f"cannot write {str(path)!r}: it is a symbolic link; write to a plain file name instead")
     if path.is_dir():
         raise OutputError(f"cannot write {str(path)!r}: it is a folder")
+    if path.exists() and not path.is_file():
+        raise OutputError(f"cannot write {str(path)!r}: it is not a regular file (a device or a pipe); "
+                          f"write to a plain file instead")
+    for other in inputs:
+        if other is not None and _same_file(path, other):
+            raise OutputError(f"cannot write {str(path)!r}: it is the input {str(other)!r}, which would be "
+                              f"overwritten; write to another file")
+    for other in others:
+        if other is not None and _same_file(path, other):
+            raise OutputError(f"cannot write {str(path)!r} twice: it is also the output {str(other)!r}; "
+                              f"give each output its own file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file on disk (hard links and symlinks included), or the same path before it exists."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        return False
+    return a.resolve() == b.resolve()
 
 
 def check_table_suffix(path: Path) -> None:
