@@ -239,3 +239,33 @@ def test_outputs_that_collide_or_are_special_files_are_refused(tmp_path, data_cs
     if os.path.exists("/dev/null"):
         assert cli("inspect", str(data_csv), "--json", "/dev/null") == 1
         assert "not a regular file" in capsys.readouterr().err
+
+
+def test_sigterm_during_sample_exits_130_and_leaves_no_file(tmp_path, data_csv):
+    import signal
+    import time
+
+    model = tmp_path / "m.dtw"
+    assert cli("fit", str(data_csv), "-o", str(model), "--engine", "copula") == 0
+    out = tmp_path / "big.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "datatwin", "sample", str(model), "-n", "50000000", "-o",
+                             str(out)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".big.csv.*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)  # wait until it is writing its temporary file
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".big.csv.*"))
+
+
+def test_a_fit_interrupted_in_its_first_epoch_writes_no_model(tmp_path, mixed_df, monkeypatch):
+    import datatwin.cli._app as app_module
+
+    syn = datatwin.Synthesizer(random_state=0, engine_options={"max_epochs": 1}).fit(mixed_df)
+    monkeypatch.setattr(syn.engine_, "interrupted_", True)
+    monkeypatch.setattr(syn.engine_, "history_", [])
+    with pytest.raises(SystemExit) as exc:
+        app_module._keep_if_learned(syn)
+    assert exc.value.code == 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -128,8 +129,20 @@ def fit(
     """Learn a table and save the model (JSON + safetensors, no pickle)."""
     check_output(output, (data, metadata))
     syn = _fit(read_table(data), FitOptions(metadata, seed, engine, max_training_time, locale, constraint))
+    _keep_if_learned(syn)
     syn.save(output)
     cli.err.print(f"model written to [bold]{output}[/bold] ({_model_summary(syn, output)})")
+    if getattr(syn.engine_, "interrupted_", False):
+        cli.err.print("[red]interrupted[/red]: the model written is the best one before the interruption")
+        sys.exit(130)
+
+
+def _keep_if_learned(syn: Synthesizer) -> None:
+    """An interrupted fit that finished no epoch learned nothing: no model is written (exit 130)."""
+    engine = syn.engine_
+    if getattr(engine, "interrupted_", False) and not getattr(engine, "history_", None):
+        cli.err.print("[red]interrupted[/red] during the first epoch: nothing was learned, so no model was written")
+        sys.exit(130)
 
 
 def _model_summary(syn: Synthesizer, path: Path) -> str:
@@ -214,6 +227,7 @@ def synth(
         _synth_with_report(data, n, output, options, model_out, report, target, chunk_size)
         return
     syn = _fit(read_table(data), options)
+    _keep_if_learned(syn)
     if model_out is not None:
         syn.save(model_out)
     with progress_bars(cli.err) as cb:
@@ -234,6 +248,7 @@ def _synth_with_report(data: Path, n: int, output: Path, options: FitOptions, mo
     holdout = df.iloc[np.sort(idx[:n_hold])].reset_index(drop=True) if n_hold else None
     train = df.iloc[np.sort(idx[n_hold:])].reset_index(drop=True)
     syn = _fit(train, options)
+    _keep_if_learned(syn)
     if model_out is not None:
         syn.save(model_out)
     with progress_bars(cli.err) as cb:
@@ -360,6 +375,12 @@ def serve(
     run_server(host, port, data_dir, workers=workers)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    # Said here, at the moment of the signal: Typer turns the KeyboardInterrupt into a silent exit 130.
+    cli.err.print(f"[red]interrupted[/red] ({signal.Signals(signum).name}): stopping")
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning expected errors into one line and exit status 1."""
     debug = "--debug" in (argv if argv is not None else sys.argv)
@@ -370,13 +391,22 @@ def main(argv: list[str] | None = None) -> None:
         from ._relational import is_relational
 
         target = relational_app if is_relational(args) else app
-        target(args=args, prog_name="datatwin", standalone_mode=False)
+        # Ctrl-C and SIGTERM (kill, a stopping container) end a run alike: one line, temp files
+        # removed, exit status 130.
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            code = target(args=args, prog_name="datatwin", standalone_mode=False)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        # Outside standalone mode click returns a command's exit code instead of exiting with it.
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except DatatwinError as exc:
         cli.err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        cli.err.print("[red]interrupted[/red]")
-        sys.exit(130)
+        sys.exit(130)  # the signal handler has said so
     except Exception as exc:  # usage errors from Typer's (vendored) click, and anything unexpected
         if isinstance(exc, typer.Exit):
             sys.exit(exc.exit_code)
