@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import InputError, OutputError
+from ..sampling import parse_condition, parse_scalar
 
 
 def check_output(path: Path, inputs: tuple[Path | None, ...] = (), others: tuple[Path | None, ...] = ()) -> None:
@@ -63,28 +64,7 @@ def parse_conditions(items: list[str] | None) -> dict[str, object] | None:
     """``col=value``, ``col=a|b|c`` (any of), ``col=lo..hi`` (inclusive; either end may be empty)."""
     if not items:
         return None
-    out: dict[str, object] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise InputError(f"--where {item!r}: write column=value, column=a|b or column=low..high")
-        if ".." in value:
-            lo, hi = value.split("..", 1)
-            out[name] = (_scalar(lo) if lo else None, _scalar(hi) if hi else None)
-        elif "|" in value:
-            out[name] = [_scalar(v) for v in value.split("|")]
-        else:
-            out[name] = _scalar(value)
-    return out
-
-
-def _scalar(text: str) -> object:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+    return dict(parse_condition(item, "--where") for item in items)
 
 
 def parse_rebalance(items: list[str] | None) -> dict[str, dict[object, float]] | None:
@@ -96,7 +76,7 @@ def parse_rebalance(items: list[str] | None) -> dict[str, dict[object, float]] |
         name, sep, rest = item.partition("=")
         value, sep2, share = rest.rpartition(":")
         try:
-            out.setdefault(name, {})[_scalar(value)] = float(share)
+            out.setdefault(name, {})[parse_scalar(value)] = float(share)
         except ValueError:
             raise InputError(f"--rebalance {item!r}: write column=value:share, e.g. income=>50K:0.5") from None
         if not (sep and sep2 and name):

@@ -5,6 +5,7 @@ from ._blocks import BLOCK, SAMPLE_TAG, rechunk, seed_int
 from ._fitted import FittedModel, check_constraints, units_of, usable
 from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
 from ._run import SamplingRun, check_n, complete_rows, iter_rows, require
+from ._text import parse_condition, parse_scalar
 
 __all__ = [
     "BLOCK",
@@ -19,6 +20,8 @@ __all__ = [
     "encode_seed_rows",
     "iter_rows",
     "make_plan",
+    "parse_condition",
+    "parse_scalar",
     "rechunk",
     "require",
     "row_matches",

@@ -22,6 +22,7 @@ import datatwin
 from .. import InputError
 from ..constraints import constraint_json
 from ..metadata import KINDS
+from ..sampling import parse_condition
 from ._config import Settings
 from ._files import check_model_zip, check_name, place, read_checked, receive, remove_tree, table_from_upload
 from ._store import TERMINAL, Store, new_id
@@ -225,31 +226,15 @@ def _lines(text: str | None) -> list[str]:
     return [ln.strip() for ln in (text or "").replace(",", "\n").splitlines() if ln.strip()]
 
 
-def _value(text: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
 def parse_conditions(text: str | None, columns: list[str]) -> dict[str, Any]:
     """``col=value``, ``col=a|b`` (any of), ``col=low..high`` (inclusive), one per line."""
     out: dict[str, Any] = {}
     for item in _lines(text):
-        name, sep, value = (p.strip() for p in item.partition("="))
-        if not sep or not name:
-            raise InputError(f"condition {item!r}: write column=value, column=a|b or column=low..high")
+        name, spec = parse_condition(item)
         if name not in columns:
             raise InputError(f"condition {item!r}: {name!r} is not a column; columns: {', '.join(columns)}")
-        if ".." in value:
-            lo, hi = value.split("..", 1)
-            out[name] = {"range": [_value(lo) if lo else None, _value(hi) if hi else None]}
-        elif "|" in value:
-            out[name] = [_value(v) for v in value.split("|")]
-        else:
-            out[name] = _value(value)
+        # Job parameters are JSON: a range is stored as {"range": [low, high]}.
+        out[name] = {"range": list(spec)} if isinstance(spec, tuple) else spec
     return out
 
 
