@@ -256,3 +256,15 @@ def test_a_column_that_often_equals_another_keeps_those_equalities(tmp_path):
     # The copula cannot tell when to copy, so it gets no "same as" code.
     copula = Synthesizer("copula").fit(df)
     assert all(getattr(e, "twin_", None) is None for e in copula.table_encoder_.encoders)
+
+
+def test_a_huge_n_is_refused_beyond_the_limit_and_streams_below_it(mixed_df, monkeypatch):
+    syn = datatwin.Synthesizer(engine="copula", random_state=0).fit(mixed_df)
+    with pytest.raises(InputError, match="more than the limit of 100,000,000,000 rows"):
+        syn.sample(10**20)
+    # At the limit nothing is planned up front: the first chunk comes at once, block seeds are made on demand.
+    first = next(syn.iter_sample(10**11, seed=3, chunk_size=50))
+    assert len(first) == 50 and first.equals(syn.sample(50, seed=3))
+    monkeypatch.setenv("DATATWIN_MAX_ROWS", "1000")
+    with pytest.raises(InputError, match="DATATWIN_MAX_ROWS"):
+        syn.sample(1001)

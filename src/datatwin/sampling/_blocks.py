@@ -11,10 +11,17 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-__all__ = ["BLOCK", "SAMPLE_TAG", "rechunk", "seed_int"]
+__all__ = ["BLOCK", "SAMPLE_TAG", "child_seed", "rechunk", "seed_int"]
 
 BLOCK = 100_000  # rows per seeded block (output chunks are cut from blocks)
 SAMPLE_TAG = 0x5A3  # mixed into every sampling seed, so sampling never reuses fit's streams
+
+
+def child_seed(root: np.random.SeedSequence, i: int) -> np.random.SeedSequence:
+    """The ``i``-th child of ``root``, exactly as ``root.spawn(i + 1)[i]`` would give it, made on
+    demand: a plan of a billion blocks needs no list of a billion seeds (nor does a worker that
+    draws one block)."""
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i), pool_size=root.pool_size)
 
 
 def seed_int(ss: np.random.SeedSequence) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from .._progress import ProgressCallback, report
 from ..encoding import NumericEncoder
 from ..engines import CONDITIONS, engines_that_can
 from ..generators import ColumnGenerator, FakerGenerator
-from ._blocks import BLOCK, SAMPLE_TAG, rechunk, seed_int
+from ._blocks import BLOCK, SAMPLE_TAG, child_seed, rechunk, seed_int
 from ._fitted import FittedModel
 from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
 
@@ -204,7 +205,7 @@ def iter_rows(model: FittedModel, n: int, seed: int, *, conditions: dict[str, An
     # on n and the seed only, never on the chunk size or on who runs the blocks.
     n_blocks = math.ceil(n / BLOCK)
     root = np.random.SeedSequence([int(seed), SAMPLE_TAG])
-    gen_ss, plan_ss, *block_ss = root.spawn(n_blocks + 2)
+    gen_ss, plan_ss = child_seed(root, 0), child_seed(root, 1)  # blocks take children 2, 3, ...
     computed = [c for c in (conditions or {}) if c in {f.column for f in model.constraints.formulas}]
     if computed:
         raise ConditionError(f"column {computed[0]!r} is computed by a formula constraint; condition on the "
@@ -218,11 +219,11 @@ def iter_rows(model: FittedModel, n: int, seed: int, *, conditions: dict[str, An
     seen: dict[int, set[Any]] = {}  # unique constraints: keys of the blocks already given out
     if boost is not None:
         where, share, match_plan = _boost_plan(model, boost, conditions, rebalance, n, plan_ss)
-        blocks = (run.boosted_block(min(BLOCK, n - i * BLOCK), i * BLOCK, bss, plan, match_plan, where, share, seen)
-                  for i, bss in enumerate(block_ss))
+        blocks = (run.boosted_block(min(BLOCK, n - i * BLOCK), i * BLOCK, child_seed(root, i + 2), plan, match_plan,
+                                    where, share, seen) for i in range(n_blocks))
     else:
-        blocks = (run.sample_chunk(min(BLOCK, n - i * BLOCK), i * BLOCK, bss, plan, seen)
-                  for i, bss in enumerate(block_ss))
+        blocks = (run.sample_chunk(min(BLOCK, n - i * BLOCK), i * BLOCK, child_seed(root, i + 2), plan, seen)
+                  for i in range(n_blocks))
     done = 0
     for chunk in rechunk(blocks, chunk_size):
         done += len(chunk)
@@ -329,10 +330,17 @@ def _kept_share(enc: Any, a: float, b: float) -> float:
     return float(frac.mean())
 
 
+MAX_ROWS = 10**11  # one call's row limit; DATATWIN_MAX_ROWS raises or lowers it
+
+
 def check_n(n: Any) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise InputError(f"the number of rows must be a whole number, got {n!r}")
     if n <= 0:
         raise InputError(f"the number of rows must be positive, got {n}")
+    limit = int(os.environ.get("DATATWIN_MAX_ROWS", MAX_ROWS))
+    if n > limit:
+        raise InputError(f"{n:,} rows is more than the limit of {limit:,} rows per call; ask for fewer (or set "
+                         f"DATATWIN_MAX_ROWS to raise the limit)")
     return int(n)
 
