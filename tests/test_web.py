@@ -390,3 +390,18 @@ def test_tampered_model_file_refused(alice, data_dir: Path, tmp_path: Path) -> N
     r = client.post("/models/import", data={"csrf": csrf}, files={"file": ("bomb.dtw", _zip_bomb())})
     assert r.status_code == 413 and "zip bomb" in r.text
     assert _stored_files(data_dir) == models_before
+
+
+def test_boost_makes_a_share_of_rows_match_exactly(alice, data_dir: Path) -> None:
+    client, csrf = alice
+    up = _upload_id(_upload(client, csrf, "people.csv", _csv_bytes()))
+    jid = _job_id(client.post(f"/uploads/{up}/fit", data={"csrf": csrf, "engine": "argn", "max_training_time": "30",
+                                                          "max_epochs": "2"}))
+    run_worker(data_dir, once=True)
+    mid = re.search(r'href="/models/([^"]+)"', client.get(f"/jobs/{jid}").text).group(1)
+    sj = _sampled(client, csrf, data_dir, mid, boost_where="plan=pro", boost_share="0.5")
+    out = pd.read_csv(io.StringIO(client.get(f"/jobs/{sj}/download/csv").text))
+    assert len(out) == 300 and int((out["plan"] == "pro").sum()) == 150
+    bad = client.post(f"/models/{mid}/sample", data={"csrf": csrf, "n": "10", "boost_where": "plan=pro",
+                                                     "boost_share": "2"})
+    assert bad.status_code == 400 and "boost share" in bad.text

@@ -44,6 +44,8 @@ class SampleBody(BaseModel):
     where: list[str] = Field(default_factory=list, description="col=value, col=a|b or col=low..high")
     rebalance: list[str] = Field(default_factory=list, description="col=value:share")
     what_if: list[str] = Field(default_factory=list, description="col=*1.1, col=+5, ...")
+    boost_where: list[str] = Field(default_factory=list, description="rows to boost: col=value, col=low..high")
+    boost_share: float | None = Field(None, description="exact share of rows that match boost_where, in [0, 1]")
 
 
 class ReportBody(BaseModel):
@@ -130,7 +132,8 @@ async def model_delete(request: Request, user: User, model_id: str) -> dict[str,
 @router.post("/models/{model_id}/sample", summary="Queue a sample job (served from the saved model, no refit)")
 async def sample(request: Request, user: User, model_id: str, body: SampleBody) -> dict[str, str]:
     jid = svc.start_sample(ctx(request), user, model_id, n=body.n, seed=body.seed, where="\n".join(body.where),
-                           rebalance="\n".join(body.rebalance), what_if="\n".join(body.what_if))
+                           rebalance="\n".join(body.rebalance), what_if="\n".join(body.what_if),
+                           boost_where="\n".join(body.boost_where), boost_share=body.boost_share)
     return {"job_id": jid}
 
 

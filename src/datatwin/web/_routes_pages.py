@@ -201,10 +201,11 @@ def model_download(request: Request, model_id: str) -> Response:
 
 @router.post("/models/{model_id}/sample")
 async def sample_post(request: Request, model_id: str, n: str = Form("1000"), seed: str = Form("0"),
-                      where: str = Form(""), rebalance: str = Form(""), what_if: str = Form("")) -> Response:
+                      where: str = Form(""), rebalance: str = Form(""), what_if: str = Form(""),
+                      boost_where: str = Form(""), boost_share: str = Form("")) -> Response:
     uid, _ = await _form_user(request)
     jid = svc.start_sample(ctx(request), uid, model_id, n=n, seed=seed, where=where, rebalance=rebalance,
-                           what_if=what_if)
+                           what_if=what_if, boost_where=boost_where, boost_share=boost_share)
     return _see(f"/jobs/{jid}")
 
 

@@ -271,14 +271,23 @@ def parse_what_if(text: str | None, columns: list[str]) -> dict[str, list[Any]]:
 
 
 def start_sample(ctx: Ctx, owner: str, model_id: str, *, n: Any, seed: Any = 0, where: str | None = None,
-                 rebalance: str | None = None, what_if: str | None = None) -> str:
+                 rebalance: str | None = None, what_if: str | None = None, boost_where: str | None = None,
+                 boost_share: Any = None) -> str:
     row = model(ctx, owner, model_id)
     cols = list(row["info"].get("columns", []))
     params: dict[str, Any] = {"model_id": row["id"], "n": _int(n, "n (rows)", 1, ctx.settings.max_rows_out),
                               "seed": _int(seed, "the seed", 0, 2**31 - 1)}
     cond, mix, changes = parse_conditions(where, cols), parse_rebalance(rebalance, cols), parse_what_if(what_if, cols)
-    if changes and (cond or mix):
-        raise InputError("what-if cannot be combined with conditions or rebalancing")
+    boost = parse_conditions(boost_where, cols)
+    if changes and (cond or mix or boost):
+        raise InputError("what-if cannot be combined with conditions, rebalancing or a boost")
+    if boost or str(boost_share or "").strip():
+        share = _share(boost_share)
+        if not boost:
+            raise InputError("a boost needs the rows to boost: conditions such as fraud=1, one per line")
+        if mix:
+            raise InputError("boost and rebalance cannot be combined; use one of them")
+        params["boost"] = {"where": boost, "share": share}
     if cond:
         params["conditions"] = cond
     if mix:
@@ -286,6 +295,16 @@ def start_sample(ctx: Ctx, owner: str, model_id: str, *, n: Any, seed: Any = 0, 
     if changes:
         params["what_if"] = changes
     return ctx.store.add_job(owner, "sample", params)
+
+
+def _share(value: Any) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise InputError(f"the boost share must be a number in [0, 1] such as 0.3, got {value!r}")
+    return share
 
 
 def start_report(ctx: Ctx, owner: str, sample_job_id: str, target: str | None = None) -> str:

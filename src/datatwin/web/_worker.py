@@ -210,7 +210,11 @@ def _sample(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dic
         if p.get("what_if"):
             datatwin.write_table(syn.what_if(n, _what_if(p["what_if"]), seed=seed), tmp)
         else:
-            syn.sample_to_file(n, tmp, seed=seed, conditions=conditions, rebalance=rebalance, progress=progress)
+            boost = p.get("boost")
+            if boost:
+                boost = {"where": _conditions(boost["where"]), "share": float(boost["share"])}
+            syn.sample_to_file(n, tmp, seed=seed, conditions=conditions, rebalance=rebalance, boost=boost,
+                               progress=progress)
         rows = _finish_outputs(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
