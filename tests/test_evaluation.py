@@ -297,3 +297,13 @@ def test_utility_band_follows_the_holdouts_noise():
     assert delta_status("roc_auc", 0.90, 0.89, 0.02, se=None)[0] == "pass"
     assert delta_status("roc_auc", 0.90, 0.86, 0.02, se=None)[0] == "warn"
     assert delta_status("roc_auc", 0.90, 0.84, 0.02, se=None)[0] == "fail"
+
+
+def test_pair_trend_bar_follows_what_unseen_real_rows_reach():
+    from datatwin.evaluation import _verdicts as V
+
+    res = {"score": 0.84, "pairs_counted": 1, "score_all_pairs": 0.92, "pairs_total": 15}
+    assert V.pair_trends(res)["status"] == "warn"  # no holdout: the fixed 0.90 bar
+    assert V.pair_trends({**res, "holdout_score": 0.85})["status"] == "pass"  # real rows reach only 0.85
+    assert V.pair_trends({**res, "holdout_score": 0.97})["status"] == "warn"  # a high ceiling keeps the 0.90 bar
+    assert V.pair_trends({**res, "score": 0.70, "holdout_score": 0.85})["status"] == "fail"  # fail stays put

@@ -209,6 +209,9 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
     shape_scores = [r["score"] for r in shapes if not math.isnan(r["score"])]
     shapes_score = float(np.mean(shape_scores)) if shape_scores else math.nan
     pairs = _fidelity.pair_trends(prep)
+    if holdout is not None:
+        # How well unseen real rows keep the same pairs: the noise floor of this figure.
+        pairs["holdout_score"] = _fidelity.pair_trends(prep, "real", "holdout")["score"]
     quality = _nanmean([shapes_score, pairs["score"]])
     quality_all = _nanmean([shapes_score, pairs["score_all_pairs"]])
     missing = [{"column": c, "kind": kinds[c], "real": float(frames["real"][c].isna().mean()),

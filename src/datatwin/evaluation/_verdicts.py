@@ -23,6 +23,7 @@ SECTIONS = {
 # thresholds (documented in docs/evaluation.md)
 SHAPES = (0.90, 0.80)
 PAIRS = (0.90, 0.80)
+PAIRS_NOISE = 0.02  # pair trends pass within this of the real holdout's own score, when that is below 0.92
 MISSING = (0.02, 0.05)
 COVERAGE = (0.98, 0.95)
 DETECTION = (0.65, 0.80)
@@ -78,12 +79,20 @@ def pair_trends(res: dict[str, Any]) -> dict[str, Any]:
                        "No pair of columns is strongly related in the real data (|r| > 0.5 or Cramer's V > 0.3), "
                        f"so there is no strong relationship to keep; over all pairs the similarity is "
                        f"{res['score_all_pairs']:.3f}.")
-    st = _grade_high(score, PAIRS)
+    ref = res.get("holdout_score")
+    limits = PAIRS
+    if ref is not None and not math.isnan(ref) and ref - PAIRS_NOISE < PAIRS[0]:
+        # Unseen real rows score only `ref` (few strong pairs, a small holdout): a pass bar above
+        # what real data reaches would fail a perfect generator by chance. Fail stays where it was.
+        pass_at = ref - PAIRS_NOISE
+        limits = (pass_at, min(PAIRS[1], pass_at))
+    st = _grade_high(score, limits)
     lead = {PASS: "Relationships between columns are kept", WARN: "Relationships between columns are partly kept",
             FAIL: "Relationships between columns are lost"}[st]
     return verdict("pair_trends", "fidelity", "Relationships between columns", st, score,
                    f"{lead}: over the {n} strongly related pairs the similarity averages {score:.3f} of 1 "
-                   f"({res['score_all_pairs']:.3f} over all {res['pairs_total']} pairs).")
+                   f"({res['score_all_pairs']:.3f} over all {res['pairs_total']} pairs)"
+                   + (f"; unseen real rows score {ref:.3f}." if ref is not None and not math.isnan(ref) else "."))
 
 
 def missing_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
