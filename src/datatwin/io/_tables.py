@@ -172,7 +172,8 @@ def escape_formula_cells(df: pd.DataFrame) -> pd.DataFrame:
         text = col.astype("string")
         risky = text.str.match(_FORMULA_START, na=False) & ~text.str.match(_PLAIN_NUMBER, na=False)
         if risky.any():
-            out = (df.set_axis(names, axis=1) if out is None else out).copy()
+            if out is None:
+                out = df.set_axis(names, axis=1)  # a new frame: isetitem below never touches df
             # isetitem replaces the whole column (a categorical would refuse the new labels).
             out.isetitem(i, col.astype(object).where(~risky.to_numpy(), "'" + text[risky].astype(object)))
     return df if out is None else out

@@ -31,6 +31,7 @@ import datatwin
 
 from .. import DatatwinError, ProgressEvent
 from ..io import escape_formula_cells
+from ..sampling import parse_scalar
 from ._files import place
 from ._store import Store
 
@@ -231,16 +232,8 @@ def _conditions(d: dict[str, Any] | None) -> dict[str, Any] | None:
 def _rebalance(d: dict[str, Any] | None) -> dict[str, dict[Any, float]] | None:
     if not d:
         return None
-    return {k: {_scalar(val): float(share) for val, share in v.items()} for k, v in d.items()}
-
-
-def _scalar(text: Any) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except (TypeError, ValueError):
-            pass
-    return text
+    # JSON object keys are always text: the same reading as the CLI's rebalance values.
+    return {k: {parse_scalar(val): float(share) for val, share in v.items()} for k, v in d.items()}
 
 
 def _what_if(d: dict[str, list[Any]]) -> dict[str, Any]:
