@@ -130,19 +130,19 @@ class Synthesizer:
 
     # ------------------------------------------------------------------ fitted state
     # Everything fit learns is one read-only FittedModel; these views keep the familiar names.
-    def _model(self) -> FittedModel:
+    def _check_fitted(self) -> FittedModel:
         try:
             return self.model_
         except AttributeError:
             raise NotFittedError("this Synthesizer is not fitted yet; call fit(data) first") from None
 
-    engine_ = property(lambda self: self._model().engine, doc="The fitted engine.")
-    table_encoder_ = property(lambda self: self._model().encoder, doc="The fitted encoders.")
-    generators_ = property(lambda self: self._model().generators, doc="Columns generated fresh.")
-    constraints_ = property(lambda self: self._model().constraints, doc="The bound constraints.")
-    constraint_ranges_ = property(lambda self: self._model().constraint_ranges, doc="Ranges the rules impose.")
-    metadata_ = property(lambda self: self._model().metadata, doc="The metadata the model was fitted with.")
-    columns_ = property(lambda self: self._model().columns, doc="The output columns, in order.")
+    engine_ = property(lambda self: self._check_fitted().engine, doc="The fitted engine.")
+    table_encoder_ = property(lambda self: self._check_fitted().encoder, doc="The fitted encoders.")
+    generators_ = property(lambda self: self._check_fitted().generators, doc="Columns generated fresh.")
+    constraints_ = property(lambda self: self._check_fitted().constraints, doc="The bound constraints.")
+    constraint_ranges_ = property(lambda self: self._check_fitted().constraint_ranges, doc="Ranges the rules impose.")
+    metadata_ = property(lambda self: self._check_fitted().metadata, doc="The metadata the model was fitted with.")
+    columns_ = property(lambda self: self._check_fitted().columns, doc="The output columns, in order.")
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: pd.DataFrame | str | os.PathLike[str], metadata: Metadata | dict[str, Any] | str |
@@ -199,9 +199,6 @@ class Synthesizer:
         return self
 
     # ------------------------------------------------------------------ sample
-    def _check_fitted(self) -> FittedModel:
-        return self._model()
-
     def _check_seed(self, seed: Any) -> int:
         seed = self.random_state if seed is None else seed
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
