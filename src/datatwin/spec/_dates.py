@@ -68,8 +68,8 @@ class _DateFormatter:
 
     def __init__(self, fmt: str, unit: str) -> None:
         self.fmt, self.unit = fmt, unit
-        for k, v in _EXPAND.items():
-            fmt = fmt.replace("%" + k, v)
+        # Expand %T, %D, ... token by token, so a literal "%%" followed by "T" stays "%%T".
+        fmt = re.sub(r"%.", lambda m: _EXPAND.get(m[0][1], m[0]), fmt)
         tokens = re.findall(r"%.|[^%]+|%", fmt)
         self.pieces: list[tuple[str, str]] = []  # ("date", subformat) | ("time", directive)
         self._tables: dict[str, tuple[int, int, Any]] = {}
