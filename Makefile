@@ -14,7 +14,7 @@ $(PY):
 # torch==2.13.0 first: that version is the local CPU build; any other torch request downloads GBs.
 $(STAMP): $(PY) pyproject.toml constraints.txt
 	$(PIP) install -q --disable-pip-version-check torch==2.13.0
-	$(PIP) install -q --disable-pip-version-check -c constraints.txt -e ".[dev,web]"
+	$(PIP) install -q --disable-pip-version-check -c constraints.txt -e ".[dev,web,dask,privacy]"
 	touch $(STAMP)
 
 install: $(STAMP)
