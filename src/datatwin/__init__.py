@@ -19,6 +19,7 @@ from ._exceptions import (
     OutputError,
     SchemaError,
 )
+from ._privacy import DP
 from ._progress import ProgressEvent
 from ._version import __version__
 from .constraints import (
@@ -43,6 +44,7 @@ __all__ = [
     "ColumnMeta",
     "ConditionError",
     "ConstraintError",
+    "DP",
     "DatabaseError",
     "DatabaseSynthesizer",
     "DatatwinError",
