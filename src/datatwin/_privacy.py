@@ -155,11 +155,13 @@ class PrivacyLedger:
         """What the fit spent: ε, δ, how it was split, and the accountant used."""
         total = self.rdp()
         eps = rdp_to_epsilon(total, self.conversion_delta)
-        parts: dict[str, float] = {}
+        curves: dict[str, np.ndarray] = {}
         for s in self.steps:
             if s["mechanism"] != "threshold":
                 key = s["what"].split(":")[0]
-                parts[key] = parts.get(key, 0.0) + rdp_to_epsilon(_curve(s), self.conversion_delta)
+                curves[key] = curves.get(key, np.zeros_like(ORDERS)) + _curve(s)
+        # Each part's epsilon had it been the only one (the parts compose to less than their sum).
+        parts = {k: rdp_to_epsilon(c, self.conversion_delta) for k, c in curves.items()}
         used_thr = sum(s["delta"] for s in self.steps if s["mechanism"] == "threshold")
         return {"epsilon": round(eps, 6), "delta": self.conversion_delta + used_thr,
                 "epsilon_budget": self.epsilon, "delta_budget": self.delta,
