@@ -19,8 +19,8 @@ import numpy as np
 
 from ._exceptions import InputError
 
-__all__ = ["DP", "ORDERS", "PrivacyLedger", "calibrate", "default_delta", "rdp_to_epsilon", "rho_for_epsilon",
-           "subsampled_gaussian_rdp"]
+__all__ = ["DP", "ORDERS", "PrivacyLedger", "calibrate", "default_delta", "describe_spent", "rdp_to_epsilon",
+           "rho_for_epsilon", "subsampled_gaussian_rdp"]
 
 # Opacus' default orders, extended upwards: a budget of ε = 0.1 is best converted near α ≈ 300.
 ORDERS = np.array([1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))
@@ -169,6 +169,20 @@ class PrivacyLedger:
                               "conversion)",
                 "epsilon_alone_by_step": {k: round(v, 6) for k, v in parts.items()},
                 "steps": list(self.steps)}
+
+
+def describe_spent(spent: dict[str, Any]) -> str:
+    """One line for people: the guarantee, and where the budget went.
+
+    Example:
+        >>> describe_spent({"epsilon": 1.0, "delta": 3e-06, "engine": "marginal",
+        ...                 "epsilon_alone_by_step": {"values": 0.29, "engine": 0.94}})
+        '(epsilon=1, delta=3e-06)-differentially private (marginal engine; values alone 0.29, engine alone 0.94)'
+    """
+    parts = ", ".join(f"{k} alone {v:.3g}" for k, v in spent.get("epsilon_alone_by_step", {}).items())
+    engine = f"{spent['engine']} engine; " if spent.get("engine") else ""
+    return (f"(epsilon={spent['epsilon']:.4g}, delta={spent['delta']:.2g})-differentially private "
+            f"({engine}{parts})")
 
 
 def _curve(step: dict[str, Any]) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from .. import cli  # the package: its consoles are looked up at call time (see cli/__init__.py)
 from .._exceptions import DatatwinError, InputError
+from .._privacy import describe_spent as privacy_text
 from ..constraints import constraint_json, suggest_constraints
 from ..evaluation import evaluate as run_evaluate
 from ..io import read_table, write_table
@@ -35,7 +37,9 @@ from ._options import (
     ChunkOpt,
     ConstraintOpt,
     DataArg,
+    DeltaOpt,
     EngineOpt,
+    EpsilonOpt,
     FitOptions,
     LocaleOpt,
     MetaOpt,
@@ -75,7 +79,11 @@ def inspect(
 ) -> None:
     """Show the detected kind of every column (numeric, categorical, datetime, id, PII, ...) and why.
 
-    To override a kind, write the metadata with --json, edit it, and pass it to fit --metadata."""
+    To override a kind, write the metadata with --json, edit it, and pass it to fit --metadata.
+    Given a model file (.dtw), show what it learned instead: columns, engine, privacy guarantee."""
+    if zipfile.is_zipfile(data) and not data.suffix.lower() == ".parquet":
+        _inspect_model(data)
+        return
     if spec_out is not None:
         check_output(spec_out, (data,), (json_out,))
     df = read_table(data)
@@ -115,6 +123,29 @@ def inspect(
         cli.err.print(f"starter spec written to [bold]{spec_out}[/bold]")
 
 
+def _inspect_model(path: Path) -> None:
+    syn = load(path)
+    model = syn.model_
+    table = Table(title=f"{path} - a datatwin model of {len(model.columns)} columns, fitted on {syn.n_rows_:,} rows")
+    table.add_column("column")
+    table.add_column("kind")
+    for name in model.columns:
+        table.add_row(name, model.metadata.columns[name].kind)
+    cli.out.print(table)
+    cli.out.print(f"engine: {model.engine.name}", markup=False)
+    spent = syn.privacy_
+    if spent is None:
+        cli.out.print("privacy: not differentially private (empirical protections only: rare values, "
+                      "extremes and real PII are never reproduced)", markup=False)
+        return
+    cli.out.print(f"privacy: {privacy_text(spent)}", markup=False)
+    cli.out.print(f"  budget: epsilon={spent['epsilon_budget']:g}, delta={spent['delta_budget']:.2g}; "
+                  f"accountant: {spent['accountant']}", markup=False)
+    for step in spent["steps"]:
+        what = {k: v for k, v in step.items() if k != "what"}
+        cli.out.print(f"  - {step['what']}: {what}", markup=False)
+
+
 @app.command()
 def fit(
     data: DataArg,
@@ -125,10 +156,13 @@ def fit(
     max_training_time: TimeOpt = SYNTHESIZER["max_training_time"],
     locale: LocaleOpt = SYNTHESIZER["locale"],
     constraint: ConstraintOpt = None,
+    epsilon: EpsilonOpt = None,
+    delta: DeltaOpt = None,
 ) -> None:
     """Learn a table and save the model (JSON + safetensors, no pickle)."""
     check_output(output, (data, metadata))
-    syn = _fit(read_table(data), FitOptions(metadata, seed, engine, max_training_time, locale, constraint))
+    syn = _fit(read_table(data), FitOptions(metadata, seed, engine, max_training_time, locale, constraint,
+                                            epsilon, delta))
     _keep_if_learned(syn)
     syn.save(output)
     cli.err.print(f"model written to [bold]{output}[/bold] ({_model_summary(syn, output)})")
@@ -151,6 +185,8 @@ def _model_summary(syn: Synthesizer, path: Path) -> str:
     epochs, why = getattr(syn.engine_, "epochs_", None), getattr(syn.engine_, "stopped_by_", None)
     if epochs is not None:
         text += f"; {epochs} epochs, stopped by {str(why).replace('_', ' ')}"
+    if syn.privacy_ is not None:
+        text += f"; {privacy_text(syn.privacy_)}"
     return text
 
 
@@ -214,6 +250,8 @@ def synth(
     chunk_size: ChunkOpt = SAMPLE["chunk_size"],
     locale: LocaleOpt = SYNTHESIZER["locale"],
     constraint: ConstraintOpt = None,
+    epsilon: EpsilonOpt = None,
+    delta: DeltaOpt = None,
 ) -> None:
     """Learn a table and generate synthetic rows in one step."""
     check_n(n)
@@ -222,7 +260,7 @@ def synth(
     for i, p in enumerate(outputs):
         if p is not None:
             check_output(p, (data, metadata), outputs[:i])
-    options = FitOptions(metadata, seed, engine, max_training_time, locale, constraint)
+    options = FitOptions(metadata, seed, engine, max_training_time, locale, constraint, epsilon, delta)
     if report is not None:
         _synth_with_report(data, n, output, options, model_out, report, target, chunk_size)
         return

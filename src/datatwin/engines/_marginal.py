@@ -134,6 +134,9 @@ class MarginalEngine(Engine):
             fam = [*ps, v]
             counts = _joint(codes, fam, cards) + _noise(rng, s3, int(np.prod([cards[j] for j in fam])))
             counts = _project(counts, n).reshape(-1, cards[v])
+            # A code the one-way estimate drops (a missing code of a column that has none) stays
+            # out of every row: the family table's own noise would bring it back.
+            counts[:, one[v] <= 0] = 0.0
             prior = self._prior(v, ps, one_p, two, cards)
             weight = s3 * math.sqrt(cards[v]) if s3 > 0 else 1e-9
             tables.append((counts + weight * prior) / (counts.sum(axis=1, keepdims=True) + weight))
