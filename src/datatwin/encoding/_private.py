@@ -34,6 +34,7 @@ __all__ = ["measured_steps", "private_fit_encode"]
 
 N_COARSE, N_FINE = 8, 4  # 32 bins per binned number, as a coarse and a fine code
 DISCRETE_SPAN = 128  # whole numbers spanning at most this many values are kept exactly (hours worked: 40)
+FLAT_VALUES = 16  # more whole values than this get a coarse and a fine code
 CELLS_PER_OCTAVE = 8
 OCTAVES = (-20, 40)  # 2**-20 .. 2**40; smaller magnitudes are zero, larger ones the end cells
 QUARTER_DAYS = 365.25 / 4
@@ -205,6 +206,20 @@ def _mass_at(values: np.ndarray, edges: np.ndarray, mass: np.ndarray, zero: np.n
 
 def _discrete(enc: NumericEncoder, v: np.ndarray, missing: np.ndarray, values: np.ndarray,
               counts: np.ndarray) -> list[np.ndarray]:
+    if len(values) > FLAT_VALUES:
+        # Many whole values (ages): one bin per value, grouped as a coarse code (a decade of
+        # ages) and a fine one (the year within it), so a relation can be measured on the
+        # coarse code alone, in a table small enough to stand out of the noise.
+        n_coarse = math.ceil(math.sqrt(len(values)))
+        n_fine = math.ceil(len(values) / n_coarse)
+        padded = np.concatenate([values, np.full(n_coarse * n_fine - len(values), values[-1])])
+        enc.mode_, enc.n_coarse_, enc.n_fine_ = "binned", n_coarse, n_fine
+        enc.lo_, enc.hi_ = padded.copy(), padded.copy()
+        enc.clip_ = (float(values[0]), float(values[-1]))
+        x = np.clip(np.round(v[~missing]), values[0], values[-1])
+        bins = np.searchsorted(values, x)
+        return [enc._with_na((bins // n_fine).astype(np.int32), missing, n_coarse),
+                enc._with_na((bins % n_fine).astype(np.int32), missing, None)]
     enc.mode_, enc.values_ = "discrete", values
     enc.counts_ = [int(round(c)) for c in counts]
     enc.clip_ = (float(values[0]), float(values[-1]))

@@ -4,14 +4,16 @@ Under differential privacy the data is read only through noisy counts (Gaussian 
 each recorded in the fit's ledger), and everything after them is post-processing:
 
 1. all one-way marginals (10 % of the engine's budget);
-2. all two-way marginals (30 %, a seeded subset of pairs for very wide tables); an unbiased
+2. all two-way marginals (15 %, a seeded subset of pairs for very wide tables); an unbiased
    estimate of each pair's dependence from them (observed squared deviation from independence
    minus the noise's expected share) picks a network: greedily, each sub-column gets the one
    or two earlier parents that explain it best, among those whose joint table is small enough
    to be measured above the noise;
-3. each sub-column's family marginal (itself and its parents; 60 %); the conditional tables
-   are these counts, clipped at zero and shrunk towards the pair's (or the one-way) estimate
-   where a parent configuration holds few rows.
+3. each sub-column's family marginal (itself and its parents; 75 %, larger tables getting
+   more); a family that repeats an earlier measurement (a root is a one-way marginal, a
+   single parent a pair) is averaged with it by inverse variance; the counts are projected
+   onto non-negative tables with the right total, and the conditional tables shrink towards
+   the pair's (or the one-way) estimate where a parent configuration holds few rows.
 
 Sampling is ancestral (parents first), vectorised per sub-column. Conditions are met exactly by
 importance resampling: candidates are drawn with the conditioned codes kept and weighted by
@@ -35,7 +37,7 @@ from ._base import CONDITIONS, DIFFERENTIAL_PRIVACY, Engine
 
 __all__ = ["MarginalEngine"]
 
-SHARES = (0.1, 0.3, 0.6)  # one-way, two-way, families
+SHARES = (0.1, 0.15, 0.75)  # one-way, two-way, families
 MAX_PAIRS = 1500
 BATCH = 8192  # rows sampled at once (memory: BATCH x candidates x widest table row)
 
@@ -97,8 +99,8 @@ class MarginalEngine(Engine):
 
         # 1. one-way marginals
         s1 = sig[0] * math.sqrt(s)  # s histograms, one cell per row each: L2 sensitivity sqrt(s)
-        one = [_project(np.bincount(codes[:, j], minlength=cards[j]) + _noise(rng, s1, cards[j]), n)
-               for j in range(s)]
+        raw_one = [np.bincount(codes[:, j], minlength=cards[j]) + _noise(rng, s1, cards[j]) for j in range(s)]
+        one = [_project(o, n) for o in raw_one]
         if privacy is not None:
             privacy.gaussian("engine: one-way marginals", s1, math.sqrt(s))
         one_p = [_normalise(o) for o in one]
@@ -111,12 +113,14 @@ class MarginalEngine(Engine):
             pairs = [pairs[i] for i in pick]
         s2 = sig[1] * math.sqrt(len(pairs))
         two: dict[tuple[int, int], np.ndarray] = {}
+        raw_two: dict[tuple[int, int], np.ndarray] = {}
         score = np.zeros((s, s))
         for a, b in pairs:
             joint = _joint(codes, [a, b], cards).reshape(cards[a], cards[b]) + _noise(rng, s2, (cards[a], cards[b]))
             expected = np.outer(one_p[a], one_p[b]) * n
             # E[(J + noise - E)^2] = (J - E)^2 + s2^2 per cell: subtract the noise's share.
             dev = float(((joint - expected) ** 2).sum() - joint.size * s2 ** 2)
+            raw_two[(a, b)] = joint
             two[(a, b)] = _project(joint, n)
             score[a, b] = score[b, a] = math.sqrt(max(dev, 0.0)) / n
         if privacy is not None and pairs:
@@ -130,18 +134,30 @@ class MarginalEngine(Engine):
 
         # 4. family marginals -> conditional tables
         tables = []
-        for v, ps in zip(order, parents, strict=True):
+        sizes = np.array([float(np.prod([cards[j] for j in [*ps, v]])) for v, ps in zip(order, parents, strict=True)])
+        # Larger tables get more of the budget: with L1 error ~ cells x sigma, sigma ~ cells^(-1/3)
+        # minimises the total error for a fixed rho (sum of 1 / (2 sigma^2)).
+        weights = sizes ** (2.0 / 3.0)
+        sigmas = [sig[2] * math.sqrt(weights.sum() / w) for w in weights]
+        for (v, ps), s_fam in zip(zip(order, parents, strict=True), sigmas, strict=True):
             fam = [*ps, v]
-            counts = _joint(codes, fam, cards) + _noise(rng, s3, int(np.prod([cards[j] for j in fam])))
+            counts = _joint(codes, fam, cards) + _noise(rng, s_fam, int(np.prod([cards[j] for j in fam])))
+            earlier, s_earlier = (raw_one[v], s1) if not ps else (raw_two.get((min(ps[0], v), max(ps[0], v))), s2)
+            if len(ps) <= 1 and earlier is not None and s_fam > 0:
+                if ps and ps[0] > v:
+                    earlier = earlier.T
+                w = s_earlier ** 2 / (s_earlier ** 2 + s_fam ** 2)  # inverse-variance weight of this one
+                counts = w * counts + (1 - w) * earlier.ravel()
             counts = _project(counts, n).reshape(-1, cards[v])
             # A code the one-way estimate drops (a missing code of a column that has none) stays
             # out of every row: the family table's own noise would bring it back.
             counts[:, one[v] <= 0] = 0.0
             prior = self._prior(v, ps, one_p, two, cards)
-            weight = s3 * math.sqrt(cards[v]) if s3 > 0 else 1e-9
+            weight = s_fam * math.sqrt(cards[v]) if s_fam > 0 else 1e-9
             tables.append((counts + weight * prior) / (counts.sum(axis=1, keepdims=True) + weight))
         if privacy is not None:
-            privacy.gaussian("engine: family marginals", s3, math.sqrt(s))
+            # One Gaussian step of L2 sensitivity 1 per family: rho = sum of 1 / (2 sigma_i^2).
+            privacy.gaussian("engine: family marginals", 1.0 / math.sqrt(sum(1.0 / sg ** 2 for sg in sigmas)))
         self.order_, self.parents_, self.tables_ = order, parents, tables
         report(progress, "fit", 4, 4)
         return self
