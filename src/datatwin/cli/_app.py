@@ -81,7 +81,7 @@ def inspect(
 
     To override a kind, write the metadata with --json, edit it, and pass it to fit --metadata.
     Given a model file (.dtw), show what it learned instead: columns, engine, privacy guarantee."""
-    if zipfile.is_zipfile(data) and not data.suffix.lower() == ".parquet":
+    if zipfile.is_zipfile(data) and data.suffix.lower() != ".parquet":
         _inspect_model(data)
         return
     if spec_out is not None:

@@ -103,7 +103,8 @@ class MarginalEngine(Engine):
         one = [_project(o, n) for o in raw_one]
         if privacy is not None:
             privacy.gaussian("engine: one-way marginals", s1, math.sqrt(s))
-        one_p = [_normalise(o) for o in one]
+        present = [o > 1.0 * s1 if (o > 1.0 * s1).any() else o >= o.max() for o in one]
+        one_p = [_normalise(np.where(ok, o, 0.0)) for o, ok in zip(one, present, strict=True)]
         report(progress, "fit", 1, 4)
 
         # 2. two-way marginals, and each pair's dependence
@@ -149,9 +150,10 @@ class MarginalEngine(Engine):
                 w = s_earlier ** 2 / (s_earlier ** 2 + s_fam ** 2)  # inverse-variance weight of this one
                 counts = w * counts + (1 - w) * earlier.ravel()
             counts = _project(counts, n).reshape(-1, cards[v])
-            # A code the one-way estimate drops (a missing code of a column that has none) stays
-            # out of every row: the family table's own noise would bring it back.
-            counts[:, one[v] <= 0] = 0.0
+            # A code whose one-way estimate does not stand out of the noise (the missing code of a
+            # column that has none, mostly) stays out of every row, as MST compresses its domain:
+            # the family table's own noise would bring it back.
+            counts[:, ~present[v]] = 0.0
             prior = self._prior(v, ps, one_p, two, cards)
             weight = s_fam * math.sqrt(cards[v]) if s_fam > 0 else 1e-9
             tables.append((counts + weight * prior) / (counts.sum(axis=1, keepdims=True) + weight))
