@@ -221,3 +221,13 @@ def test_cli_fit_with_epsilon_and_inspect_of_the_model(tmp_path, capsys) -> None
     assert _cli("fit", str(data), "-o", str(tmp_path / "x.dtw"), "--delta", "1e-6") != 0
     assert "--delta needs --epsilon" in capsys.readouterr().err
     assert not (tmp_path / "x.dtw").exists()
+
+
+def test_the_report_states_the_guarantee_or_its_absence(dp_model) -> None:
+    real = _table(400, seed=3)
+    synthetic = dp_model.sample(400, seed=1)
+    html = datatwin.evaluate(real, synthetic, guarantee=dp_model.privacy_).to_html()
+    assert "Formal guarantee:" in html and "-differentially" in html and "&epsilon; = 1" in html
+    assert "No formal guarantee:" in datatwin.evaluate(real, synthetic).to_html()
+    with pytest.raises(datatwin.InputError, match="guarantee must be"):
+        datatwin.evaluate(real, synthetic, guarantee={"eps": 1})

@@ -295,7 +295,7 @@ def _synth_with_report(data: Path, n: int, output: Path, options: FitOptions, mo
     synthetic = syn.sample(min(n, 50_000), seed=seed)
     with progress_bars(cli.err) as cb:
         result = run_evaluate(train, synthetic, holdout=holdout, target=target, metadata=syn.metadata_.kinds(),
-                              random_state=seed, progress=cb)
+                              random_state=seed, progress=cb, guarantee=syn.privacy_)
     result.save_html(report)
     cli.err.print(f"report written to [bold]{report}[/bold]")
     _print_summary(result)
