@@ -77,8 +77,8 @@ class MarginalEngine(Engine):
             privacy: PrivacyLedger | None = None) -> MarginalEngine:
         if n_context:
             raise InputError("the marginal engine cannot condition on context columns; use engine='argn'")
-        if self.max_parents not in (0, 1, 2) or not isinstance(self.candidates, int) or self.candidates < 1:
-            raise InputError("marginal engine: max_parents must be 0, 1 or 2 and candidates a positive integer")
+        if self.max_parents not in (0, 1, 2, 3) or not isinstance(self.candidates, int) or self.candidates < 1:
+            raise InputError("marginal engine: max_parents must be 0 to 3 and candidates a positive integer")
         rng = np.random.default_rng(seed)
         n, s = codes.shape
         cards = [int(sc.cardinality) for sc in subcolumns]
@@ -187,10 +187,15 @@ class MarginalEngine(Engine):
                     if self.max_parents >= 1 and cards[v] * cards[p] <= max_cells:
                         options.append((score[v, p], [p]))
                     if self.max_parents >= 2:
-                        for q in near[i + 1:]:
+                        for jq, q in enumerate(near[i + 1:], start=i + 1):
                             if cards[v] * cards[p] * cards[q] <= max_cells:
                                 gain = score[v, p] + score[v, q] - min(score[v, p], score[v, q], score[p, q])
                                 options.append((gain, [p, q]))
+                                if self.max_parents >= 3:
+                                    for r in near[jq + 1:]:
+                                        if cards[v] * cards[p] * cards[q] * cards[r] <= max_cells:
+                                            extra = score[v, r] - min(score[v, r], max(score[p, r], score[q, r]))
+                                            options.append((gain + extra, [p, q, r]))
                 gain, ps = max(options, key=lambda o: o[0])
                 if not placed:  # the first: the sub-column most tied to all the others
                     gain = float(score[v].sum())
@@ -220,8 +225,8 @@ class MarginalEngine(Engine):
         cond = cond / cond.sum(axis=1, keepdims=True)
         if len(ps) == 1:
             return cond
-        # Two parents: rows are (p, q) configurations in C order, so p's code is row // cards[q].
-        return np.repeat(cond, cards[ps[1]], axis=0)
+        # More parents: rows are parent configurations in C order, the first parent slowest.
+        return np.repeat(cond, int(np.prod([cards[q] for q in ps[1:]])), axis=0)
 
     # ------------------------------------------------------------------ sample
     def sample(self, n: int, *, seed: int, forbidden: list[np.ndarray],
