@@ -106,3 +106,43 @@ def test_audit_rejects_bad_input():
         datatwin.audit_privacy("x.csv", datatwin.Synthesizer(engine="marginal"), claimed_epsilon=1)
     with pytest.raises(datatwin.InputError, match="at least two columns"):
         datatwin.audit_privacy(df[["a"]], datatwin.Synthesizer(engine="marginal"), claimed_epsilon=1)
+
+
+# ---------------------------------------------------------------------------- the CLI
+def test_cli_audit(tmp_path, capsys):
+    import json
+
+    from datatwin.cli import main
+
+    data = tmp_path / "chain.csv"
+    _chain(800).to_csv(data, index=False)
+    out = tmp_path / "audit.json"
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", str(data), "--epsilon", "1", "--canaries", "40", "--json", str(out)])
+        raise SystemExit(0)
+    assert exc.value.code == 0
+    got = json.loads(out.read_text())
+    assert got["verdict"] == "consistent" and got["claimed_epsilon"] <= 1.0
+    assert "privacy audit" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", str(data), "--epsilon", "-1"])
+    assert exc.value.code == 1
+    assert "epsilon must be a positive" in capsys.readouterr().err
+
+
+def test_cli_audit_violation_exit_status(tmp_path, monkeypatch):
+    import dataclasses
+
+    from datatwin.cli import _app, main
+
+    real = _app.audit_privacy
+
+    def broken(*args, **kwargs):  # stands in for a fit that leaks: the CLI must say so and fail
+        return dataclasses.replace(real(*args, **kwargs), empirical_epsilon=9.0, verdict="VIOLATED")
+
+    monkeypatch.setattr(_app, "audit_privacy", broken)
+    data = tmp_path / "chain.csv"
+    _chain(600).to_csv(data, index=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", str(data), "--epsilon", "1", "--canaries", "20"])
+    assert exc.value.code == _app.AUDIT_VIOLATED

@@ -74,7 +74,7 @@ def epsilon_lower_bound(canaries: int, guesses: int, correct: int, *, delta: flo
     Example:
         >>> from datatwin.evaluation import epsilon_lower_bound
         >>> round(epsilon_lower_bound(1000, 100, 100), 2)
-        3.0
+        3.49
         >>> epsilon_lower_bound(1000, 100, 50)
         0.0
     """
