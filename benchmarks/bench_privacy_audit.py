@@ -60,7 +60,8 @@ def main() -> None:
             print(f"{name:12s} {label:28s} claimed {r.claimed_epsilon:6.3f}  lower bound {r.empirical_epsilon:6.3f}  "
                   f"guesses {r.guesses:4d}  correct {r.correct:4d}  {r.verdict}  ({rows[-1][3]:.1f} s)")
     total = time.perf_counter() - t0
-    cmd = f"PYTHONPATH=src python benchmarks/bench_privacy_audit.py --canaries {a.canaries} --seed {a.seed} --adult {a.adult} --write"
+    cmd = (f"PYTHONPATH=src python benchmarks/bench_privacy_audit.py --canaries {a.canaries} --seed {a.seed} "
+           f"--adult {a.adult} --write")
     lines = [f"## Privacy audit (one run, canaries; {dt.date.today().isoformat()})", "",
              f"Machine: {platform.node()} ({platform.machine()}, Python {platform.python_version()}); "
              f"load before: `{load_before}`; after: `{_uptime()}`. Command: `{cmd}` ({total:.0f} s in all). "
