@@ -32,7 +32,7 @@ from .constraints import (
     Unique,
     suggest_constraints,
 )
-from .evaluation import EvaluationResult, evaluate
+from .evaluation import AuditResult, EvaluationResult, audit_privacy, evaluate
 from .io import read_table, write_table
 from .metadata import ColumnMeta, Metadata
 from .pii import anonymize
@@ -41,6 +41,7 @@ from .spec import Spec, SpecError, generate, generate_to_file, iter_generate
 from .synthesizer import Synthesizer, augment, load
 
 __all__ = [
+    "AuditResult",
     "ColumnMeta",
     "ConditionError",
     "ConstraintError",
@@ -70,6 +71,7 @@ __all__ = [
     "Unique",
     "__version__",
     "anonymize",
+    "audit_privacy",
     "augment",
     "evaluate",
     "generate",
