@@ -155,3 +155,16 @@ def test_the_schedule_depends_on_the_row_count_only() -> None:
     epochs, batch, lr = engine.dp_schedule(50_000)
     assert 512 <= batch <= 2048 and 10 <= epochs <= 30 and lr > engine.learning_rate
     assert engine.dp_schedule(30)[1] <= 30
+
+
+def test_the_noise_is_the_least_the_full_grid_of_orders_allows() -> None:
+    # The search runs on a few orders first (speed); it must find what a search over all finds.
+    from datatwin._privacy import calibrate, subsampled_gaussian_rdp
+    from datatwin.engines._argn import _noise_multiplier
+
+    ledger = _ledger(epsilon=1.0)
+    q, steps = 0.03, 300
+    fast = _noise_multiplier(ledger, q, steps)
+    full = calibrate(lambda z: ledger.epsilon_with(subsampled_gaussian_rdp(z, q, steps)), ledger.epsilon, tol=1e-3)
+    assert ledger.epsilon_with(subsampled_gaussian_rdp(fast, q, steps)) <= ledger.epsilon
+    assert fast == pytest.approx(full, abs=2e-3)
