@@ -194,25 +194,31 @@ def _curve(step: dict[str, Any]) -> np.ndarray:
     return np.zeros_like(ORDERS)
 
 
-def subsampled_gaussian_rdp(noise_multiplier: float, sample_rate: float, steps: int) -> np.ndarray:
-    """RDP of ``steps`` Poisson-subsampled Gaussian steps, from opacus' analysis (the reference)."""
+def subsampled_gaussian_rdp(noise_multiplier: float, sample_rate: float, steps: int,
+                            orders: np.ndarray = ORDERS) -> np.ndarray:
+    """RDP of ``steps`` Poisson-subsampled Gaussian steps, from opacus' analysis (the reference),
+    over ``orders`` (a subset of them is cheaper: the fractional orders cost most)."""
     try:
         from opacus.accountants.analysis.rdp import compute_rdp
     except ImportError:  # pragma: no cover - the [privacy] extra is missing
         raise InputError("DP-SGD needs opacus: pip install 'datatwin[privacy]'") from None
     return np.asarray(compute_rdp(q=sample_rate, noise_multiplier=noise_multiplier, steps=steps,
-                                  orders=list(ORDERS)), dtype=np.float64)
+                                  orders=[float(a) for a in orders]), dtype=np.float64)
 
 
-def calibrate(target: Callable[[float], float], epsilon: float, lo: float = 0.3, hi: float = 50.0) -> float:
+def calibrate(target: Callable[[float], float], epsilon: float, lo: float = 0.3, hi: float = 50.0,
+              tol: float = 0.0) -> float:
     """The smallest parameter in ``[lo, hi]`` (e.g. a noise multiplier) whose ``target`` ε is
-    at most ``epsilon``, for a ``target`` that falls as the parameter grows."""
+    at most ``epsilon``, for a ``target`` that falls as the parameter grows; within ``tol`` above
+    it (the answer always meets ``epsilon``; a tolerance saves evaluations of a slow ``target``)."""
     if target(hi) > epsilon:
         raise InputError(f"a budget of epsilon={epsilon} is too small for this training schedule; raise "
                          f"epsilon, or train for fewer epochs")
     if target(lo) <= epsilon:
         return lo
     for _ in range(60):
+        if hi - lo <= tol:
+            break
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if target(mid) <= epsilon else (mid, hi)
     return hi
