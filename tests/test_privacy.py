@@ -231,3 +231,14 @@ def test_the_report_states_the_guarantee_or_its_absence(dp_model) -> None:
     assert "No formal guarantee:" in datatwin.evaluate(real, synthetic).to_html()
     with pytest.raises(datatwin.InputError, match="guarantee must be"):
         datatwin.evaluate(real, synthetic, guarantee={"eps": 1})
+
+
+def test_auto_takes_dp_sgd_argn_from_epsilon_3_and_spends_within_budget() -> None:
+    syn = datatwin.Synthesizer(privacy=datatwin.DP(5.0), random_state=0,
+                               engine_options={"dp_epochs": 2}).fit(_table(800))
+    assert syn.engine_.name == "argn"
+    spent = syn.privacy_
+    assert spent["epsilon"] <= 5.0 + 1e-9 and spent["engine"] == "argn"
+    assert any(s["mechanism"] == "subsampled_gaussian" for s in spent["steps"])
+    out = syn.sample(300, seed=1, conditions={"plan": "plus"})
+    assert out["plan"].eq("plus").all()

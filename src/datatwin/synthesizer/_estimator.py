@@ -30,7 +30,11 @@ __all__ = ["Synthesizer", "load"]
 log = logging.getLogger("datatwin")
 
 MIN_ROWS = 2
-DPSGD_MIN_EPSILON = 1e9  # engine='auto' under DP: the marginal engine below this epsilon
+# engine="auto" under DP: DP-SGD ARGN from this epsilon, or for tables wider than WIDE_COLUMNS;
+# the marginal engine otherwise (BENCHMARKS.md, "Differential privacy on adult": at epsilon 3 and
+# 10 DP-SGD keeps ML utility and fools the detector better, below it the marginal engine wins).
+DPSGD_MIN_EPSILON = 3.0
+WIDE_COLUMNS = 60
 DEFAULT_CHUNK = 100_000
 
 
@@ -135,19 +139,19 @@ class Synthesizer:
                 raise InputError(f"engine {self.engine!r} cannot train under a privacy budget; use one of "
                                  f"{engines_that_can(DIFFERENTIAL_PRIVACY)} or engine='auto'")
 
-    def _engine_name(self) -> str:
+    def _engine_name(self, n_columns: int = 0) -> str:
         if self.engine != "auto":
             return self.engine
         if self.privacy is None:
             return "argn"
         # DP-SGD pays for every step of a network; the marginal engine spends its whole budget on
         # a few tables. Where DP-SGD can train an ARGN (large epsilon) it keeps more structure.
-        if self.privacy.epsilon >= DPSGD_MIN_EPSILON and ENGINES["argn"].can(DIFFERENTIAL_PRIVACY):
+        if self.privacy.epsilon >= DPSGD_MIN_EPSILON or n_columns > WIDE_COLUMNS:
             return "argn"
         return "marginal"
 
-    def _make_engine(self) -> Engine:
-        cls = ENGINES[self._engine_name()]
+    def _make_engine(self, n_columns: int = 0) -> Engine:
+        cls = ENGINES[self._engine_name(n_columns)]
         opts = dict(self.engine_options or {})
         # The estimator's time budget reaches every engine that has one.
         if "max_training_time" in inspect.signature(cls.__init__).parameters:
@@ -155,7 +159,7 @@ class Synthesizer:
         try:
             return cls(**opts)
         except TypeError as exc:
-            raise InputError(f"engine_options for engine {self._engine_name()!r} are not valid: {exc}") from None
+            raise InputError(f"engine_options for engine {cls.name!r} are not valid: {exc}") from None
 
     # ------------------------------------------------------------------ fitted state
     # Everything fit learns is one read-only FittedModel; these views keep the familiar names.
@@ -203,7 +207,7 @@ class Synthesizer:
         ss = np.random.SeedSequence(int(self.random_state))
         enc_ss, eng_ss = ss.spawn(2)
         enc_rng = np.random.default_rng(enc_ss)
-        engine = self._make_engine()  # bad engine_options fail before any work
+        engine = self._make_engine(df.shape[1])  # bad engine_options fail before any work
 
         dp = self.privacy
         if dp is not None:
