@@ -129,6 +129,8 @@ def main() -> None:
     ap.add_argument("--work", default=str(ROOT / ".judge"))
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--peers-only", action="store_true",
+                    help="score only the --peer files; other rows come from the last run's cache")
     a = ap.parse_args()
     work = Path(a.work) / "privacy"
     work.mkdir(parents=True, exist_ok=True)
@@ -145,6 +147,9 @@ def main() -> None:
     (work / "A_domain.json").write_text(json.dumps(sizes))
     meta = public_metadata(train)
     rows: list[dict[str, object]] = []
+    # Rows of earlier runs, so peers (hours of CPU) and datatwin can be scored in separate runs.
+    cache_file = work / "rows.json"
+    cache: dict[str, dict[str, object]] = json.loads(cache_file.read_text()) if cache_file.exists() else {}
 
     def record(name: str, eps: object, synthetic: pd.DataFrame | None, codes: pd.DataFrame | None = None,
                fit_s: float | None = None, note: str = "") -> None:
@@ -161,7 +166,19 @@ def main() -> None:
         row["note"] = note
         rows.append(row)
         print(json.dumps(row), flush=True)
+        cache[f"{name}|{eps}"] = row
+        cache_file.write_text(json.dumps(cache, indent=1))
 
+    def score_peers() -> None:
+        for peer in a.peer:
+            name, path = peer.split("=", 1)
+            label, _, eps_txt = name.rpartition("_")
+            record(label, float(eps_txt), None, codes=pd.read_csv(path), note=f"codes from {path}")
+
+    if a.peers_only:
+        score_peers()
+        render(list(cache.values()), a)
+        return
     record("real half B", "-", hold, note="one real half against the other: the floor")
     shuffled = pd.DataFrame({c: train[c].to_numpy()[np.random.default_rng(i).permutation(half)]
                              for i, c in enumerate(train.columns)})
@@ -188,11 +205,8 @@ def main() -> None:
         t = time.perf_counter()
         syn = datatwin.Synthesizer(engine="argn", random_state=0).fit(train)
         record("datatwin argn (no DP)", "inf", syn.sample(half, seed=1), fit_s=time.perf_counter() - t)
-    for peer in a.peer:
-        name, path = peer.split("=", 1)
-        label, _, eps_txt = name.rpartition("_")
-        record(label, float(eps_txt), None, codes=pd.read_csv(path), note=f"codes from {path}")
-    render(rows, a)
+    score_peers()
+    render(list(cache.values()), a)
 
 
 def judge(shared: Path, work_root: Path, work: Path, synthetic: Path, label: str) -> dict[str, object]:
