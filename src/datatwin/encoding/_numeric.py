@@ -235,17 +235,53 @@ class NumericEncoder(ColumnEncoder):
     @classmethod
     def from_state(cls, name: str, meta: ColumnMeta, state: dict[str, Any],
                    arrays: dict[str, np.ndarray]) -> NumericEncoder:
-        enc = cls(name, meta, state["rare_threshold"])
+        # The state may come from an untrusted model file: every field is checked (ValueError)
+        # so that decoding never indexes past an array or emits values the file did not declare.
+        enc = cls(name, meta, _int_field(state, "rare_threshold", name, 0, 10**9))
         enc.mode_, enc.unit_, enc.has_na_ = state["mode"], state["unit"], state["has_na"]
-        enc.clip_ = tuple(state["clip"])
+        if enc.mode_ not in ("discrete", "binned") or not isinstance(enc.has_na_, bool) or not (
+                enc.unit_ is None or (isinstance(enc.unit_, str) and enc.unit_ in DT_UNITS)):
+            raise ValueError(f"numeric encoder {name!r}: mode, unit or has_na is malformed")
+        clip = state["clip"]
+        if not (isinstance(clip, list) and len(clip) == 2 and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in clip)
+                and clip[0] <= clip[1]):
+            raise ValueError(f"numeric encoder {name!r}: clip must be two finite numbers, low <= high")
+        enc.clip_ = (float(clip[0]), float(clip[1]))
         if enc.mode_ == "discrete":
-            enc.values_ = arrays["values"].astype(np.float64)
+            enc.values_ = _vector(arrays, "values", name).astype(np.float64)
+            if not len(enc.values_) or (np.diff(enc.values_) <= 0).any():
+                raise ValueError(f"numeric encoder {name!r}: values must be a non-empty increasing list")
             # Files written before counts were stored: rebalancing then treats values as equal.
-            enc.counts_ = [int(c) for c in arrays.get("counts", np.ones(len(enc.values_), dtype=np.int64))]
+            counts = arrays.get("counts", np.ones(len(enc.values_), dtype=np.int64))
+            if counts.shape != enc.values_.shape or (counts < 0).any():
+                raise ValueError(f"numeric encoder {name!r}: counts must be one count >= 0 per value")
+            enc.counts_ = [int(c) for c in counts]
         else:
-            enc.n_coarse_, enc.n_fine_ = state["n_coarse"], state["n_fine"]
-            enc.flip_ = bool(state.get("flip", False))
+            enc.n_coarse_ = _int_field(state, "n_coarse", name, 1, MAX_BINS)
+            enc.n_fine_ = _int_field(state, "n_fine", name, 1, MAX_BINS)
+            enc.flip_ = state.get("flip", False)
             enc.twin_ = state.get("twin")
-            enc.lo_, enc.hi_ = arrays["lo"].astype(np.float64), arrays["hi"].astype(np.float64)
+            if not isinstance(enc.flip_, bool) or not (enc.twin_ is None or isinstance(enc.twin_, str)):
+                raise ValueError(f"numeric encoder {name!r}: flip or twin is malformed")
+            enc.lo_, enc.hi_ = _vector(arrays, "lo", name), _vector(arrays, "hi", name)
+            if (enc.lo_.shape != enc.hi_.shape or not 1 <= len(enc.lo_) <= enc.n_coarse_ * enc.n_fine_
+                    or (enc.lo_ > enc.hi_).any()):
+                raise ValueError(f"numeric encoder {name!r}: bin edges lo/hi must be at most n_coarse x n_fine "
+                                 f"pairs with lo <= hi")
         return enc
+
+
+def _int_field(state: dict[str, Any], key: str, name: str, low: int, high: int) -> int:
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"encoder {name!r}: {key} must be an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
+def _vector(arrays: dict[str, np.ndarray], key: str, name: str) -> np.ndarray:
+    a = arrays[key]
+    if a.ndim != 1 or a.dtype.kind not in "iuf":
+        raise ValueError(f"numeric encoder {name!r}: {key} must be a 1-d array of numbers")
+    return a.astype(np.float64)
 

@@ -391,10 +391,21 @@ class Synthesizer:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Synthesizer:
         """Read a model written by :meth:`save`."""
-        params, model, n_rows = read_model(path)
+        params, model, n_rows = read_model(path, check_params=cls._check_loaded_params)
         syn = cls(**params)
         syn.model_, syn.n_rows_ = model, n_rows
         return syn
+
+    @classmethod
+    def _check_loaded_params(cls, params: dict[str, Any]) -> None:
+        """A model file's estimator parameters (untrusted): known names and allowed values."""
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise InputError(f"unknown parameter(s) {unknown}")
+        # privacy is stored as its dict form (checked when it is rebuilt), not a DP object.
+        validate_params("Synthesizer", {k: v for k, v in cls._parameter_constraints.items() if k != "privacy"},
+                        params)
+        parse_constraints(params.get("constraints"))
 
     def __repr__(self) -> str:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
