@@ -60,8 +60,39 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     return df
 
 
+def _utf16(raw: bytes) -> str | None:
+    """The text of a UTF-16 file (with a byte-order mark, or without one when every other byte of
+    its start is NUL, as in UTF-16 ASCII-range text), else None."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    else:
+        head = raw[:4096]
+        even, odd = head[0::2], head[1::2]
+        if len(head) < 4 or len(head) % 2:
+            return None
+        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            encoding = "utf-16-le"
+        elif even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            encoding = "utf-16-be"
+        else:
+            return None
+    try:
+        return raw.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return None
+
+
 def _read_csv(p: Path, sep: str) -> pd.DataFrame:
     raw = p.read_bytes()
+    utf16 = _utf16(raw)
+    if utf16 is not None:
+        import logging
+
+        logging.getLogger("datatwin").warning("%s is UTF-16 text; read it as such", p)
+        return _parse_csv(p, utf16, sep)
+    if b"\x00" in raw:
+        raise InputError(f"input file {str(p)!r} holds NUL bytes: it is a binary file, not CSV text; "
+                         f"export the table as UTF-8 CSV or Parquet")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -74,6 +105,13 @@ def _read_csv(p: Path, sep: str) -> pd.DataFrame:
         import logging
 
         logging.getLogger("datatwin").warning("%s is not UTF-8; read it as Windows-1252 (Latin-1)", p)
+    return _parse_csv(p, text, sep)
+
+
+def _parse_csv(p: Path, text: str, sep: str) -> pd.DataFrame:
+    if "\x00" in text:
+        raise InputError(f"input file {str(p)!r} holds NUL characters: it is not CSV text; "
+                         f"export the table as UTF-8 CSV or Parquet")
     header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep), [])
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
