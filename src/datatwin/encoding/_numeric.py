@@ -60,21 +60,28 @@ class NumericEncoder(ColumnEncoder):
         if self.meta.min is not None or self.meta.max is not None:  # declared bounds
             x = np.clip(x, -np.inf if self.meta.min is None else self.number(self.meta.min),
                         np.inf if self.meta.max is None else self.number(self.meta.max))
+        raw = x  # before clipping: whether a value is rare is decided on the real rows
         xs = np.sort(x)
         m = len(xs)
         k = min(self.rare_threshold, (m - 1) // 2)
         self.clip_ = (float(xs[k]), float(xs[m - 1 - k])) if m else (0.0, 0.0)
         x = np.clip(x, *self.clip_)
         uniq = np.unique(x)
-        if len(uniq) <= DISCRETE_MAX_LEVELS:
+        kept = _common_values(raw, uniq, self.rare_threshold) if len(uniq) <= DISCRETE_MAX_LEVELS else None
+        if kept is not None:
             self.mode_ = "discrete"
-            self.values_ = uniq
-            codes = np.searchsorted(uniq, x).astype(np.int32)
-            self.counts_ = [int(c) for c in np.bincount(codes, minlength=len(uniq))]
-            return [self._with_na(codes, missing, len(uniq))]
+            # Exact values are protected like categories: a value seen in fewer than
+            # rare_threshold rows is never emitted; its rows take the nearest common value.
+            x = _nearest(kept, x)
+            self.values_ = kept
+            codes = np.searchsorted(kept, x).astype(np.int32)
+            self.counts_ = [int(c) for c in np.bincount(codes, minlength=len(kept))]
+            return [self._with_na(codes, missing, len(kept))]
         self.mode_ = "binned"
         self.flip_, self.twin_ = False, None
-        n_bins = int(min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m))
+        # A bin spans at least rare_threshold rows where it can, so that on a tiny column a bin
+        # (whose edges are real values) is never one person's value.
+        n_bins = int(max(1, min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m // max(1, self.rare_threshold))))
         self.n_coarse_ = math.ceil(math.sqrt(n_bins))
         self.n_fine_ = math.ceil(n_bins / self.n_coarse_)
         n_bins = self.n_coarse_ * self.n_fine_
@@ -270,6 +277,28 @@ class NumericEncoder(ColumnEncoder):
                 raise ValueError(f"numeric encoder {name!r}: bin edges lo/hi must be at most n_coarse x n_fine "
                                  f"pairs with lo <= hi")
         return enc
+
+
+def _common_values(raw: np.ndarray, uniq: np.ndarray, rare_threshold: int) -> np.ndarray | None:
+    """The values of ``uniq`` (the clipped column's values) seen in at least ``rare_threshold``
+    real rows ``raw`` (before clipping: a clip bound is often one person's value, shared by the
+    clipped rows only); None when there is none (the column is then binned)."""
+    if not len(uniq):
+        return uniq
+    pos = np.searchsorted(uniq, raw)
+    hit = (pos < len(uniq)) & (uniq[np.minimum(pos, len(uniq) - 1)] == raw)
+    counts = np.bincount(pos[hit], minlength=len(uniq))
+    kept = uniq[counts >= rare_threshold]
+    return kept if len(kept) else None
+
+
+def _nearest(kept: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each value of ``x`` replaced by the nearest value of the sorted ``kept`` (the lower on a tie)."""
+    if not len(kept):
+        return x
+    pos = np.searchsorted(kept, x)
+    lower, upper = kept[np.clip(pos - 1, 0, len(kept) - 1)], kept[np.clip(pos, 0, len(kept) - 1)]
+    return np.where(np.abs(x - lower) <= np.abs(upper - x), lower, upper)
 
 
 def _int_field(state: dict[str, Any], key: str, name: str, low: int, high: int) -> int:

@@ -124,7 +124,7 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     for name, a in arrays.items():
         # Every array datatwin writes is finite numbers; NaN weights or bin edges would turn into
         # NaN rows (or an error deep in sampling) much later.
-        if a.dtype.kind not in "biuf" or (a.dtype.kind == "f" and not np.isfinite(a).all()):
+        if a.dtype.kind not in "iuf" or (a.dtype.kind == "f" and not np.isfinite(a).all()):
             raise ModelFileError(f"{str(p)!r}: array {name!r} holds {a.dtype} values that are not finite numbers; "
                                  f"the file is corrupt, re-create it with 'datatwin fit'")
     return manifest, arrays

@@ -38,8 +38,15 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     CSV cells that are empty are missing values; text such as ``NA`` or ``?`` is kept as is.
     A file that is not UTF-8 is read as Latin-1 when that decodes cleanly (with a warning logged).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"a table path must be a str or os.PathLike, got {type(path).__name__} {path!r}; "
+                         f"pass the path of a CSV or Parquet file")
     p = Path(path)
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise InputError(f"input file {str(p)!r} cannot be opened ({exc}); check the path") from None
+    if not exists:
         raise InputError(f"input file {str(p)!r} does not exist")
     if p.is_dir():
         raise InputError(f"input {str(p)!r} is a folder, not a file")
@@ -61,9 +68,11 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def _utf16(raw: bytes) -> str | None:
-    """The text of a UTF-16 file (with a byte-order mark, or without one when every other byte of
-    its start is NUL, as in UTF-16 ASCII-range text), else None."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    """The text of a UTF-32 file with a byte-order mark, or of a UTF-16 file (with a byte-order
+    mark, or without one when every other byte of its start is NUL, as in ASCII-range text), else None."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding = "utf-32"
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"
     else:
         head = raw[:4096]
@@ -88,7 +97,7 @@ def _read_csv(p: Path, sep: str) -> pd.DataFrame:
     if utf16 is not None:
         import logging
 
-        logging.getLogger("datatwin").warning("%s is UTF-16 text; read it as such", p)
+        logging.getLogger("datatwin").warning("%s is UTF-16/32 text; read it as such", p)
         return _parse_csv(p, utf16, sep)
     if b"\x00" in raw:
         raise InputError(f"input file {str(p)!r} holds NUL bytes: it is a binary file, not CSV text; "

@@ -165,7 +165,7 @@ def check_frame(df: Any) -> None:
     if bad:
         raise InputError(f"column names must be text; {bad[0]!r} ({type(bad[0]).__name__}) is not. "
                          f"Rename the columns, e.g. df.columns = df.columns.astype(str)")
-    for name in df.columns[df.dtypes == object]:
+    for name in [c for c in df.columns if df[c].dtype == np.dtype(object)]:
         s = df[name]
         # infer_dtype scans in C; only columns it cannot name as one scalar type are walked in Python.
         if pd.api.types.infer_dtype(s, skipna=True) not in ("mixed", "mixed-integer", "unknown-array"):

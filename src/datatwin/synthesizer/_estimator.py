@@ -30,6 +30,7 @@ __all__ = ["Synthesizer", "load"]
 log = logging.getLogger("datatwin")
 
 MIN_ROWS = 2
+SMALL_TABLE_ROWS = 50  # below: "protected mode", columns learned independently (see fit)
 DPSGD_MIN_EPSILON = 1e9  # engine='auto' under DP: the marginal engine below this epsilon
 DEFAULT_CHUNK = 100_000
 
@@ -191,6 +192,9 @@ class Synthesizer:
         _check_frame(df)
         meta = Metadata.infer(df)
         given: set[str] = set()
+        if metadata is not None and not isinstance(metadata, (Metadata, dict, str, os.PathLike)):
+            raise InputError(f"metadata must be a Metadata, its dict form or a JSON file path, got "
+                             f"{type(metadata).__name__}; see datatwin.Metadata.infer(df).to_dict() for the form")
         if metadata is not None:
             override = Metadata.load(metadata) if isinstance(metadata, (str, os.PathLike)) else metadata
             override = Metadata.from_dict(override) if isinstance(override, dict) else override
@@ -236,6 +240,14 @@ class Synthesizer:
             ledger = PrivacyLedger(float(dp.epsilon), delta, delta / 2 if thresholded else 0.0)
             rho_values = dp.value_share * ledger.total_rho() if hist else 0.0
             codes = table_encoder.fit_encode_private(df, enc_rng, ledger, rho_values)
+        if dp is None and len(df) < SMALL_TABLE_ROWS and codes.shape[1] > 1:
+            # Protected mode: in a table this small a learned row is close to one real person's
+            # row, so the engine learns each column alone (codes shuffled column by column) and
+            # no combination of a person's values is reproduced beyond chance.
+            log.warning("the table has only %d rows (< %d): columns are learned independently, so that "
+                        "synthetic rows cannot copy real people; give at least %d rows to learn how columns "
+                        "relate", len(df), SMALL_TABLE_ROWS, SMALL_TABLE_ROWS)
+            codes = np.stack([enc_rng.permutation(codes[:, j]) for j in range(codes.shape[1])], axis=1)
         units = check_constraints(table_encoder, cset, meta)[0]  # a rule that excludes everything fails now
         # Under DP, constraints learn nothing from the rows (fixed combinations are declared).
         cset.learn(df if dp is None else df.iloc[:0], units, lambda name, value: usable(table_encoder, name, value))
