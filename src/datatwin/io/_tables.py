@@ -121,7 +121,11 @@ def _parse_csv(p: Path, text: str, sep: str) -> pd.DataFrame:
     if "\x00" in text:
         raise InputError(f"input file {str(p)!r} holds NUL characters: it is not CSV text; "
                          f"export the table as UTF-8 CSV or Parquet")
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep), [])
+    try:
+        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep), [])
+    except csv.Error as exc:  # a lone carriage return inside the header, say
+        raise InputError(f"input file {str(p)!r}: its header row is not readable CSV ({exc}); "
+                         f"save it as plain CSV with one header line") from None
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise InputError(f"input file {str(p)!r} has duplicate column names {dupes}; rename them to be unique")
@@ -134,6 +138,10 @@ def _parse_csv(p: Path, text: str, sep: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[-1]
         raise InputError(f"input file {str(p)!r} has ragged rows: {msg}") from None
+    except (csv.Error, ValueError, OverflowError) as exc:  # malformed quoting, a field past the parser's limits
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+        raise InputError(f"input file {str(p)!r} is not readable CSV ({msg}); check its quoting and save it "
+                         f"as plain UTF-8 CSV") from None
 
 
 def _zero_padded_columns(text: str, sep: str, sample_rows: int = 50_000) -> list[str]:
