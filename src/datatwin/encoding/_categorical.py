@@ -6,6 +6,7 @@ a rare real value is never reproduced; missing is a code of its own.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -106,10 +107,25 @@ class CategoricalEncoder(ColumnEncoder):
     @classmethod
     def from_state(cls, name: str, meta: ColumnMeta, state: dict[str, Any],
                    arrays: dict[str, np.ndarray]) -> CategoricalEncoder:
-        enc = cls(name, meta, state["rare_threshold"])
-        enc.levels_ = list(state["levels"])
-        enc.counts_ = [int(c) for c in arrays["counts"]]
-        enc.has_rare_, enc.has_na_, enc.all_rare_ = state["has_rare"], state["has_na"], state["all_rare"]
+        # The state may come from an untrusted model file: checked field by field (ValueError).
+        rare = state["rare_threshold"]
+        if isinstance(rare, bool) or not isinstance(rare, int) or not 0 <= rare <= 10**9:
+            raise ValueError(f"categorical encoder {name!r}: rare_threshold must be an integer >= 0")
+        enc = cls(name, meta, rare)
+        levels = state["levels"]
+        if not isinstance(levels, list) or not all(
+                isinstance(x, (str, int, float, bool)) and not (isinstance(x, float) and not math.isfinite(x))
+                for x in levels) or len({(type(x).__name__, x) for x in levels}) != len(levels):
+            raise ValueError(f"categorical encoder {name!r}: levels must be a list of distinct text or numbers")
+        enc.levels_ = list(levels)
+        counts = arrays["counts"]
+        if counts.shape != (len(levels),) or counts.dtype.kind not in "iu" or (counts < 0).any():
+            raise ValueError(f"categorical encoder {name!r}: counts must be one count >= 0 per level")
+        enc.counts_ = [int(c) for c in counts]
+        flags = state["has_rare"], state["has_na"], state["all_rare"]
+        if not all(isinstance(f, bool) for f in flags) or (flags[2] and levels):
+            raise ValueError(f"categorical encoder {name!r}: has_rare, has_na and all_rare must be true/false")
+        enc.has_rare_, enc.has_na_, enc.all_rare_ = flags
         return enc
 
     def code_of(self, value: Any) -> int:

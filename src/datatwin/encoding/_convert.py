@@ -6,6 +6,7 @@ seconds, ``DT_UNITS``), so a date column's numbers stay small and its bins whole
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -16,6 +17,10 @@ from .._exceptions import InputError
 from ..metadata import EPOCH_FORMATS, ColumnMeta, offset_seconds, parse_datetime_text
 
 DT_UNITS = {"D": 86_400, "m": 60, "s": 1}
+# Dates datatwin models: inside what a nanosecond timestamp holds (1677-09-21 .. 2262-04-11).
+MIN_DATE = pd.Timestamp("1678-01-01")
+MAX_DATE = pd.Timestamp("2261-12-31 23:59:59")
+log = logging.getLogger("datatwin")
 
 
 def to_float(s: pd.Series, meta: ColumnMeta) -> tuple[np.ndarray, str | None]:
@@ -30,10 +35,25 @@ def to_float(s: pd.Series, meta: ColumnMeta) -> tuple[np.ndarray, str | None]:
                 f"column {s.name!r} is numeric but {bad} value(s) are not numbers; "
                 f"fix them or declare the column 'categorical' in the metadata"
             )
+        infinite = np.isinf(v)
+        if infinite.any():
+            # An infinity is no value a model can learn or reproduce (and would poison every
+            # quantile and bin): it is read as missing, and said so.
+            log.warning("column %r: %d infinite value(s) (inf/-inf) are treated as missing", s.name,
+                        int(infinite.sum()))
+            v = np.where(infinite, np.nan, v)
         return v, None
     ts = _to_datetime(s, meta)
-    ns = ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     valid = ~ts.isna().to_numpy()
+    if valid.any() and (ts.min() < MIN_DATE or ts.max() > MAX_DATE):
+        # Nanosecond timestamps hold 1677-2262 only; beyond, the arithmetic would wrap silently
+        # (0001-01-01 came back as 1816). Sentinels such as 9999-12-31 are the usual cause.
+        worst = ts.min() if ts.min() < MIN_DATE else ts.max()
+        raise InputError(
+            f"column {s.name!r} holds a date outside {MIN_DATE.date()} .. {MAX_DATE.date()} ({worst.date()}), "
+            f"which datatwin cannot represent; replace sentinel dates (0001-01-01, 9999-12-31) with missing "
+            f"values, or declare the column 'categorical' in the metadata")
+    ns = ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     secs = ns[valid] // 1_000_000_000
     unit = "s"
     if valid.any():
@@ -65,6 +85,11 @@ def _to_datetime(s: pd.Series, meta: ColumnMeta) -> pd.Series:
     elif meta.datetime_format:
         parsed = parse_datetime_text(s.astype("object").where(s.notna(), None), meta.datetime_format)
     else:
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            raise InputError(
+                f"column {s.name!r} holds numbers but is declared 'datetime' without a datetime_format; "
+                f"declare datetime_format 'epoch_s' or 'epoch_ms' if they count seconds or milliseconds "
+                f"since 1970, or kind 'numeric'")
         parsed = pd.to_datetime(s, errors="coerce")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)

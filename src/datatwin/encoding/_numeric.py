@@ -60,21 +60,28 @@ class NumericEncoder(ColumnEncoder):
         if self.meta.min is not None or self.meta.max is not None:  # declared bounds
             x = np.clip(x, -np.inf if self.meta.min is None else self.number(self.meta.min),
                         np.inf if self.meta.max is None else self.number(self.meta.max))
+        raw = x  # before clipping: whether a value is rare is decided on the real rows
         xs = np.sort(x)
         m = len(xs)
         k = min(self.rare_threshold, (m - 1) // 2)
         self.clip_ = (float(xs[k]), float(xs[m - 1 - k])) if m else (0.0, 0.0)
         x = np.clip(x, *self.clip_)
         uniq = np.unique(x)
-        if len(uniq) <= DISCRETE_MAX_LEVELS:
+        kept = _common_values(raw, uniq, self.rare_threshold) if len(uniq) <= DISCRETE_MAX_LEVELS else None
+        if kept is not None:
             self.mode_ = "discrete"
-            self.values_ = uniq
-            codes = np.searchsorted(uniq, x).astype(np.int32)
-            self.counts_ = [int(c) for c in np.bincount(codes, minlength=len(uniq))]
-            return [self._with_na(codes, missing, len(uniq))]
+            # Exact values are protected like categories: a value seen in fewer than
+            # rare_threshold rows is never emitted; its rows take the nearest common value.
+            x = _nearest(kept, x)
+            self.values_ = kept
+            codes = np.searchsorted(kept, x).astype(np.int32)
+            self.counts_ = [int(c) for c in np.bincount(codes, minlength=len(kept))]
+            return [self._with_na(codes, missing, len(kept))]
         self.mode_ = "binned"
         self.flip_, self.twin_ = False, None
-        n_bins = int(min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m))
+        # A bin spans at least rare_threshold rows where it can, so that on a tiny column a bin
+        # (whose edges are real values) is never one person's value.
+        n_bins = int(max(1, min(MAX_BINS, max(4, m // MIN_ROWS_PER_BIN), m // max(1, self.rare_threshold))))
         self.n_coarse_ = math.ceil(math.sqrt(n_bins))
         self.n_fine_ = math.ceil(n_bins / self.n_coarse_)
         n_bins = self.n_coarse_ * self.n_fine_
@@ -235,17 +242,75 @@ class NumericEncoder(ColumnEncoder):
     @classmethod
     def from_state(cls, name: str, meta: ColumnMeta, state: dict[str, Any],
                    arrays: dict[str, np.ndarray]) -> NumericEncoder:
-        enc = cls(name, meta, state["rare_threshold"])
+        # The state may come from an untrusted model file: every field is checked (ValueError)
+        # so that decoding never indexes past an array or emits values the file did not declare.
+        enc = cls(name, meta, _int_field(state, "rare_threshold", name, 0, 10**9))
         enc.mode_, enc.unit_, enc.has_na_ = state["mode"], state["unit"], state["has_na"]
-        enc.clip_ = tuple(state["clip"])
+        if enc.mode_ not in ("discrete", "binned") or not isinstance(enc.has_na_, bool) or not (
+                enc.unit_ is None or (isinstance(enc.unit_, str) and enc.unit_ in DT_UNITS)):
+            raise ValueError(f"numeric encoder {name!r}: mode, unit or has_na is malformed")
+        clip = state["clip"]
+        if not (isinstance(clip, list) and len(clip) == 2 and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in clip)
+                and clip[0] <= clip[1]):
+            raise ValueError(f"numeric encoder {name!r}: clip must be two finite numbers, low <= high")
+        enc.clip_ = (float(clip[0]), float(clip[1]))
         if enc.mode_ == "discrete":
-            enc.values_ = arrays["values"].astype(np.float64)
+            enc.values_ = _vector(arrays, "values", name).astype(np.float64)
+            if not len(enc.values_) or (np.diff(enc.values_) <= 0).any():
+                raise ValueError(f"numeric encoder {name!r}: values must be a non-empty increasing list")
             # Files written before counts were stored: rebalancing then treats values as equal.
-            enc.counts_ = [int(c) for c in arrays.get("counts", np.ones(len(enc.values_), dtype=np.int64))]
+            counts = arrays.get("counts", np.ones(len(enc.values_), dtype=np.int64))
+            if counts.shape != enc.values_.shape or (counts < 0).any():
+                raise ValueError(f"numeric encoder {name!r}: counts must be one count >= 0 per value")
+            enc.counts_ = [int(c) for c in counts]
         else:
-            enc.n_coarse_, enc.n_fine_ = state["n_coarse"], state["n_fine"]
-            enc.flip_ = bool(state.get("flip", False))
+            enc.n_coarse_ = _int_field(state, "n_coarse", name, 1, MAX_BINS)
+            enc.n_fine_ = _int_field(state, "n_fine", name, 1, MAX_BINS)
+            enc.flip_ = state.get("flip", False)
             enc.twin_ = state.get("twin")
-            enc.lo_, enc.hi_ = arrays["lo"].astype(np.float64), arrays["hi"].astype(np.float64)
+            if not isinstance(enc.flip_, bool) or not (enc.twin_ is None or isinstance(enc.twin_, str)):
+                raise ValueError(f"numeric encoder {name!r}: flip or twin is malformed")
+            enc.lo_, enc.hi_ = _vector(arrays, "lo", name), _vector(arrays, "hi", name)
+            if (enc.lo_.shape != enc.hi_.shape or not 1 <= len(enc.lo_) <= enc.n_coarse_ * enc.n_fine_
+                    or (enc.lo_ > enc.hi_).any()):
+                raise ValueError(f"numeric encoder {name!r}: bin edges lo/hi must be at most n_coarse x n_fine "
+                                 f"pairs with lo <= hi")
         return enc
+
+
+def _common_values(raw: np.ndarray, uniq: np.ndarray, rare_threshold: int) -> np.ndarray | None:
+    """The values of ``uniq`` (the clipped column's values) seen in at least ``rare_threshold``
+    real rows ``raw`` (before clipping: a clip bound is often one person's value, shared by the
+    clipped rows only); None when there is none (the column is then binned)."""
+    if not len(uniq):
+        return uniq
+    pos = np.searchsorted(uniq, raw)
+    hit = (pos < len(uniq)) & (uniq[np.minimum(pos, len(uniq) - 1)] == raw)
+    counts = np.bincount(pos[hit], minlength=len(uniq))
+    kept = uniq[counts >= rare_threshold]
+    return kept if len(kept) else None
+
+
+def _nearest(kept: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each value of ``x`` replaced by the nearest value of the sorted ``kept`` (the lower on a tie)."""
+    if not len(kept):
+        return x
+    pos = np.searchsorted(kept, x)
+    lower, upper = kept[np.clip(pos - 1, 0, len(kept) - 1)], kept[np.clip(pos, 0, len(kept) - 1)]
+    return np.where(np.abs(x - lower) <= np.abs(upper - x), lower, upper)
+
+
+def _int_field(state: dict[str, Any], key: str, name: str, low: int, high: int) -> int:
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"encoder {name!r}: {key} must be an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
+def _vector(arrays: dict[str, np.ndarray], key: str, name: str) -> np.ndarray:
+    a = arrays[key]
+    if a.ndim != 1 or a.dtype.kind not in "iuf":
+        raise ValueError(f"numeric encoder {name!r}: {key} must be a 1-d array of numbers")
+    return a.astype(np.float64)
 

@@ -259,6 +259,10 @@ class _Net(nn.Module):
         return torch.addmm(self.b2[gi][k, :card], h, self.w2[gi][k, :, :card])
 
 
+MAX_HIDDEN = 8192  # wider than any table needs; a bound on what a model file may ask to allocate
+MAX_THREADS = 1024
+
+
 class ARGNEngine(Engine):
     """The default engine: an any-order autoregressive network (TabularARGN-style).
 
@@ -329,6 +333,9 @@ class ARGNEngine(Engine):
             "val_fraction", "patience", "max_training_time", "fixed_order_share", "temperature", "n_threads",
             "max_grad_norm", "dp_epochs", "dp_batch_size", "dp_learning_rate")}
 
+    def check_params(self) -> None:
+        self._validate()
+
     def _validate(self) -> None:
         checks = [
             ("max_epochs", self.max_epochs, int, 0),
@@ -349,12 +356,18 @@ class ARGNEngine(Engine):
             top_ok = name == "fixed_order_share" and value == 1
             if not (isinstance(value, (int, float)) and (0.0 <= value < 1.0 or top_ok)):
                 raise InputError(f"The {name!r} parameter of ARGNEngine must be in [0, 1). Got {value!r} instead.")
-        for name, opt in (("hidden_size", self.hidden_size), ("batch_size", self.batch_size),
-                          ("n_threads", self.n_threads), ("dp_epochs", self.dp_epochs),
-                          ("dp_batch_size", self.dp_batch_size)):
-            if opt is not None and not (isinstance(opt, int) and opt >= 1):
-                raise InputError(f"The {name!r} parameter of ARGNEngine must be an int >= 1 or None. "
+        # Upper bounds too: these reach allocations and thread pools, and a model file (untrusted)
+        # could otherwise ask for a 10^9-wide network or 100000 threads.
+        for name, opt, top in (("hidden_size", self.hidden_size, MAX_HIDDEN), ("batch_size", self.batch_size, 10**7),
+                               ("n_threads", self.n_threads, MAX_THREADS), ("dp_epochs", self.dp_epochs, 10**5),
+                               ("dp_batch_size", self.dp_batch_size, 10**7)):
+            if opt is not None and not (isinstance(opt, int) and not isinstance(opt, bool) and 1 <= opt <= top):
+                raise InputError(f"The {name!r} parameter of ARGNEngine must be an int in [1, {top}] or None. "
                                  f"Got {opt!r} instead.")
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) or not (
+                0 < self.temperature <= 100):
+            raise InputError(f"The 'temperature' parameter of ARGNEngine must be a number in (0, 100]. "
+                             f"Got {self.temperature!r} instead.")
         lr = self.dp_learning_rate
         if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < math.inf):
             raise InputError(f"The 'dp_learning_rate' parameter of ARGNEngine must be a number > 0 or None. "
@@ -659,13 +672,36 @@ class ARGNEngine(Engine):
         return state, arrays
 
     def set_state(self, subcolumns: list[SubColumn], state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        # The state may come from an untrusted file: check it before anything is allocated.
+        self._validate()
+        n_columns = len({sc.column for sc in subcolumns})
+        hidden, n_cols, n_context = state.get("hidden"), state.get("n_columns"), state.get("n_context", 0)
+        for name, value, low, high in (("hidden", hidden, 1, MAX_HIDDEN), ("n_columns", n_cols, n_columns, n_columns),
+                                       ("n_context", n_context, 0, n_columns)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InputError(f"the ARGN state's {name!r} must be an int in [{low}, {high}], got {value!r}")
+        if not isinstance(state.get("history", []), list):
+            raise InputError("the ARGN state's 'history' must be a list")
         self.subcolumns_ = list(subcolumns)
-        self.hidden_, self.n_columns_ = int(state["hidden"]), int(state["n_columns"])
+        self.hidden_, self.n_columns_ = int(hidden), int(n_cols)
         self.history_ = state.get("history", [])
-        self.n_context_ = int(state.get("n_context", 0))
+        self.n_context_ = int(n_context)
+        if state.get("dp") is not None and not isinstance(state["dp"], dict):
+            raise InputError("the ARGN state's 'dp' must be an object")
         self.dp_ = dict(state["dp"]) if state.get("dp") is not None else None
-        self.net_ = _Net(self.subcolumns_, self.hidden_, self.dropout, self.n_context_)
         tensors = {k[4:]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items() if k.startswith("net.")}
+        # Built on the meta device first (no memory): the weights' shapes are compared before a
+        # real network of the declared size is allocated.
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in
+                      _Net(self.subcolumns_, self.hidden_, self.dropout, self.n_context_).state_dict().items()}
+        got = {k: tuple(v.shape) for k, v in tensors.items()}
+        if shapes != got:
+            bad = sorted(set(shapes) ^ set(got)) or sorted(k for k in shapes if shapes[k] != got[k])
+            raise InputError(f"network weights do not match the model's columns (first mismatch: {bad[0]!r})")
+        if any(t.dtype != torch.float32 for t in tensors.values()):
+            raise InputError("network weights must be float32")
+        self.net_ = _Net(self.subcolumns_, self.hidden_, self.dropout, self.n_context_)
         try:
             self.net_.load_state_dict(tensors, strict=True)
         except RuntimeError as exc:

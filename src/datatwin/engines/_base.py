@@ -55,6 +55,10 @@ class Engine:
     def get_params(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def check_params(self) -> None:
+        """Raise InputError for a parameter out of range; called before ``fit`` uses them and when
+        a model file is read (whose parameters are untrusted). Engines with parameters override it."""
+
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise NotImplementedError
 

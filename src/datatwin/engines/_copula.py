@@ -87,6 +87,24 @@ class CopulaEngine(Engine):
         return {}, arrays
 
     def set_state(self, subcolumns: list[SubColumn], state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.cards_ = arrays["cards"].astype(np.int64)
-        self.corr_ = arrays["corr"].astype(np.float64)
-        self.probs_ = [arrays[f"probs.{j}"].astype(np.float64) for j in range(len(self.cards_))]
+        # The arrays may come from an untrusted file: shapes and values are checked against the
+        # encoders' sub-columns, so sampling never indexes past a table or draws from a non-distribution.
+        s = len(subcolumns)
+        want = np.array([sc.cardinality for sc in subcolumns], dtype=np.int64)
+        if set(arrays) != {"corr", "cards", *(f"probs.{j}" for j in range(s))}:
+            raise InputError(f"the copula state must hold corr, cards and probs.0 .. probs.{s - 1}")
+        cards, corr = arrays["cards"], arrays["corr"]
+        if cards.shape != (s,) or not np.array_equal(cards, want):
+            raise InputError("the copula's cardinalities do not match the encoders")
+        if corr.shape != (s, s) or not np.allclose(corr, corr.T) or not np.allclose(np.diag(corr), 1.0, atol=1e-3):
+            raise InputError(f"the copula's correlation matrix must be symmetric {s} x {s} with a unit diagonal")
+        try:
+            np.linalg.cholesky(corr.astype(np.float64))
+        except np.linalg.LinAlgError:
+            raise InputError("the copula's correlation matrix is not positive definite") from None
+        probs = [arrays[f"probs.{j}"].astype(np.float64) for j in range(s)]
+        for j, p in enumerate(probs):
+            if p.shape != (int(want[j]),) or (p < 0).any() or abs(p.sum() - 1.0) > 1e-6:
+                raise InputError(f"the copula's probabilities of sub-column {j} are not a distribution "
+                                 f"over its {int(want[j])} codes")
+        self.cards_, self.corr_, self.probs_ = want, corr.astype(np.float64), probs

@@ -307,10 +307,15 @@ class MarginalEngine(Engine):
             raise InputError("the marginal engine's tables do not match the encoders")
         self.order_ = [int(v) for v in state["order"]]
         self.parents_ = [[int(p) for p in ps] for ps in state["parents"]]
+        # Untrusted file: a permutation of the sub-columns, each parent drawn before its child.
+        if sorted(self.order_) != list(range(len(self.cards_))) or len(self.parents_) != len(self.order_) or any(
+                p not in self.order_[:i] for i, ps in enumerate(self.parents_) for p in ps):
+            raise InputError("the marginal engine's order or parents are malformed")
         self.tables_ = [arrays[f"table.{i}"].astype(np.float64) for i in range(len(self.order_))]
         for v, ps, t in zip(self.order_, self.parents_, self.tables_, strict=True):
             rows = int(np.prod([self.cards_[p] for p in ps])) if ps else 1
-            if t.shape != (rows, self.cards_[v]) or not np.isfinite(t).all() or (t < 0).any():
+            if (t.shape != (rows, self.cards_[v]) or not np.isfinite(t).all() or (t < 0).any()
+                    or (t.sum(axis=1) <= 0).any()):
                 raise InputError(f"the marginal engine's table for sub-column {v} is malformed")
 
 

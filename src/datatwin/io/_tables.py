@@ -38,8 +38,15 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     CSV cells that are empty are missing values; text such as ``NA`` or ``?`` is kept as is.
     A file that is not UTF-8 is read as Latin-1 when that decodes cleanly (with a warning logged).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"a table path must be a str or os.PathLike, got {type(path).__name__} {path!r}; "
+                         f"pass the path of a CSV or Parquet file")
     p = Path(path)
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise InputError(f"input file {str(p)!r} cannot be opened ({exc}); check the path") from None
+    if not exists:
         raise InputError(f"input file {str(p)!r} does not exist")
     if p.is_dir():
         raise InputError(f"input {str(p)!r} is a folder, not a file")
@@ -60,8 +67,41 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     return df
 
 
+def _utf16(raw: bytes) -> str | None:
+    """The text of a UTF-32 file with a byte-order mark, or of a UTF-16 file (with a byte-order
+    mark, or without one when every other byte of its start is NUL, as in ASCII-range text), else None."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding = "utf-32"
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    else:
+        head = raw[:4096]
+        even, odd = head[0::2], head[1::2]
+        if len(head) < 4 or len(head) % 2:
+            return None
+        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            encoding = "utf-16-le"
+        elif even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            encoding = "utf-16-be"
+        else:
+            return None
+    try:
+        return raw.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return None
+
+
 def _read_csv(p: Path, sep: str) -> pd.DataFrame:
     raw = p.read_bytes()
+    utf16 = _utf16(raw)
+    if utf16 is not None:
+        import logging
+
+        logging.getLogger("datatwin").warning("%s is UTF-16/32 text; read it as such", p)
+        return _parse_csv(p, utf16, sep)
+    if b"\x00" in raw:
+        raise InputError(f"input file {str(p)!r} holds NUL bytes: it is a binary file, not CSV text; "
+                         f"export the table as UTF-8 CSV or Parquet")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -74,7 +114,18 @@ def _read_csv(p: Path, sep: str) -> pd.DataFrame:
         import logging
 
         logging.getLogger("datatwin").warning("%s is not UTF-8; read it as Windows-1252 (Latin-1)", p)
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep), [])
+    return _parse_csv(p, text, sep)
+
+
+def _parse_csv(p: Path, text: str, sep: str) -> pd.DataFrame:
+    if "\x00" in text:
+        raise InputError(f"input file {str(p)!r} holds NUL characters: it is not CSV text; "
+                         f"export the table as UTF-8 CSV or Parquet")
+    try:
+        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep), [])
+    except csv.Error as exc:  # a lone carriage return inside the header, say
+        raise InputError(f"input file {str(p)!r}: its header row is not readable CSV ({exc}); "
+                         f"save it as plain CSV with one header line") from None
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise InputError(f"input file {str(p)!r} has duplicate column names {dupes}; rename them to be unique")
@@ -87,6 +138,10 @@ def _read_csv(p: Path, sep: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[-1]
         raise InputError(f"input file {str(p)!r} has ragged rows: {msg}") from None
+    except (csv.Error, ValueError, OverflowError) as exc:  # malformed quoting, a field past the parser's limits
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+        raise InputError(f"input file {str(p)!r} is not readable CSV ({msg}); check its quoting and save it "
+                         f"as plain UTF-8 CSV") from None
 
 
 def _zero_padded_columns(text: str, sep: str, sample_rows: int = 50_000) -> list[str]:

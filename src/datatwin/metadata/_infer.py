@@ -69,8 +69,9 @@ class Counts:
 
 
 def is_whole(values: np.ndarray) -> bool:
-    """Every (non-missing, float64) value is a whole number."""
-    return bool(np.all(values == np.round(values)))
+    """Every (non-missing, float64) value is a whole number; infinities, read as missing, aside."""
+    finite = values[np.isfinite(values)]
+    return bool(np.all(finite == np.round(finite)))
 
 
 def decimals_of(values: np.ndarray, max_decimals: int = 10) -> int | None:
@@ -192,4 +193,4 @@ def _is_sequential(vals: np.ndarray) -> bool:
 
 
 def _num_text(v: float, integer: bool) -> str:
-    return str(int(v)) if integer else repr(float(v))
+    return str(int(v)) if integer and np.isfinite(v) else repr(float(v))

@@ -13,13 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .._exceptions import MetadataError
+from .._exceptions import InputError, MetadataError
 from ._column import ColumnMeta
 from ._infer import explain_column
 
-__all__ = ["METADATA_FORMAT_VERSION", "Metadata"]
+__all__ = ["METADATA_FORMAT_VERSION", "Metadata", "check_frame"]
 
 METADATA_FORMAT_VERSION = 1
 
@@ -107,6 +108,7 @@ class Metadata:
     @classmethod
     def infer(cls, df: pd.DataFrame) -> Metadata:
         """Detect each column's kind and format from the data (:meth:`reasons` says why)."""
+        check_frame(df)
         return cls({str(c): explain_column(df[c])[0] for c in df.columns})
 
     @staticmethod
@@ -145,3 +147,31 @@ class Metadata:
 
     def kinds(self) -> dict[str, str]:
         return {name: c.kind for name, c in self.columns.items()}
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset, np.ndarray)
+
+
+def check_frame(df: Any) -> None:
+    """A table datatwin can read: a DataFrame, text column names (flat, distinct), and cells that
+    are scalars rather than lists or dicts (which no column kind can model)."""
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame (or a CSV/Parquet path), got {type(df).__name__}; "
+                         f"load the table with pandas or datatwin.read_table first")
+    if isinstance(df.columns, pd.MultiIndex):
+        raise InputError("the table has multi-level column names; flatten them first, e.g. "
+                         "df.columns = ['_'.join(map(str, c)) for c in df.columns]")
+    bad = [c for c in df.columns if not isinstance(c, str)]
+    if bad:
+        raise InputError(f"column names must be text; {bad[0]!r} ({type(bad[0]).__name__}) is not. "
+                         f"Rename the columns, e.g. df.columns = df.columns.astype(str)")
+    for name in [c for c in df.columns if df[c].dtype == np.dtype(object)]:
+        s = df[name]
+        # infer_dtype scans in C; only columns it cannot name as one scalar type are walked in Python.
+        if pd.api.types.infer_dtype(s, skipna=True) not in ("mixed", "mixed-integer", "unknown-array"):
+            continue
+        hit = next((v for v in s.to_numpy() if isinstance(v, _CONTAINERS)), None)
+        if hit is not None:
+            raise InputError(f"column {name!r} holds {type(hit).__name__} values (e.g. {str(hit)[:40]!r}), which "
+                             f"datatwin cannot model; flatten them into separate columns or convert them to text "
+                             f"(df[{name!r}] = df[{name!r}].astype(str))")

@@ -51,6 +51,15 @@ def anonymize(df: pd.DataFrame, metadata: Metadata | dict[str, Any] | None = Non
     """
     if not isinstance(scrub_text, bool):
         raise InputError(f"scrub_text must be True or False, got {scrub_text!r}")
+    if key is not None and not isinstance(key, str):
+        raise InputError(f"anonymize: key must be text (a secret that fixes each real value's fake) or None, "
+                         f"got {type(key).__name__} {key!r}; pass e.g. key='my-secret'")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"anonymize: seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(locale, str):
+        raise InputError(f"anonymize: locale must be a Faker locale name such as 'en_US', got {locale!r}")
+    if metadata is not None and not isinstance(metadata, (Metadata, dict)):
+        raise InputError(f"anonymize: metadata must be a Metadata or its dict form, got {type(metadata).__name__}")
     meta = Metadata.infer(df)
     if metadata is not None:
         meta = meta.update(metadata)

@@ -30,6 +30,7 @@ __all__ = ["Synthesizer", "load"]
 log = logging.getLogger("datatwin")
 
 MIN_ROWS = 2
+SMALL_TABLE_ROWS = 50  # below: "protected mode", columns learned independently (see fit)
 # engine="auto" under DP: DP-SGD ARGN from this epsilon, or for tables wider than WIDE_COLUMNS;
 # the marginal engine otherwise (BENCHMARKS.md, "Differential privacy on adult": at epsilon 3 and
 # 10 DP-SGD keeps ML utility and fools the detector better, below it the marginal engine wins).
@@ -195,6 +196,9 @@ class Synthesizer:
         _check_frame(df)
         meta = Metadata.infer(df)
         given: set[str] = set()
+        if metadata is not None and not isinstance(metadata, (Metadata, dict, str, os.PathLike)):
+            raise InputError(f"metadata must be a Metadata, its dict form or a JSON file path, got "
+                             f"{type(metadata).__name__}; see datatwin.Metadata.infer(df).to_dict() for the form")
         if metadata is not None:
             override = Metadata.load(metadata) if isinstance(metadata, (str, os.PathLike)) else metadata
             override = Metadata.from_dict(override) if isinstance(override, dict) else override
@@ -240,6 +244,14 @@ class Synthesizer:
             ledger = PrivacyLedger(float(dp.epsilon), delta, delta / 2 if thresholded else 0.0)
             rho_values = dp.value_share * ledger.total_rho() if hist else 0.0
             codes = table_encoder.fit_encode_private(df, enc_rng, ledger, rho_values)
+        if dp is None and len(df) < SMALL_TABLE_ROWS and codes.shape[1] > 1:
+            # Protected mode: in a table this small a learned row is close to one real person's
+            # row, so the engine learns each column alone (codes shuffled column by column) and
+            # no combination of a person's values is reproduced beyond chance.
+            log.warning("the table has only %d rows (< %d): columns are learned independently, so that "
+                        "synthetic rows cannot copy real people; give at least %d rows to learn how columns "
+                        "relate", len(df), SMALL_TABLE_ROWS, SMALL_TABLE_ROWS)
+            codes = np.stack([enc_rng.permutation(codes[:, j]) for j in range(codes.shape[1])], axis=1)
         units = check_constraints(table_encoder, cset, meta)[0]  # a rule that excludes everything fails now
         # Under DP, constraints learn nothing from the rows (fixed combinations are declared).
         cset.learn(df if dp is None else df.iloc[:0], units, lambda name, value: usable(table_encoder, name, value))
@@ -395,10 +407,21 @@ class Synthesizer:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Synthesizer:
         """Read a model written by :meth:`save`."""
-        params, model, n_rows = read_model(path)
+        params, model, n_rows = read_model(path, check_params=cls._check_loaded_params)
         syn = cls(**params)
         syn.model_, syn.n_rows_ = model, n_rows
         return syn
+
+    @classmethod
+    def _check_loaded_params(cls, params: dict[str, Any]) -> None:
+        """A model file's estimator parameters (untrusted): known names and allowed values."""
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise InputError(f"unknown parameter(s) {unknown}")
+        # privacy is stored as its dict form (checked when it is rebuilt), not a DP object.
+        validate_params("Synthesizer", {k: v for k, v in cls._parameter_constraints.items() if k != "privacy"},
+                        params)
+        parse_constraints(params.get("constraints"))
 
     def __repr__(self) -> str:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
