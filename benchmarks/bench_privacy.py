@@ -177,6 +177,10 @@ def main() -> None:
 
     if a.peers_only:
         score_peers()
+        for key, row in cache.items():  # rows scored before the judge's keys were read from its JSON
+            score = work / f"score_{row['generator']}_{row['epsilon']}.json"
+            if score.exists():
+                cache[key] = {**{k: v for k, v in row.items() if k != "note"}, **judged(score), "note": row["note"]}
         render(list(cache.values()), a)
         return
     record("real half B", "-", hold, note="one real half against the other: the floor")
@@ -209,16 +213,23 @@ def main() -> None:
     render(list(cache.values()), a)
 
 
+JUDGE_KEYS = ("quality", "detection_auc", "tstr_auc", "delta_auc", "dcr_share", "exact_copy_rate")
+
+
 def judge(shared: Path, work_root: Path, work: Path, synthetic: Path, label: str) -> dict[str, object]:
     jpy = work_root / "venv" / "bin" / "python"
     out = work / f"score_{label}.json"
     cmd = [str(jpy), str(shared / "bench" / "judge.py"), "score", "--train", str(work / "A.csv"), "--holdout",
            str(work / "B.csv"), "--synthetic", str(synthetic), "--target", "income", "--label", label, "--out",
            str(out)]
-    last = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    figures = dict(kv.split("=") for kv in last.split())
-    keep = ("quality", "detection_auc", "tstr_delta", "dcr_share_closer_to_train", "exact_copies")
-    return {k: figures[k] for k in keep if k in figures}
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return judged(out)
+
+
+def judged(score: Path) -> dict[str, object]:
+    """The judge's headline figures from its JSON (the trtr_auc of the same split is in the note)."""
+    summary = json.loads(score.read_text())["summary"]
+    return {k: summary.get(k) for k in JUDGE_KEYS}
 
 
 def render(rows: list[dict[str, object]], a: argparse.Namespace) -> None:
