@@ -39,6 +39,7 @@ __all__ = ["MarginalEngine"]
 
 SHARES = (0.1, 0.15, 0.75)  # one-way, two-way, families
 MAX_PAIRS = 1500
+RAKE_ROUNDS, RAKE_ROWS = 3, 200_000
 BATCH = 8192  # rows sampled at once (memory: BATCH x candidates x widest table row)
 
 
@@ -135,6 +136,16 @@ class MarginalEngine(Engine):
 
         # 4. family marginals -> conditional tables
         tables = []
+        # Every measurement that covers a sub-column also estimates its one-way marginal (summed
+        # over the other columns, with the summed noise): averaged by inverse variance, they give
+        # a better one-way marginal than any alone, which the network is raked to at the end.
+        est_sum = [raw_one[j] / max(s1, 1e-12) ** 2 for j in range(s)]
+        est_w = [np.full(cards[j], 1.0 / max(s1, 1e-12) ** 2) for j in range(s)]
+        for (a, b), joint in raw_two.items():
+            for j, axis, other in ((a, 1, b), (b, 0, a)):
+                var = s2 ** 2 * cards[other]
+                est_sum[j] = est_sum[j] + joint.sum(axis=axis) / max(var, 1e-12)
+                est_w[j] = est_w[j] + 1.0 / max(var, 1e-12)
         sizes = np.array([float(np.prod([cards[j] for j in [*ps, v]])) for v, ps in zip(order, parents, strict=True)])
         # Larger tables get more of the budget: with L1 error ~ cells x sigma, sigma ~ cells^(-1/3)
         # minimises the total error for a fixed rho (sum of 1 / (2 sigma^2)).
@@ -143,6 +154,9 @@ class MarginalEngine(Engine):
         for (v, ps), s_fam in zip(zip(order, parents, strict=True), sigmas, strict=True):
             fam = [*ps, v]
             counts = _joint(codes, fam, cards) + _noise(rng, s_fam, int(np.prod([cards[j] for j in fam])))
+            n_rows = len(counts) // cards[v]
+            est_sum[v] = est_sum[v] + counts.reshape(-1, cards[v]).sum(axis=0) / max(s_fam ** 2 * n_rows, 1e-12)
+            est_w[v] = est_w[v] + 1.0 / max(s_fam ** 2 * n_rows, 1e-12)
             earlier, s_earlier = (raw_one[v], s1) if not ps else (raw_two.get((min(ps[0], v), max(ps[0], v))), s2)
             if len(ps) <= 1 and earlier is not None and s_fam > 0:
                 if ps and ps[0] > v:
@@ -161,8 +175,26 @@ class MarginalEngine(Engine):
             # One Gaussian step of L2 sensitivity 1 per family: rho = sum of 1 / (2 sigma_i^2).
             privacy.gaussian("engine: family marginals", 1.0 / math.sqrt(sum(1.0 / sg ** 2 for sg in sigmas)))
         self.order_, self.parents_, self.tables_ = order, parents, tables
+        if privacy is not None:
+            target = [_normalise(np.where(present[j], _project(est_sum[j] / est_w[j], n), 0.0)) for j in range(s)]
+            self._rake(target, rng)
         report(progress, "fit", 4, 4)
         return self
+
+    def _rake(self, target: list[np.ndarray], rng: np.random.Generator, rounds: int = RAKE_ROUNDS,
+              m: int = RAKE_ROWS) -> None:
+        """Scale each conditional table by target / current one-way marginal (the network's own,
+        estimated from ``m`` sampled rows), a few rounds: post-processing that makes the
+        network's one-way marginals agree with the best estimate of them."""
+        for _ in range(rounds):
+            cdfs = [np.cumsum(t, axis=1) for t in self.tables_]
+            drawn, _ = self._draw(m, rng, cdfs, {}, {})
+            for i, v in enumerate(self.order_):
+                now = np.bincount(drawn[:, v], minlength=self.cards_[v]) / m
+                ratio = np.where(now > 0, target[v] / np.maximum(now, 1e-12), 1.0)
+                t = self.tables_[i] * ratio[None, :]
+                total = t.sum(axis=1, keepdims=True)
+                self.tables_[i] = np.where(total > 0, t / np.where(total > 0, total, 1.0), self.tables_[i])
 
     def _structure(self, score: np.ndarray, cards: list[int], max_cells: float) -> tuple[list[int], list[list[int]]]:
         """Greedy network: each step places the sub-column (with up to two placed parents) that
