@@ -13,6 +13,7 @@ Writing is deterministic (fixed timestamps, sorted keys), so the same model give
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -53,15 +54,19 @@ def write_model_file(path: str | os.PathLike[str], manifest: dict[str, Any], arr
         _entry(zf, "SHA256SUMS", sums.encode())
 
 
-def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_model_file(path: str | os.PathLike[str] | bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The manifest and arrays of a model file, given its path or its bytes (as shipped to a worker)."""
     from safetensors.numpy import load
 
-    p = Path(path)
-    if not p.is_file():
-        raise ModelFileError(f"model file {str(p)!r} does not exist")
+    if isinstance(path, bytes):
+        p, source = Path("<model bytes>"), io.BytesIO(path)  # named in messages like a path
+    else:
+        p = source = Path(path)
+        if not p.is_file():
+            raise ModelFileError(f"model file {str(p)!r} does not exist")
     hint = "it is not a datatwin model file (create one with 'datatwin fit')"
     try:
-        with zipfile.ZipFile(p) as zf:
+        with zipfile.ZipFile(source) as zf:
             names = set(zf.namelist())
             if not {"manifest.json", "arrays.safetensors", "SHA256SUMS"} <= names:
                 raise ModelFileError(f"{str(p)!r}: {hint}")

@@ -49,15 +49,17 @@ def save_model(path: str | os.PathLike[str], params: dict[str, Any], model: Fitt
     write_model_file(path, plain(manifest), arrays)
 
 
-def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], FittedModel, int]:
-    """The estimator parameters, the fitted model and the training row count stored at ``path``."""
+def read_model(path: str | os.PathLike[str] | bytes) -> tuple[dict[str, Any], FittedModel, int]:
+    """The estimator parameters, the fitted model and the training row count stored at ``path``
+    (or in the bytes of a model file)."""
     manifest, arrays = read_model_file(path)
     try:
         return _from_manifest(manifest, arrays)
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        raise ModelFileError(f"{str(path)!r} is not a consistent datatwin model "
+        name = "<model bytes>" if isinstance(path, bytes) else str(path)
+        raise ModelFileError(f"{name!r} is not a consistent datatwin model "
                              f"({type(exc).__name__}: {exc}); re-create it with 'datatwin fit'") from None
 
 
