@@ -162,12 +162,30 @@ def _write_part_task(i: int, ref: ModelBytes, job: SampleJob, folder: str, fmt: 
     return i, rows, stats
 
 
+def local_workers(scheduler: Any) -> int:
+    """The worker count of ``"local:N"`` (0 for a client, an address or None); refuses malformed values
+    before anything is drawn or written."""
+    distributed = import_dask("sampling on a Dask cluster")
+    if scheduler is None or isinstance(scheduler, distributed.Client):
+        return 0
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise InputError(f"scheduler must be a distributed.Client, an address such as 'tcp://host:8786', or "
+                         f"'local:N'; got {scheduler!r}")
+    if scheduler != "local" and not scheduler.startswith("local:"):
+        return 0
+    workers = scheduler.partition(":")[2] or str(os.cpu_count() or 1)
+    if not workers.isdigit() or int(workers) < 1:
+        raise InputError(f"scheduler {scheduler!r}: write local:N with N a positive number of workers")
+    return int(workers)
+
+
 def connect(scheduler: Any) -> tuple[Any, list[Any]]:
     """A Dask client for ``scheduler`` and what to close after: a ``distributed.Client`` is used as
     it is; ``"local:4"`` starts a local cluster of 4 single-threaded worker processes (``"local"``:
     one per core); any other text is a scheduler address such as ``"tcp://host:8786"``; ``None``
     takes the client already running in this process."""
     distributed = import_dask("sampling on a Dask cluster")
+    workers = local_workers(scheduler)
     if isinstance(scheduler, distributed.Client):
         return scheduler, []
     if scheduler is None:
@@ -176,15 +194,12 @@ def connect(scheduler: Any) -> tuple[Any, list[Any]]:
         except ValueError:
             raise InputError("no Dask client is running; pass scheduler='tcp://host:8786' (a running scheduler) "
                              "or 'local:4' (a local cluster of 4 workers)") from None
-    if not isinstance(scheduler, str) or not scheduler.strip():
-        raise InputError(f"scheduler must be a distributed.Client, an address such as 'tcp://host:8786', or "
-                         f"'local:N'; got {scheduler!r}")
-    if scheduler == "local" or scheduler.startswith("local:"):
-        workers = scheduler.partition(":")[2] or str(os.cpu_count() or 1)
-        if not workers.isdigit() or int(workers) < 1:
-            raise InputError(f"scheduler {scheduler!r}: write local:N with N a positive number of workers")
-        cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
+    if workers:
+        # No dashboard; the scheduler's small HTTP server (health checks) takes a free port
+        # rather than 8787, which another cluster on the machine may hold.
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None,
+                                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         client = distributed.Client(cluster)
         return client, [client, cluster]
     try:
@@ -200,6 +215,7 @@ def sample_to_dataset(syn: Synthesizer, n: int, folder: str | os.PathLike[str], 
                       format: str, progress: ProgressCallback | None) -> int:
     """See :meth:`Synthesizer.sample_to_dataset`."""
     import_dask("sample_to_dataset")
+    local_workers(scheduler)
     if format not in ("parquet", "csv"):
         raise InputError(f"format must be 'parquet' or 'csv', got {format!r}")
     job, meta = _job(syn, n, seed, conditions, rebalance, boost, partition_size)
@@ -244,7 +260,7 @@ def _run_parts(client: Any, ref: ModelBytes, job: SampleJob, todo: list[int], fo
     futures = client.map(_write_part_task, todo, ref=model_future, job=job, folder=folder, fmt=fmt, schema=schema,
                          pure=False)
     try:
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             i, rows, part_stats = future.result()
             manifest.mark(i)
             for k, v in part_stats.items():
