@@ -31,10 +31,11 @@ def cli(*args):
     return exc.value.code
 
 
-def local_cluster(workers):
+def local_cluster(workers, processes=True):
     # No dashboard; the scheduler's health-check HTTP server on a free port, not a busy 8787.
-    return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                    dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+    return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, host="127.0.0.1",
+                                    protocol="tcp://", dashboard_address=None,
+                                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,9 @@ def test_a_dataset_is_the_same_bytes_on_one_or_two_workers(models, client, tmp_p
     syn, _ = models["argn"]
     events = []
     assert syn.sample_to_dataset(N, tmp_path / "two", seed=SEED, scheduler=client, progress=events.append) == N
-    with local_cluster(1) as cluster, distributed.Client(cluster, set_as_default=False) as one:
+    # The lone worker runs in this process (no second process start-up to pay for): the parts are the
+    # same bytes whether drawn here or in the two worker processes.
+    with local_cluster(1, processes=False) as cluster, distributed.Client(cluster, set_as_default=False) as one:
         syn.sample_to_dataset(N, tmp_path / "one", seed=SEED, scheduler=one)
     two = part_bytes(tmp_path / "two")
     assert list(two) == ["part-000000.parquet", "part-000001.parquet"]
@@ -153,7 +156,7 @@ def test_a_rerun_of_another_sample_into_the_folder_is_refused(models, client, tm
 
 def test_kill_9_of_the_driver_then_a_rerun_gives_the_whole_identical_dataset(models, client, tmp_path):
     syn, path = models["copula"]
-    n, out = 600_000, tmp_path / "killed"
+    n, out = 400_000, tmp_path / "killed"
     address = client.scheduler.address
     cmd = [sys.executable, "-m", "datatwin", "sample", str(path), "-n", str(n), "-o", str(out), "--seed", "7",
            "--scheduler", address]
@@ -170,17 +173,17 @@ def test_kill_9_of_the_driver_then_a_rerun_gives_the_whole_identical_dataset(mod
     assert not record["complete"], "the driver finished before it was killed; nothing was resumed"
     assert cli("sample", str(path), "-n", str(n), "-o", str(out), "--seed", "7", "--scheduler", address) == 0
     record = json.loads(manifest.read_text())
-    assert record["complete"] and record["finished"] == [[0, 6]]
+    assert record["complete"] and record["finished"] == [[0, 4]]
     pd.testing.assert_frame_equal(pd.read_parquet(out), syn.sample(n, seed=7))
 
 
 def test_cli_with_a_local_cluster(models, tmp_path, capsys):
     syn, path = models["argn"]
     out = tmp_path / "out"
-    assert cli("sample", str(path), "-n", "120000", "-o", str(out), "--format", "parquet", "--scheduler", "local:2",
-               "--partition-size", "40000", "--where", "plan=gold") == 0
-    assert "120,000 synthetic rows written" in capsys.readouterr().err
-    pd.testing.assert_frame_equal(pd.read_parquet(out), syn.sample(120_000, seed=0, conditions={"plan": "gold"}))
+    assert cli("sample", str(path), "-n", "30000", "-o", str(out), "--format", "parquet", "--scheduler", "local:2",
+               "--partition-size", "10000", "--where", "plan=gold") == 0
+    assert "30,000 synthetic rows written" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(pd.read_parquet(out), syn.sample(30_000, seed=0, conditions={"plan": "gold"}))
     assert sorted(p.name for p in out.iterdir())[:2] == ["_datatwin_manifest.json", "part-000000.parquet"]
     for args, message in ((("--partition-size", "10"), "add --scheduler"),
                           (("--format", "csv"), "does not match the output"),
