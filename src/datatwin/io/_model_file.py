@@ -58,6 +58,7 @@ def read_model_file(path: str | os.PathLike[str] | bytes) -> tuple[dict[str, Any
     """The manifest and arrays of a model file, given its path or its bytes (as shipped to a worker)."""
     from safetensors.numpy import load
 
+    source: Path | io.BytesIO
     if isinstance(path, bytes):
         p, source = Path("<model bytes>"), io.BytesIO(path)  # named in messages like a path
     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -183,7 +184,7 @@ class DatasetManifest:
         self._saved = 0.0
 
     @classmethod
-    def open(cls, folder: str | Path, identity: dict[str, Any], n_parts: int, fmt: str) -> DatasetManifest:
+    def open(cls, folder: str | os.PathLike[str], identity: dict[str, Any], n_parts: int, fmt: str) -> DatasetManifest:
         """Open (or start) the record in ``folder``, creating the folder if its parent exists."""
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
