@@ -148,6 +148,10 @@ def test_a_rerun_of_another_sample_into_the_folder_is_refused(models, client, tm
         assert what in str(exc.value)
     with pytest.raises(datatwin.OutputError, match="model_sha256"):
         models["copula"][0].sample_to_dataset(1000, out, seed=1, scheduler=client, partition_size=400)
+    syn.sample_to_dataset(1000, tmp_path / "csv", seed=1, scheduler=client, partition_size=400, format="csv")
+    parts = sorted((tmp_path / "csv").glob("part-*.csv"))
+    back = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+    assert len(parts) == 3 and list(back.columns) == list(syn.columns_) and len(back) == 1000
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(datatwin.OutputError, match="no datatwin manifest"):
@@ -156,7 +160,7 @@ def test_a_rerun_of_another_sample_into_the_folder_is_refused(models, client, tm
 
 def test_kill_9_of_the_driver_then_a_rerun_gives_the_whole_identical_dataset(models, client, tmp_path):
     syn, path = models["copula"]
-    n, out = 400_000, tmp_path / "killed"
+    n, out = 600_000, tmp_path / "killed"
     address = client.scheduler.address
     cmd = [sys.executable, "-m", "datatwin", "sample", str(path), "-n", str(n), "-o", str(out), "--seed", "7",
            "--scheduler", address]
@@ -173,7 +177,7 @@ def test_kill_9_of_the_driver_then_a_rerun_gives_the_whole_identical_dataset(mod
     assert not record["complete"], "the driver finished before it was killed; nothing was resumed"
     assert cli("sample", str(path), "-n", str(n), "-o", str(out), "--seed", "7", "--scheduler", address) == 0
     record = json.loads(manifest.read_text())
-    assert record["complete"] and record["finished"] == [[0, 4]]
+    assert record["complete"] and record["finished"] == [[0, 6]]
     pd.testing.assert_frame_equal(pd.read_parquet(out), syn.sample(n, seed=7))
 
 

@@ -199,7 +199,12 @@ class DatasetManifest:
             if others:
                 raise OutputError(f"folder {str(folder)!r} already holds files ({others[0]!r}, ...) and no datatwin "
                                   f"manifest; write the dataset to an empty or new folder")
-            return cls(folder, identity, n_parts, set())
+            # Saved before any part exists: a run killed before its first part was recorded must
+            # find its folder again, parts finished by workers included, not a folder of strangers.
+            new = cls(folder, identity, n_parts, set())
+            new.save()
+            new._saved = 0.0  # and the first finished part is recorded at once
+            return new
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
             recorded = {k: old[k] for k in identity}

@@ -215,10 +215,10 @@ def connect(scheduler: Any) -> tuple[Any, list[Any]]:
                              "or 'local:4' (a local cluster of 4 workers)") from None
     if workers:
         cluster = local_cluster(workers)
-        client = distributed.Client(cluster)
+        client = distributed.Client(cluster, set_as_default=False)
         return client, [client, cluster]
     try:
-        client = distributed.Client(scheduler, timeout="30s")
+        client = distributed.Client(scheduler, timeout="30s", set_as_default=False)
     except OSError as exc:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start it with "
                          f"'dask scheduler' or check the address") from None
