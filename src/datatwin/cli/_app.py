@@ -192,7 +192,8 @@ def sample(
             raise InputError("--partition-size sets the parts of a --scheduler dataset; add --scheduler, or leave "
                              "it out")
         check_table_suffix(output)
-        if fmt is not None and output.suffix.lower().lstrip(".").replace("pq", "parquet") != fmt:
+        suffix_format = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".txt": "csv"}
+        if fmt is not None and suffix_format.get(output.suffix.lower()) != fmt:
             raise InputError(f"--format {fmt} does not match the output {str(output)!r}; name the file *.{fmt} "
                              f"(without --scheduler the suffix decides the format)")
         check_output(output, (model,))
