@@ -19,6 +19,7 @@ from ._exceptions import (
     OutputError,
     SchemaError,
 )
+from ._privacy import DP
 from ._progress import ProgressEvent
 from ._version import __version__
 from .constraints import (
@@ -31,7 +32,7 @@ from .constraints import (
     Unique,
     suggest_constraints,
 )
-from .evaluation import EvaluationResult, evaluate
+from .evaluation import AuditResult, EvaluationResult, audit_privacy, evaluate
 from .io import read_table, write_table
 from .metadata import ColumnMeta, Metadata
 from .pii import anonymize
@@ -40,9 +41,11 @@ from .spec import Spec, SpecError, generate, generate_to_file, iter_generate
 from .synthesizer import Synthesizer, augment, load
 
 __all__ = [
+    "AuditResult",
     "ColumnMeta",
     "ConditionError",
     "ConstraintError",
+    "DP",
     "DatabaseError",
     "DatabaseSynthesizer",
     "DatatwinError",
@@ -68,6 +71,7 @@ __all__ = [
     "Unique",
     "__version__",
     "anonymize",
+    "audit_privacy",
     "augment",
     "evaluate",
     "generate",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
+import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +18,10 @@ from rich.table import Table
 
 from .. import cli  # the package: its consoles are looked up at call time (see cli/__init__.py)
 from .._exceptions import DatatwinError, InputError
+from .._privacy import DP
+from .._privacy import describe_spent as privacy_text
 from ..constraints import constraint_json, suggest_constraints
+from ..evaluation import audit_privacy
 from ..evaluation import evaluate as run_evaluate
 from ..io import read_table, write_table
 from ..metadata import Metadata
@@ -36,7 +41,9 @@ from ._options import (
     ChunkOpt,
     ConstraintOpt,
     DataArg,
+    DeltaOpt,
     EngineOpt,
+    EpsilonOpt,
     FitOptions,
     FormatOpt,
     LocaleOpt,
@@ -79,7 +86,11 @@ def inspect(
 ) -> None:
     """Show the detected kind of every column (numeric, categorical, datetime, id, PII, ...) and why.
 
-    To override a kind, write the metadata with --json, edit it, and pass it to fit --metadata."""
+    To override a kind, write the metadata with --json, edit it, and pass it to fit --metadata.
+    Given a model file (.dtw), show what it learned instead: columns, engine, privacy guarantee."""
+    if zipfile.is_zipfile(data) and data.suffix.lower() != ".parquet":
+        _inspect_model(data)
+        return
     if spec_out is not None:
         check_output(spec_out, (data,), (json_out,))
     df = read_table(data)
@@ -119,6 +130,29 @@ def inspect(
         cli.err.print(f"starter spec written to [bold]{spec_out}[/bold]")
 
 
+def _inspect_model(path: Path) -> None:
+    syn = load(path)
+    model = syn.model_
+    table = Table(title=f"{path} - a datatwin model of {len(model.columns)} columns, fitted on {syn.n_rows_:,} rows")
+    table.add_column("column")
+    table.add_column("kind")
+    for name in model.columns:
+        table.add_row(name, model.metadata.columns[name].kind)
+    cli.out.print(table)
+    cli.out.print(f"engine: {model.engine.name}", markup=False)
+    spent = syn.privacy_
+    if spent is None:
+        cli.out.print("privacy: not differentially private (empirical protections only: rare values, "
+                      "extremes and real PII are never reproduced)", markup=False)
+        return
+    cli.out.print(f"privacy: {privacy_text(spent)}", markup=False)
+    cli.out.print(f"  budget: epsilon={spent['epsilon_budget']:g}, delta={spent['delta_budget']:.2g}; "
+                  f"accountant: {spent['accountant']}", markup=False)
+    for step in spent["steps"]:
+        what = {k: v for k, v in step.items() if k != "what"}
+        cli.out.print(f"  - {step['what']}: {what}", markup=False)
+
+
 @app.command()
 def fit(
     data: DataArg,
@@ -129,10 +163,13 @@ def fit(
     max_training_time: TimeOpt = SYNTHESIZER["max_training_time"],
     locale: LocaleOpt = SYNTHESIZER["locale"],
     constraint: ConstraintOpt = None,
+    epsilon: EpsilonOpt = None,
+    delta: DeltaOpt = None,
 ) -> None:
     """Learn a table and save the model (JSON + safetensors, no pickle)."""
     check_output(output, (data, metadata))
-    syn = _fit(read_table(data), FitOptions(metadata, seed, engine, max_training_time, locale, constraint))
+    syn = _fit(read_table(data), FitOptions(metadata, seed, engine, max_training_time, locale, constraint,
+                                            epsilon, delta))
     _keep_if_learned(syn)
     syn.save(output)
     cli.err.print(f"model written to [bold]{output}[/bold] ({_model_summary(syn, output)})")
@@ -155,6 +192,8 @@ def _model_summary(syn: Synthesizer, path: Path) -> str:
     epochs, why = getattr(syn.engine_, "epochs_", None), getattr(syn.engine_, "stopped_by_", None)
     if epochs is not None:
         text += f"; {epochs} epochs, stopped by {str(why).replace('_', ' ')}"
+    if syn.privacy_ is not None:
+        text += f"; {privacy_text(syn.privacy_)}"
     return text
 
 
@@ -242,6 +281,8 @@ def synth(
     chunk_size: ChunkOpt = SAMPLE["chunk_size"],
     locale: LocaleOpt = SYNTHESIZER["locale"],
     constraint: ConstraintOpt = None,
+    epsilon: EpsilonOpt = None,
+    delta: DeltaOpt = None,
 ) -> None:
     """Learn a table and generate synthetic rows in one step."""
     check_n(n)
@@ -250,7 +291,7 @@ def synth(
     for i, p in enumerate(outputs):
         if p is not None:
             check_output(p, (data, metadata), outputs[:i])
-    options = FitOptions(metadata, seed, engine, max_training_time, locale, constraint)
+    options = FitOptions(metadata, seed, engine, max_training_time, locale, constraint, epsilon, delta)
     if report is not None:
         _synth_with_report(data, n, output, options, model_out, report, target, chunk_size)
         return
@@ -285,7 +326,7 @@ def _synth_with_report(data: Path, n: int, output: Path, options: FitOptions, mo
     synthetic = syn.sample(min(n, 50_000), seed=seed)
     with progress_bars(cli.err) as cb:
         result = run_evaluate(train, synthetic, holdout=holdout, target=target, metadata=syn.metadata_.kinds(),
-                              random_state=seed, progress=cb)
+                              random_state=seed, progress=cb, guarantee=syn.privacy_)
     result.save_html(report)
     cli.err.print(f"report written to [bold]{report}[/bold]")
     _print_summary(result)
@@ -331,6 +372,55 @@ def evaluate(
         result.save_json(json_out)
     cli.err.print(f"report written to [bold]{output}[/bold]")
     _print_summary(result)
+
+
+AUDIT_VIOLATED = 4  # exit status when the audit proves the claimed epsilon false (3 is an internal error)
+
+
+@app.command()
+def audit(
+    data: Annotated[Path, typer.Argument(help="The real CSV or Parquet table.")],
+    epsilon: Annotated[float, typer.Option("--epsilon", help="The privacy budget epsilon to fit with and audit.")],
+    delta: Annotated[float | None, typer.Option("--delta", help="The budget's delta (default: min(1e-5, 0.1 / "
+                                                "rows)).")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="Engine trained under the budget.")] = "marginal",
+    canaries: Annotated[int, typer.Option("--canaries", help="Canary rows (half are inserted, at random).",
+                                          min=10)] = 500,
+    seed: Annotated[int, typer.Option("--seed", help="Seeds the canaries, their insertion and the attack.",
+                                      min=0)] = 0,
+    confidence: Annotated[float, typer.Option("--confidence", help="Confidence of the lower bound.")] = 0.95,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
+) -> int:
+    """Audit differential privacy: insert canaries, fit once, attack, and compare the empirical epsilon
+    lower bound with the claimed epsilon (exit status 4 when the claim is proved false)."""
+    if json_out is not None:
+        check_output(json_out, (data,))
+    dp = DP(epsilon=epsilon, delta=delta)
+    dp.check()
+    df = read_table(data)
+    syn = Synthesizer(engine=engine, privacy=dp, random_state=seed)
+    result = audit_privacy(df, syn, canaries=canaries, confidence=confidence, seed=seed)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    colour = "red" if result.violated else "green"
+    table = Table(title=f"privacy audit: [{colour}]{result.verdict}[/]")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in (("claimed epsilon", f"{result.claimed_epsilon:.3f}"),
+                         ("claimed delta", f"{result.claimed_delta:.2g}"),
+                         (f"empirical epsilon (lower bound, {result.confidence:.0%})",
+                          f"{result.empirical_epsilon:.3f}"),
+                         ("canaries (inserted)", f"{result.canaries} ({result.included})"),
+                         ("guesses (correct)", f"{result.guesses} ({result.correct})"),
+                         ("synthetic rows attacked", f"{result.n_synthetic:,}")):
+        table.add_row(label, value)
+    cli.out.print(table)
+    if result.violated:
+        cli.err.print("[red]the attack proves more privacy loss than the claimed epsilon: the claim is false[/red]")
+        return AUDIT_VIOLATED
+    cli.err.print("consistent: this attack found no loss beyond the claim (a lower bound; it does not prove "
+                  "privacy)")
+    return 0
 
 
 @app.command()

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from .._exceptions import InputError
+from .._privacy import DP
 from ..evaluation import evaluate
 from ..spec import generate_to_file
 from ..synthesizer import Synthesizer, augment
@@ -42,7 +44,14 @@ ChunkOpt = Annotated[int, typer.Option("--chunk-size", help="Rows generated and 
 DataArg = Annotated[Path, typer.Argument(help="CSV or Parquet file to learn.")]
 MetaOpt = Annotated[Path | None, typer.Option("--metadata", "-m", help="JSON metadata overriding the detected "
                                                "column kinds (write a starter with 'datatwin inspect --json').")]
-EngineOpt = Annotated[str, typer.Option("--engine", help="argn (default, highest fidelity) or copula (fastest).")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="auto (default: argn, or under --epsilon the engine for "
+                                          "the budget), argn (highest fidelity), marginal (small epsilon) or "
+                                          "copula (fastest).")]
+EpsilonOpt = Annotated[float | None, typer.Option("--epsilon", help="Train with differential privacy at this "
+                                                  "privacy-loss budget (e.g. 1; smaller is more private). See "
+                                                  "docs/privacy.md.", min=0)]
+DeltaOpt = Annotated[float | None, typer.Option("--delta", help="The delta of (epsilon, delta)-DP (default: "
+                                                "min(1e-5, 0.1 / rows)).", min=0, max=1)]
 TimeOpt = Annotated[float, typer.Option("--max-training-time", help="Training budget in seconds.", min=1)]
 LocaleOpt = Annotated[str, typer.Option("--locale", help="Faker locale for fake names, emails, phones, ...")]
 ConstraintOpt = Annotated[list[str] | None, typer.Option("--constraint", "-c", help="Rule every row satisfies, "
@@ -80,8 +89,13 @@ class FitOptions:
     max_training_time: float
     locale: str
     constraints: list[str] | None
+    epsilon: float | None = None
+    delta: float | None = None
 
     def synthesizer(self) -> Synthesizer:
         """An unfitted synthesizer with these options."""
+        if self.delta is not None and self.epsilon is None:
+            raise InputError("--delta needs --epsilon (the privacy budget); add --epsilon")
+        privacy = None if self.epsilon is None else DP(self.epsilon, self.delta)
         return Synthesizer(self.engine, random_state=self.seed, max_training_time=self.max_training_time,
-                           locale=self.locale, constraints=self.constraints or None)
+                           locale=self.locale, constraints=self.constraints or None, privacy=privacy)

@@ -10,6 +10,7 @@ from ._categorical import CategoricalEncoder
 from ._column import ColumnEncoder
 from ._convert import DT_UNITS, as_text_dtype, from_float, is_missing, to_seconds
 from ._numeric import NumericEncoder
+from ._private import measured_steps
 from ._table import MODELLED_KINDS, SubColumn, TableEncoder, make_encoder
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "from_float",
     "is_missing",
     "make_encoder",
+    "measured_steps",
     "to_seconds",
 ]

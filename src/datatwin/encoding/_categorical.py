@@ -42,6 +42,9 @@ class CategoricalEncoder(ColumnEncoder):
         # Sort by count (desc) then by text, so the level order never depends on row order.
         order = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
         kept = [k for k, c in order if c >= self.rare_threshold][: self.max_levels]
+        if self.meta.categories is not None:  # declared values: no other is ever generated
+            allowed = {str(c) for c in self.meta.categories}
+            kept = [k for k in kept if str(k) in allowed]
         self.levels_ = kept
         self.counts_ = [int(counts[k]) for k in kept]
         self.has_rare_ = len(kept) < len(order)

@@ -102,9 +102,9 @@ def from_float(v: np.ndarray, meta: ColumnMeta, unit: str | None) -> Any:
     dtype = meta.dtype
     if dtype.startswith(("int", "uint")):
         if missing.any():
-            return pd.array(np.where(missing, 0, v).astype(np.int64), dtype="Int64").astype("Int64").where(
-                ~missing, pd.NA
-            )
+            arr = pd.array(np.where(missing, 0, v).astype(np.int64), dtype="Int64")
+            arr[missing] = pd.NA
+            return arr
         return v.astype(dtype)
     if dtype in ("Int64", "Int32", "Int16", "Int8", "UInt64", "UInt32", "UInt16", "UInt8"):
         arr = pd.array(np.where(missing, 0, v).astype(np.int64), dtype=dtype)

@@ -57,6 +57,9 @@ class NumericEncoder(ColumnEncoder):
         missing = np.isnan(v)
         self.has_na_ = bool(missing.any())
         x = v[~missing]
+        if self.meta.min is not None or self.meta.max is not None:  # declared bounds
+            x = np.clip(x, -np.inf if self.meta.min is None else self.number(self.meta.min),
+                        np.inf if self.meta.max is None else self.number(self.meta.max))
         xs = np.sort(x)
         m = len(xs)
         k = min(self.rare_threshold, (m - 1) // 2)

@@ -12,11 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._privacy import PrivacyLedger
 from ..metadata import ColumnMeta
 from ._categorical import CategoricalEncoder
 from ._column import ColumnEncoder
 from ._convert import from_float, to_float
 from ._numeric import NumericEncoder
+from ._private import private_fit_encode
 
 MODELLED_KINDS = ("numeric", "categorical", "boolean", "datetime")
 
@@ -85,6 +87,17 @@ class TableEncoder:
         self._orient(df)
         if self.twins:
             self._find_twins(df, parts)
+        if not parts:
+            return np.zeros((len(df), 0), dtype=np.int32)
+        return np.stack(parts, axis=1).astype(np.int32)
+
+    def fit_encode_private(self, df: pd.DataFrame, rng: np.random.Generator, ledger: PrivacyLedger,
+                           rho: float) -> np.ndarray:
+        """Like :meth:`fit_encode`, under differential privacy: ranges, bins and levels are public
+        or measured with at most ``rho`` (zCDP) of ``ledger``; no "same as" codes and no
+        orientation, which would read the data outside the budget."""
+        self.twins = False
+        parts = private_fit_encode(self.encoders, df, ledger, rho, rng)
         if not parts:
             return np.zeros((len(df), 0), dtype=np.int32)
         return np.stack(parts, axis=1).astype(np.int32)

@@ -7,8 +7,9 @@ synthesizer, the model file and the tests treat them alike.
 from ._argn import ARGNEngine
 from ._base import CONDITIONS, CONTEXT, DIFFERENTIAL_PRIVACY, SAME_AS, Engine
 from ._copula import CopulaEngine
+from ._marginal import MarginalEngine
 
-ENGINES: dict[str, type[Engine]] = {"argn": ARGNEngine, "copula": CopulaEngine}
+ENGINES: dict[str, type[Engine]] = {"argn": ARGNEngine, "copula": CopulaEngine, "marginal": MarginalEngine}
 
 
 
@@ -26,5 +27,6 @@ __all__ = [
     "ARGNEngine",
     "CopulaEngine",
     "Engine",
+    "MarginalEngine",
     "engines_that_can",
 ]

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,9 +31,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._exceptions import InputError
+from .._privacy import ORDERS, PrivacyLedger, calibrate, rdp_to_epsilon, subsampled_gaussian_rdp
 from .._progress import ProgressCallback, report
 from ..encoding import SubColumn
-from ._base import CONDITIONS, CONTEXT, SAME_AS, Engine
+from ._base import CONDITIONS, CONTEXT, DIFFERENTIAL_PRIVACY, SAME_AS, Engine
 
 __all__ = ["ARGNEngine"]
 
@@ -56,6 +58,19 @@ def _head_groups(cards: list[int]) -> list[list[int]]:
         else:
             groups.append([j])
     return groups
+
+
+@dataclasses.dataclass
+class _Tape:
+    """Intermediate tensors of one forward pass, for per-row gradient norms."""
+
+    looked: list[torch.Tensor]  # each sub-column's embedding rows, as looked up
+    e: torch.Tensor  # all inputs after dropout
+    masks: list[torch.Tensor]  # per column order: heads x input dims it may see
+    blocks: list[tuple[int, int]]  # per column order: its rows
+    pre: torch.Tensor  # rows x heads x hidden, before the ReLU
+    h: torch.Tensor
+    logits: list[torch.Tensor | None]  # per head group (None: only context heads)
 
 
 class _Net(nn.Module):
@@ -172,6 +187,72 @@ class _Net(nn.Module):
                 total = total + (ce.view(len(g), -1) * torch.tensor(keep, dtype=ce.dtype)[:, None]).sum()
         return total / len(x)
 
+    def row_losses(self, x: torch.Tensor, orders: list[tuple[torch.Tensor, int, int]]
+                   ) -> tuple[torch.Tensor, _Tape]:
+        """Per-row summed cross-entropies (DP-SGD clips each row's gradient), and what
+        :meth:`row_grad_norms` needs to find each row's gradient norm without forming it."""
+        looked = [self.embs[j](x[:, j]) for j in range(len(self.embs))]
+        parts = [torch.cat([e, getattr(self, f"rank{j}")[x[:, j]]], dim=1) if j in self.ordinal else e
+                 for j, e in enumerate(looked)]
+        e = self.drop(torch.cat(parts, dim=1))
+        s, d, hdim = self.w1.shape
+        masks, pres = [], []
+        for pos, a, b in orders:
+            m = self.visible(pos).to(self.w1.dtype)
+            w = (self.w1 * m[:, :, None]).permute(1, 0, 2).reshape(d, s * hdim)
+            pres.append(torch.addmm(self.b1.reshape(1, s * hdim), e[a:b], w).view(b - a, s, hdim))
+            masks.append(m)
+        pre = torch.cat(pres, dim=0)
+        h = F.relu(pre)
+        total = x.new_zeros(len(x), dtype=torch.float32)
+        logits_by_group: list[torch.Tensor | None] = []
+        for gi, g in enumerate(self.groups):
+            keep = [self.predicted[j] for j in g]
+            if not any(keep):
+                logits_by_group.append(None)
+                continue
+            a, z = self.group_bounds[gi], self.group_bounds[gi + 1]
+            logits = torch.baddbmm(self.b2[gi][:, None, :] + getattr(self, f"pad{gi}")[:, None, :],
+                                   h[:, a:z].transpose(0, 1), self.w2[gi])  # G x B x C
+            target = x[:, torch.tensor(g)].T.reshape(-1)
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target, reduction="none").view(len(g), -1)
+            if not all(keep):
+                ce = ce * torch.tensor(keep, dtype=ce.dtype)[:, None]
+            total = total + ce.sum(0)
+            logits_by_group.append(logits)
+        return total, _Tape(looked, e, masks, [(a, b) for _, a, b in orders], pre, h, logits_by_group)
+
+    def row_grad_norms(self, losses: torch.Tensor, tape: _Tape) -> torch.Tensor:
+        """Each row's L2 norm of the gradient of its loss over all parameters ("ghost" norms).
+
+        Every parameter enters through a product whose per-row gradient is an outer product
+        (input x output gradient), and the norm of an outer product is the product of norms,
+        so one backward pass to the layer outputs gives every row's norm without the
+        rows x parameters tensor that per-sample gradients would fill (250k floats per row on
+        adult). Checked against row-by-row gradients in the tests.
+        """
+        wanted = [*tape.looked, tape.pre, *[lg for lg in tape.logits if lg is not None]]
+        grads = torch.autograd.grad(losses.sum(), wanted, retain_graph=True)
+        k = len(tape.looked)
+        sq = torch.zeros(len(losses), dtype=losses.dtype)
+        for g in grads[:k]:  # an embedding row looked up once per row: its gradient is that row's
+            sq = sq + g.pow(2).sum(1)
+        gp2 = grads[k].pow(2).sum(2)  # rows x heads: the b1 gradient, and w1's output side
+        sq = sq + gp2.sum(1)
+        e2 = tape.e.detach().pow(2)
+        for m, (a, b) in zip(tape.masks, tape.blocks, strict=True):
+            # w1 of head s sees the masked inputs: ||mask_s * e||^2 * ||dpre_s||^2, summed over heads.
+            sq[a:b] = sq[a:b] + ((e2[a:b] @ m.T) * gp2[a:b]).sum(1)
+        h2 = tape.h.detach().pow(2).sum(2)
+        dl = iter(grads[k + 1:])
+        for gi, lg in enumerate(tape.logits):
+            if lg is None:
+                continue
+            a, z = self.group_bounds[gi], self.group_bounds[gi + 1]
+            dl2 = next(dl).pow(2).sum(2)  # heads x rows
+            sq = sq + (dl2 * (1.0 + h2[:, a:z].T)).sum(0)  # b2 (the 1) and w2 (||h||^2)
+        return sq.sqrt()
+
     def head_logits(self, j: int, h: torch.Tensor) -> torch.Tensor:
         gi, k = self.slot[j]
         card = self.cards[j]
@@ -192,6 +273,20 @@ class ARGNEngine(Engine):
         fixed_order_share: share of training rows in the canonical column order (the rest
             take random orders, which is what makes conditional sampling exact).
         n_threads: torch threads (None: the cores other work leaves free, see :func:`free_cores`).
+        max_grad_norm: DP-SGD only: each row's gradient is clipped to this L2 norm.
+        dp_epochs, dp_batch_size, dp_learning_rate: DP-SGD only: the fixed schedule (passes over
+            the rows, expected rows per step, Adam's step size); None: chosen from the row count.
+
+    With a privacy ledger (``fit(..., privacy=ledger)``) the engine trains with DP-SGD: each
+    step takes every row with probability ``dp_batch_size / n`` (Poisson sampling), clips each
+    row's gradient to ``max_grad_norm`` and adds Gaussian noise, for a schedule fixed before
+    the data is read (``dp_epochs`` passes); the noise is the least that keeps the ledger's
+    total within its ε. There is no validation split, early stopping or best-model choice then
+    (each would read the data outside the noise): ``max_epochs``, ``batch_size``,
+    ``learning_rate``, ``val_fraction`` and ``patience`` do not apply. If
+    ``max_training_time`` ends training early, the ledger records the steps actually taken,
+    which spend less than the budget. The noise comes from torch's seeded generator (reproducible,
+    not cryptographically secure).
 
     Example:
         >>> import numpy as np
@@ -203,12 +298,14 @@ class ARGNEngine(Engine):
     """
 
     name: ClassVar[str] = "argn"
-    capabilities: ClassVar[frozenset[str]] = frozenset({CONDITIONS, CONTEXT, SAME_AS})
+    capabilities: ClassVar[frozenset[str]] = frozenset({CONDITIONS, CONTEXT, SAME_AS, DIFFERENTIAL_PRIVACY})
 
     def __init__(self, *, hidden_size: int | None = None, max_epochs: int = 200, batch_size: int | None = None,
                  learning_rate: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.1,
                  val_fraction: float = 0.1, patience: int = 6, max_training_time: float = 600.0,
-                 fixed_order_share: float = 0.5, temperature: float = 1.0, n_threads: int | None = None) -> None:
+                 fixed_order_share: float = 0.5, temperature: float = 1.0, n_threads: int | None = None,
+                 max_grad_norm: float = 1.0, dp_epochs: int | None = None, dp_batch_size: int | None = None,
+                 dp_learning_rate: float | None = None) -> None:
         self.hidden_size = hidden_size
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -221,11 +318,16 @@ class ARGNEngine(Engine):
         self.fixed_order_share = fixed_order_share
         self.temperature = temperature
         self.n_threads = n_threads
+        self.max_grad_norm = max_grad_norm
+        self.dp_epochs = dp_epochs
+        self.dp_batch_size = dp_batch_size
+        self.dp_learning_rate = dp_learning_rate
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (
             "hidden_size", "max_epochs", "batch_size", "learning_rate", "weight_decay", "dropout",
-            "val_fraction", "patience", "max_training_time", "fixed_order_share", "temperature", "n_threads")}
+            "val_fraction", "patience", "max_training_time", "fixed_order_share", "temperature", "n_threads",
+            "max_grad_norm", "dp_epochs", "dp_batch_size", "dp_learning_rate")}
 
     def _validate(self) -> None:
         checks = [
@@ -233,6 +335,7 @@ class ARGNEngine(Engine):
             ("patience", self.patience, int, 0),
             ("learning_rate", self.learning_rate, float, 0.0),
             ("max_training_time", self.max_training_time, float, 0.0),
+            ("max_grad_norm", self.max_grad_norm, float, 0.0),
         ]
         for name, value, typ, lo in checks:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > lo
@@ -247,17 +350,24 @@ class ARGNEngine(Engine):
             if not (isinstance(value, (int, float)) and (0.0 <= value < 1.0 or top_ok)):
                 raise InputError(f"The {name!r} parameter of ARGNEngine must be in [0, 1). Got {value!r} instead.")
         for name, opt in (("hidden_size", self.hidden_size), ("batch_size", self.batch_size),
-                          ("n_threads", self.n_threads)):
+                          ("n_threads", self.n_threads), ("dp_epochs", self.dp_epochs),
+                          ("dp_batch_size", self.dp_batch_size)):
             if opt is not None and not (isinstance(opt, int) and opt >= 1):
                 raise InputError(f"The {name!r} parameter of ARGNEngine must be an int >= 1 or None. "
                                  f"Got {opt!r} instead.")
+        lr = self.dp_learning_rate
+        if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < math.inf):
+            raise InputError(f"The 'dp_learning_rate' parameter of ARGNEngine must be a number > 0 or None. "
+                             f"Got {lr!r} instead.")
 
     # ------------------------------------------------------------------ fit
     def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
-            progress: ProgressCallback | None = None, n_context: int = 0) -> ARGNEngine:
+            progress: ProgressCallback | None = None, n_context: int = 0,
+            privacy: PrivacyLedger | None = None) -> ARGNEngine:
         """Learn the codes. The first ``n_context`` columns are *context* (e.g. a parent row's
         attributes joined onto each child row): always first in every column order, never
-        predicted, and required as fixed codes when sampling."""
+        predicted, and required as fixed codes when sampling. With ``privacy``, train with
+        DP-SGD within the ledger's budget (see the class docstring) and record the spending."""
         self._validate()
         self.subcolumns_ = list(subcolumns)
         n, s = codes.shape
@@ -274,10 +384,93 @@ class ARGNEngine(Engine):
         with _torch_session(seed, self.threads_):
             self.net_ = _Net(self.subcolumns_, hidden, self.dropout, n_context)
             self.history_: list[dict[str, float]] = []
-            if s == 0 or n == 0:
+            self.dp_: dict[str, Any] | None = None
+            if s == 0 or n == 0:  # nothing to learn, so nothing spent
                 return self
-            self._train(torch.from_numpy(codes.astype(np.int64)), seed, progress)
+            if privacy is not None:
+                self._train_private(torch.from_numpy(codes.astype(np.int64)), seed, progress, privacy)
+            else:
+                self._train(torch.from_numpy(codes.astype(np.int64)), seed, progress)
         return self
+
+    def dp_schedule(self, n: int) -> tuple[int, int, float]:
+        """The DP-SGD schedule for ``n`` rows: (epochs, expected batch size, learning rate).
+
+        It depends on ``n`` and the parameters only (``n`` is public), never on the data. Noise
+        is added once per step and averaged over the batch, so large batches drown it best;
+        fewer, larger steps also cost less privacy than many small ones for the same passes.
+        """
+        batch = self.dp_batch_size or int(min(2048, max(64, 2 ** round(math.log2(max(64, n / 16))))))
+        epochs = self.dp_epochs or 20
+        lr = self.dp_learning_rate or 1e-2
+        return epochs, min(batch, max(1, n)), float(lr)
+
+    def _train_private(self, x_all: torch.Tensor, seed: int, progress: ProgressCallback | None,
+                       ledger: PrivacyLedger) -> None:
+        """DP-SGD (Abadi et al. 2016) over a fixed schedule: Poisson-sampled batches, each row's
+        gradient clipped, Gaussian noise; the ledger records the steps taken."""
+        n = len(x_all)
+        epochs, batch, lr = self.dp_schedule(n)
+        q = min(1.0, batch / max(1, n))
+        per_epoch = max(1, round(1.0 / q))
+        planned = epochs * per_epoch
+        clip = float(self.max_grad_norm)
+        sigma = _noise_multiplier(ledger, q, planned)
+        self.dp_ = {"noise_multiplier": sigma, "sample_rate": q, "planned_steps": planned, "steps": 0,
+                    "max_grad_norm": clip, "epochs": epochs, "batch_size": batch, "learning_rate": lr}
+        self.history_ = []
+        self.interrupted_ = False
+        self.stopped_by_ = "max_epochs"
+        self.val_loss_ = math.nan  # no loss is measured on private rows outside the noise
+        net = self.net_
+        params = [p for p in net.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=self.weight_decay, foreach=True)
+        gen = torch.Generator().manual_seed(seed)
+        start = time.monotonic()
+        steps = 0
+        try:
+            net.train()
+            for epoch in range(1, epochs + 1):
+                for _ in range(per_epoch):
+                    # Poisson sampling: every row independently, so the batch size is random too.
+                    idx = torch.nonzero(torch.rand(n, generator=gen) < q).squeeze(1)
+                    idx = idx[torch.randperm(len(idx), generator=gen)]  # column orders go by position
+                    opt.zero_grad(set_to_none=False)
+                    if len(idx):
+                        xb = x_all[idx]
+                        losses, tape = net.row_losses(xb, self._orders(len(xb), gen))
+                        norms = net.row_grad_norms(losses, tape)
+                        factor = (clip / (norms + 1e-6)).clamp(max=1.0)  # opacus' clipping factor
+                        (losses * factor).sum().backward()
+                    with torch.no_grad():
+                        for p in params:
+                            if p.grad is None:
+                                p.grad = torch.zeros_like(p)
+                            noise = torch.randn(p.shape, generator=gen, dtype=p.dtype)
+                            # Divided by the expected batch, not the drawn one (whose size is private).
+                            p.grad.add_(noise, alpha=sigma * clip).div_(batch)
+                    opt.step()
+                    steps += 1
+                    self.dp_["steps"] = steps
+                    if time.monotonic() - start > self.max_training_time:
+                        break
+                self.history_.append({"epoch": epoch, "steps": steps})
+                report(progress, "fit", epoch, epochs)
+                if time.monotonic() - start > self.max_training_time:
+                    self.stopped_by_ = "max_training_time"
+                    log.warning("DP training stopped at its time budget (%.0f s) after %d of %d steps; it spent "
+                                "less of the privacy budget", self.max_training_time, steps, planned)
+                    break
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            self.stopped_by_ = "interrupted"
+            log.warning("DP training interrupted after %d of %d steps", steps, planned)
+        finally:
+            # Whatever ran is in the weights, so it is recorded, even when interrupted.
+            ledger.subsampled_gaussian("engine: DP-SGD", sigma, q, steps)
+            self.dp_["ledger_epsilon"] = ledger.epsilon_with()
+        net.eval()
+        self.epochs_ = len(self.history_)
 
     def _train(self, x_all: torch.Tensor, seed: int, progress: ProgressCallback | None) -> None:
         gen = torch.Generator().manual_seed(seed)
@@ -460,6 +653,8 @@ class ARGNEngine(Engine):
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state = {"hidden": self.hidden_, "n_columns": self.n_columns_,
                  "history": getattr(self, "history_", []), "n_context": self.n_context_}
+        if getattr(self, "dp_", None) is not None:
+            state["dp"] = dict(self.dp_)
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
         return state, arrays
 
@@ -468,6 +663,7 @@ class ARGNEngine(Engine):
         self.hidden_, self.n_columns_ = int(state["hidden"]), int(state["n_columns"])
         self.history_ = state.get("history", [])
         self.n_context_ = int(state.get("n_context", 0))
+        self.dp_ = dict(state["dp"]) if state.get("dp") is not None else None
         self.net_ = _Net(self.subcolumns_, self.hidden_, self.dropout, self.n_context_)
         tensors = {k[4:]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items() if k.startswith("net.")}
         try:
@@ -475,6 +671,38 @@ class ARGNEngine(Engine):
         except RuntimeError as exc:
             raise InputError(f"network weights do not match the model's columns: {str(exc).splitlines()[0]}") from None
         self.net_.eval()
+
+
+# A few orders spread over the grid, for a first, cheap search of the noise multiplier.
+_COARSE_ORDERS = np.flatnonzero(np.isin(np.round(ORDERS, 6), [1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32,
+                                                              48, 64, 128, 256, 512, 1024]))
+
+
+def _noise_multiplier(ledger: PrivacyLedger, q: float, steps: int) -> float:
+    """The least noise multiplier (to 1e-3) that keeps the ledger's total within its ε after
+    ``steps`` DP-SGD steps at sample rate ``q``.
+
+    Opacus' RDP over all orders takes ~0.5 s (the fractional orders converge slowly), and a
+    bisection needs ~20 of them. ε is a minimum over orders, so over a subset of orders it can
+    only be larger: a noise multiplier calibrated on a subset is safe on the full grid. The
+    search runs on a coarse subset, then on the orders around the best one there; the ledger
+    then records the exact full-grid ε, which is at most the budget.
+    """
+    spent, delta = ledger.rdp(), ledger.conversion_delta
+
+    def over(idx: np.ndarray) -> Callable[[float], float]:
+        return lambda z: rdp_to_epsilon(spent[idx] + subsampled_gaussian_rdp(z, q, steps, ORDERS[idx]), delta,
+                                        ORDERS[idx])
+
+    try:
+        guess = calibrate(over(_COARSE_ORDERS), ledger.epsilon, tol=1e-2)
+    except InputError:  # too small on the coarse orders; the full grid decides (and says why)
+        return calibrate(lambda z: ledger.epsilon_with(subsampled_gaussian_rdp(z, q, steps)), ledger.epsilon,
+                         tol=1e-3)
+    total = spent + subsampled_gaussian_rdp(guess, q, steps)
+    best = int(np.argmin([rdp_to_epsilon(total[i:i + 1], delta, ORDERS[i:i + 1]) for i in range(len(ORDERS))]))
+    window = np.arange(max(0, best - 4), min(len(ORDERS), best + 5))
+    return calibrate(over(window), ledger.epsilon, lo=0.3, hi=guess, tol=1e-3)
 
 
 def _prefix_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray, max_floats: float = 3e7

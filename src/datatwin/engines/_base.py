@@ -4,6 +4,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._privacy import PrivacyLedger
 from .._progress import ProgressCallback
 from ..encoding import SubColumn
 
@@ -36,9 +37,14 @@ class Engine:
         return capability in cls.capabilities
 
     def fit(self, codes: np.ndarray, subcolumns: list[SubColumn], *, seed: int,
-            progress: ProgressCallback | None = None, n_context: int = 0) -> Engine:
+            progress: ProgressCallback | None = None, n_context: int = 0,
+            privacy: PrivacyLedger | None = None) -> Engine:
         """``n_context``: how many leading columns are context (conditioned on, never generated),
-        e.g. a parent row's attributes for a child table or the previous step of a sequence."""
+        e.g. a parent row's attributes for a child table or the previous step of a sequence.
+
+        ``privacy`` (engines with :data:`DIFFERENTIAL_PRIVACY` only): the fit's accountant, with
+        what the encoders spent already recorded; the engine spends the rest of its budget, never
+        more, records each private step in it, and reads nothing from the data outside them."""
         raise NotImplementedError
 
     def sample(self, n: int, *, seed: int, forbidden: list[np.ndarray],

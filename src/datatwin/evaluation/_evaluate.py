@@ -93,6 +93,7 @@ def evaluate(
     random_state: int = 0,
     pass_band: float = 0.02,
     progress: ProgressCallback | None = None,
+    guarantee: dict[str, Any] | None = None,
 ) -> EvaluationResult:
     """Measure how faithful, useful and private a synthetic table is.
 
@@ -110,6 +111,9 @@ def evaluate(
         random_state: seed of every random choice (subsamples, folds, models).
         pass_band: the largest TSTR shortfall against TRTR that still passes, in points of the
             score (0.02 = 2 points of ROC AUC or R²; relative for MAE).
+        guarantee: the formal privacy guarantee of the model that made ``synthetic``
+            (``Synthesizer.privacy_``: epsilon, delta, how they were spent, the accountant); the
+            report states it beside the empirical checks. ``None``: no formal guarantee.
         progress: called with a :class:`datatwin.ProgressEvent` as the work goes on, the same
             protocol as ``fit`` and ``sample``: for each of the stages "prepare", "fidelity",
             "detection", "utility", "insights" and "privacy" in turn, ``completed=0, total=1``
@@ -138,9 +142,12 @@ def evaluate(
 
     # One BLAS thread: on a small, shared machine, multithreaded OpenBLAS busy-waits and can run
     # 20-50x slower when another process holds a core (measured on 2 cores); our matrices are small.
+    if guarantee is not None and not (isinstance(guarantee, dict) and {"epsilon", "delta"} <= set(guarantee)):
+        raise InputError("guarantee must be a model's privacy_ record (a dict with epsilon and delta) or None")
     with threadpool_limits(limits=1, user_api="blas"):
-        return _evaluate(real, synthetic, holdout=holdout, target=target, metadata=metadata, max_rows=max_rows,
-                         random_state=random_state, pass_band=pass_band, progress=progress)
+        result = _evaluate(real, synthetic, holdout=holdout, target=target, metadata=metadata, max_rows=max_rows,
+                           random_state=random_state, pass_band=pass_band, progress=progress)
+    return EvaluationResult({**result.to_dict(), "guarantee": guarantee})
 
 
 def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFrame | None, target: str | None,

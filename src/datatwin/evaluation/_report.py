@@ -190,7 +190,7 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
         "plots": plots, "shapes": shapes, "stats_num": stats_num, "stats_cat": stats_cat, "counted_pairs": counted,
         "worst_pairs": worst_all, "missing": fid["missing_values"], "coverage": coverage, "det": det, "util": util,
         "util_rows": util_rows, "ins": ins, "priv": priv, "rows_line": rows_line, "notes": data.get("notes", []),
-        "timings": data.get("timings", {}),
+        "timings": data.get("timings", {}), "guarantee": data.get("guarantee"),
     }
 
 

@@ -35,6 +35,11 @@ class ColumnMeta:
             wrote it (``"+00:00"``, ``"Z"``).
         pii_type: one of :data:`PII_TYPES` for ``kind == "pii"``.
         value: the value of a ``constant`` column (as text, ``None`` for all-missing).
+        min, max: public bounds of a numeric or datetime column (a date as ISO text). Values
+            outside are clipped to them. Under differential privacy they replace bounds
+            measured from the data, which saves budget and keeps outliers out of the model.
+        categories: the public list of a categorical column's values. Other values are
+            never generated. Under differential privacy it replaces the noisy category list.
     """
 
     kind: str
@@ -45,6 +50,9 @@ class ColumnMeta:
     utc_offset: str | None = None
     pii_type: str | None = None
     value: str | None = None
+    min: float | str | None = None
+    max: float | str | None = None
+    categories: list[Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v is not False}
@@ -72,5 +80,20 @@ class ColumnMeta:
             raise MetadataError(
                 f"column {name!r}: pii_type {self.pii_type!r} is not known; use one of {', '.join(PII_TYPES)}"
             )
+        if (self.min is not None or self.max is not None) and self.kind not in ("numeric", "datetime"):
+            raise MetadataError(f"column {name!r}: min/max apply to numeric and datetime columns, not {self.kind!r}")
+        if self.kind == "numeric":
+            for bound in (self.min, self.max):
+                if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))
+                                          or bound != bound or abs(bound) == float("inf")):
+                    raise MetadataError(f"column {name!r}: min/max must be finite numbers, got {bound!r}")
+            if self.min is not None and self.max is not None and self.min > self.max:
+                raise MetadataError(f"column {name!r}: min {self.min!r} is above max {self.max!r}")
+        if self.categories is not None:
+            if self.kind not in ("categorical", "boolean"):
+                raise MetadataError(f"column {name!r}: categories apply to categorical columns, not {self.kind!r}")
+            if (not isinstance(self.categories, list) or not self.categories
+                    or len(set(map(str, self.categories))) != len(self.categories)):
+                raise MetadataError(f"column {name!r}: categories must be a non-empty list of distinct values")
         if self.decimals is not None and not (isinstance(self.decimals, int) and 0 <= self.decimals <= 12):
             raise MetadataError(f"column {name!r}: decimals must be an integer in [0, 12], got {self.decimals!r}")

@@ -126,8 +126,14 @@ class Metadata:
             )
         cols = dict(self.columns)
         for name, col in overrides.columns.items():
-            if col.dtype == "object" and self.columns[name].dtype != "object":
-                col = ColumnMeta(**{**asdict(col), "dtype": self.columns[name].dtype})
+            inferred = self.columns[name]
+            if col.kind == inferred.kind:
+                # Same kind: what the override leaves unset (bounds added to an inferred
+                # number, say) keeps the inferred format, dtype and precision.
+                given = {k: v for k, v in asdict(col).items() if v is not None and v is not False}
+                col = ColumnMeta(**{**asdict(inferred), **given})
+            if col.dtype == "object" and inferred.dtype != "object":
+                col = ColumnMeta(**{**asdict(col), "dtype": inferred.dtype})
             cols[name] = col
         return Metadata(
             cols,

@@ -38,6 +38,7 @@ class FittedModel:
     metadata: Metadata
     columns: list[str]
     random_state: int
+    privacy: dict[str, Any] | None = None  # what a DP fit spent (None: not private)
     units: Units = field(init=False)
     constraint_ranges: dict[str, tuple[float, float]] = field(init=False)
     constraint_masks: Masks = field(init=False)

@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import ConditionError, InputError, NotFittedError
-from .._params import Interval, Options, validate_params
+from .._params import InstanceOf, Interval, Options, validate_params
+from .._privacy import DP, PrivacyLedger
 from .._progress import ProgressCallback, report
 from ..constraints import ConstraintSet, parse_constraints
-from ..encoding import MODELLED_KINDS, ColumnEncoder, TableEncoder, make_encoder
-from ..engines import ENGINES, SAME_AS, Engine
+from ..encoding import MODELLED_KINDS, ColumnEncoder, TableEncoder, make_encoder, measured_steps
+from ..engines import DIFFERENTIAL_PRIVACY, ENGINES, SAME_AS, Engine, engines_that_can
 from ..generators import ColumnGenerator, FakerGenerator, IdGenerator, build_fake_pools, make_generator
 from ..io import read_table, write_table_chunks
-from ..metadata import Metadata
+from ..metadata import ColumnMeta, Metadata
 from ..sampling import BLOCK, FittedModel, check_constraints, check_n, complete_rows, iter_rows, seed_int, usable
 from ._dask import sample_to_dask, sample_to_dataset
 from ._persistence import read_model, save_model
@@ -30,6 +31,7 @@ __all__ = ["Synthesizer", "load"]
 log = logging.getLogger("datatwin")
 
 MIN_ROWS = 2
+DPSGD_MIN_EPSILON = 1e9  # engine='auto' under DP: the marginal engine below this epsilon
 DEFAULT_CHUNK = 100_000
 
 
@@ -37,7 +39,9 @@ class Synthesizer:
     """Learns a table and generates synthetic rows with the same statistics.
 
     Parameters:
-        engine: ``"argn"`` (default; any-order autoregressive network, highest fidelity) or
+        engine: ``"auto"`` (default: ``"argn"``, or under ``privacy`` the engine that suits the
+            budget), ``"argn"`` (any-order autoregressive network, highest fidelity),
+            ``"marginal"`` (a Bayesian network from noisy marginals; the engine for small ε) or
             ``"copula"`` (Gaussian copula; fastest, weakest).
         random_state: seed for every random choice of ``fit`` (and the default seed of ``sample``).
             The same data and seed give the same model file and the same samples, byte for byte.
@@ -52,6 +56,12 @@ class Synthesizer:
             :class:`Inequality`, :class:`Range`, :class:`FixedCombinations`, :class:`Formula`,
             :class:`Unique`, :class:`Regex`, their dict form, or text such as
             ``"start_date <= end_date"`` and ``"total = price * quantity"``.
+        privacy: a :class:`DP` budget ``DP(epsilon, delta)``: the model (and every sample drawn
+            from it) is then (ε, δ)-differentially private with respect to the training rows.
+            Value ranges and category lists come from the metadata (``min``, ``max``,
+            ``categories``) or are measured with a share of ε; ids, fakes and text are generated
+            without reading the data; fixed combinations must be declared. ``privacy_`` reports
+            what was spent. See ``docs/privacy.md``.
 
     Example:
         >>> import pandas as pd, datatwin
@@ -62,9 +72,10 @@ class Synthesizer:
         (['age', 'smoker'], 5)
     """
 
-    def __init__(self, engine: str = "argn", *, random_state: int = 0, rare_threshold: int = 5,
+    def __init__(self, engine: str = "auto", *, random_state: int = 0, rare_threshold: int = 5,
                  max_categories: int = 1000, max_training_time: float = 600.0, locale: str = "en_US",
-                 engine_options: dict[str, Any] | None = None, constraints: list[Any] | None = None) -> None:
+                 engine_options: dict[str, Any] | None = None, constraints: list[Any] | None = None,
+                 privacy: DP | None = None) -> None:
         self.engine = engine
         self.random_state = random_state
         self.rare_threshold = rare_threshold
@@ -73,6 +84,7 @@ class Synthesizer:
         self.locale = locale
         self.engine_options = engine_options
         self.constraints = constraints
+        self.privacy = privacy
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -104,22 +116,39 @@ class Synthesizer:
 
     # Allowed values per parameter, checked once in fit (scikit-learn's _parameter_constraints).
     _parameter_constraints: dict[str, list[Any]] = {
-        "engine": [Options(str, set(ENGINES))],
+        "engine": [Options(str, {"auto", *ENGINES})],
         "random_state": [Interval(Integral, 0, None, closed="left")],
         "rare_threshold": [Interval(Integral, 0, None, closed="left")],
         "max_categories": [Interval(Integral, 1, None, closed="left")],
         "max_training_time": [Interval(Real, 0, None, closed="neither")],
         "locale": [str],
         "engine_options": [dict, None],
+        "privacy": [InstanceOf(DP), None],
         # "constraints" is checked by parse_constraints, which also names the malformed rule.
     }
 
     def _validate_params(self) -> None:
         validate_params("Synthesizer", self._parameter_constraints, self.get_params(deep=False))
         parse_constraints(self.constraints)
+        if self.privacy is not None:
+            self.privacy.check()
+            if self.engine != "auto" and not ENGINES[self.engine].can(DIFFERENTIAL_PRIVACY):
+                raise InputError(f"engine {self.engine!r} cannot train under a privacy budget; use one of "
+                                 f"{engines_that_can(DIFFERENTIAL_PRIVACY)} or engine='auto'")
+
+    def _engine_name(self) -> str:
+        if self.engine != "auto":
+            return self.engine
+        if self.privacy is None:
+            return "argn"
+        # DP-SGD pays for every step of a network; the marginal engine spends its whole budget on
+        # a few tables. Where DP-SGD can train an ARGN (large epsilon) it keeps more structure.
+        if self.privacy.epsilon >= DPSGD_MIN_EPSILON and ENGINES["argn"].can(DIFFERENTIAL_PRIVACY):
+            return "argn"
+        return "marginal"
 
     def _make_engine(self) -> Engine:
-        cls = ENGINES[self.engine]
+        cls = ENGINES[self._engine_name()]
         opts = dict(self.engine_options or {})
         # The estimator's time budget reaches every engine that has one.
         if "max_training_time" in inspect.signature(cls.__init__).parameters:
@@ -127,7 +156,7 @@ class Synthesizer:
         try:
             return cls(**opts)
         except TypeError as exc:
-            raise InputError(f"engine_options for engine {self.engine!r} are not valid: {exc}") from None
+            raise InputError(f"engine_options for engine {self._engine_name()!r} are not valid: {exc}") from None
 
     # ------------------------------------------------------------------ fitted state
     # Everything fit learns is one read-only FittedModel; these views keep the familiar names.
@@ -144,6 +173,8 @@ class Synthesizer:
     constraint_ranges_ = property(lambda self: self._check_fitted().constraint_ranges, doc="Ranges the rules impose.")
     metadata_ = property(lambda self: self._check_fitted().metadata, doc="The metadata the model was fitted with.")
     columns_ = property(lambda self: self._check_fitted().columns, doc="The output columns, in order.")
+    privacy_ = property(lambda self: self._check_fitted().privacy,
+                        doc="What a DP fit spent (epsilon, delta, split, accountant); None without privacy.")
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: pd.DataFrame | str | os.PathLike[str], metadata: Metadata | dict[str, Any] | str |
@@ -175,6 +206,9 @@ class Synthesizer:
         enc_rng = np.random.default_rng(enc_ss)
         engine = self._make_engine()  # bad engine_options fail before any work
 
+        dp = self.privacy
+        if dp is not None:
+            meta = _private_metadata(meta, given)
         report(progress, "analyse", 0, 1)
         encoders: list[ColumnEncoder] = []
         generators: dict[str, ColumnGenerator] = {}
@@ -182,18 +216,41 @@ class Synthesizer:
             if col.kind in MODELLED_KINDS:
                 encoders.append(make_encoder(name, col, self.rare_threshold, self.max_categories))
             else:
-                generators[name] = make_generator(name, col, self.locale).fit(df[name])
+                # Under DP a generated column learns nothing from its values (no missing rate,
+                # no id format or start, no text lengths): it is fitted on no rows.
+                generators[name] = make_generator(name, col, self.locale).fit(df[name].iloc[:0] if dp else df[name])
         cset = ConstraintSet(parse_constraints(meta.constraints) + parse_constraints(self.constraints))
         cset.bind(meta, set(generators))
-        build_fake_pools(df, generators, int(self.random_state), self.locale, _unique_fakes(cset, generators))
-        table_encoder = TableEncoder(encoders, twins=engine.can(SAME_AS))
-        codes = table_encoder.fit_encode(df, enc_rng)
+        if dp is not None:
+            _check_private_constraints(cset)
+        # Under DP the pools of fakes depend on the row count (public) and the seed only.
+        fake_source = df if dp is None else pd.DataFrame(index=df.index, columns=list(generators), dtype=object)
+        build_fake_pools(fake_source, generators, int(self.random_state), self.locale,
+                         _unique_fakes(cset, generators))
+        table_encoder = TableEncoder(encoders, twins=engine.can(SAME_AS) and dp is None)
+        ledger = None
+        if dp is None:
+            codes = table_encoder.fit_encode(df, enc_rng)
+        else:
+            delta = dp.resolve_delta(len(df))
+            hist, thresholded = measured_steps(encoders)
+            ledger = PrivacyLedger(float(dp.epsilon), delta, delta / 2 if thresholded else 0.0)
+            rho_values = dp.value_share * ledger.total_rho() if hist else 0.0
+            codes = table_encoder.fit_encode_private(df, enc_rng, ledger, rho_values)
         units = check_constraints(table_encoder, cset, meta)[0]  # a rule that excludes everything fails now
-        cset.learn(df, units, lambda name, value: usable(table_encoder, name, value))
+        # Under DP, constraints learn nothing from the rows (fixed combinations are declared).
+        cset.learn(df if dp is None else df.iloc[:0], units, lambda name, value: usable(table_encoder, name, value))
         report(progress, "analyse", 1, 1)
-        engine.fit(codes, table_encoder.subcolumns, seed=seed_int(eng_ss), progress=progress)
+        engine.fit(codes, table_encoder.subcolumns, seed=seed_int(eng_ss), progress=progress,
+                   **({} if ledger is None else {"privacy": ledger}))
+        spent = None
+        if ledger is not None:
+            spent = ledger.spent()
+            spent["engine"] = engine.name
+            if spent["epsilon"] > ledger.epsilon * (1 + 1e-9) or spent["delta"] > ledger.delta * (1 + 1e-9):
+                raise AssertionError(f"privacy accounting overspent: {spent['epsilon']} > {ledger.epsilon}")
         model = FittedModel(table_encoder, generators, engine, cset, meta, [str(c) for c in df.columns],
-                            int(self.random_state))
+                            int(self.random_state), privacy=spent)
         # Only now, with every step done, does the estimator change.
         self.model_ = model
         self.n_rows_ = len(df)
@@ -444,6 +501,21 @@ def _unique_fakes(cset: ConstraintSet, generators: dict[str, ColumnGenerator]) -
         if c.type == "unique" and not any(isinstance(generators.get(n), IdGenerator) for n in c.columns):
             out |= {n for n in c.columns if isinstance(generators.get(n), FakerGenerator)}
     return out
+
+
+def _private_metadata(meta: Metadata, given: set[str]) -> Metadata:
+    """Under DP, a column inferred as constant is learned as a category instead: its one value
+    came from the rows, so it must pass the noisy threshold like any other value."""
+    cols = {name: (ColumnMeta("categorical", dtype=col.dtype) if col.kind == "constant" and name not in given
+                   else col) for name, col in meta.columns.items()}
+    return meta.update(Metadata(cols)) if cols != meta.columns else meta
+
+
+def _check_private_constraints(cset: ConstraintSet) -> None:
+    for c in cset.constraints:
+        if c.type == "fixed_combinations" and getattr(c, "combinations", None) is None:
+            raise InputError(f"{c.describe()}: under differential privacy the allowed combinations cannot be "
+                             f"read from the data; list them (combinations=[...]) or drop the rule")
 
 
 def _check_frame(df: pd.DataFrame) -> None:

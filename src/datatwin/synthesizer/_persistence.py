@@ -9,6 +9,7 @@ import numpy as np
 
 from .._exceptions import InputError, ModelFileError
 from .._json import plain
+from .._privacy import DP
 from .._version import __version__
 from ..constraints import ConstraintError, ConstraintSet, parse_constraints
 from ..encoding import CategoricalEncoder, ColumnEncoder, NumericEncoder, TableEncoder
@@ -35,6 +36,8 @@ def save_model(path: str | os.PathLike[str], params: dict[str, Any], model: Fitt
     params["engine_options"] = dict(params["engine_options"] or {})
     if params["constraints"] is not None:
         params["constraints"] = [c.to_dict() for c in parse_constraints(params["constraints"])]
+    if params.get("privacy") is not None:
+        params["privacy"] = params["privacy"].to_dict()
     manifest = {
         "datatwin_version": __version__,
         "params": params,
@@ -46,6 +49,8 @@ def save_model(path: str | os.PathLike[str], params: dict[str, Any], model: Fitt
         "constraints": model.constraints.get_state(),
         "engine": {"name": model.engine.name, "params": model.engine.get_params(), "state": eng_state},
     }
+    if model.privacy is not None:
+        manifest["privacy"] = model.privacy
     write_model_file(path, plain(manifest), arrays)
 
 
@@ -67,6 +72,11 @@ def _from_manifest(manifest: dict[str, Any], arrays: dict[str, np.ndarray]
                    ) -> tuple[dict[str, Any], FittedModel, int]:
     params = dict(manifest["params"])
     params["engine_options"] = params.get("engine_options") or None  # stored as {} when not given
+    if params.get("privacy") is not None:
+        params["privacy"] = DP.from_dict(params["privacy"])
+    privacy = manifest.get("privacy")
+    if privacy is not None and not isinstance(privacy, dict):
+        raise ModelFileError("the model's privacy record is malformed; re-create it with 'datatwin fit'")
     meta = Metadata.from_dict(manifest["metadata"])
     columns = list(manifest["columns"])
     n_rows = int(manifest["n_rows"])
@@ -90,7 +100,8 @@ def _from_manifest(manifest: dict[str, Any], arrays: dict[str, np.ndarray]
     eng_arrays = {k[len("engine."):]: v for k, v in arrays.items() if k.startswith("engine.")}
     try:
         cset = ConstraintSet.from_state(manifest.get("constraints", {"constraints": []}), meta, set(generators))
-        model = FittedModel(table_encoder, generators, engine, cset, meta, columns, int(params["random_state"]))
+        model = FittedModel(table_encoder, generators, engine, cset, meta, columns, int(params["random_state"]),
+                            privacy=privacy)
     except ConstraintError as exc:
         raise ModelFileError(f"the model's constraints are inconsistent: {exc}") from None
     try:
