@@ -30,6 +30,7 @@ from ..synthesizer import Synthesizer, load
 from ..synthesizer import augment as blend
 from ._options import (
     AUGMENT,
+    DATASET,
     EVALUATE,
     GENERATE,
     SAMPLE,
@@ -44,10 +45,13 @@ from ._options import (
     EngineOpt,
     EpsilonOpt,
     FitOptions,
+    FormatOpt,
     LocaleOpt,
     MetaOpt,
+    PartitionOpt,
     RebalanceOpt,
     RowsOpt,
+    SchedulerOpt,
     SeedOpt,
     TimeOpt,
     WhatIfOpt,
@@ -204,7 +208,8 @@ def _fit(df: pd.DataFrame, options: FitOptions) -> Synthesizer:
 def sample(
     model: Annotated[Path, typer.Argument(help="Model file written by 'datatwin fit'.")],
     n: RowsOpt,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet (streamed).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet (streamed); a folder "
+                                         "with --scheduler.")],
     seed: SeedOpt = SAMPLE_SEED,
     chunk_size: ChunkOpt = SAMPLE["chunk_size"],
     where: WhereOpt = None,
@@ -212,23 +217,46 @@ def sample(
     boost_where: BoostWhereOpt = None,
     boost_share: BoostShareOpt = None,
     what_if: WhatIfOpt = None,
+    scheduler: SchedulerOpt = None,
+    fmt: FormatOpt = None,
+    partition_size: PartitionOpt = None,
 ) -> None:
-    """Generate rows from a saved model, streamed to CSV or Parquet in chunks."""
+    """Generate rows from a saved model, streamed to CSV or Parquet in chunks (or, with --scheduler,
+    drawn on a Dask cluster into a partitioned dataset that a rerun resumes)."""
     check_n(n)
-    check_table_suffix(output)
-    check_output(output, (model,))
+    if fmt is not None and fmt not in ("parquet", "csv"):
+        raise InputError(f"--format must be parquet or csv, got {fmt!r}")
+    if scheduler is None:
+        if partition_size is not None:
+            raise InputError("--partition-size sets the parts of a --scheduler dataset; add --scheduler, or leave "
+                             "it out")
+        check_table_suffix(output)
+        suffix_format = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".txt": "csv"}
+        if fmt is not None and suffix_format.get(output.suffix.lower()) != fmt:
+            raise InputError(f"--format {fmt} does not match the output {str(output)!r}; name the file *.{fmt} "
+                             f"(without --scheduler the suffix decides the format)")
+        check_output(output, (model,))
     conditions, mix, changes = parse_conditions(where), parse_rebalance(rebalance), parse_what_if(what_if)
     boost = None
     if boost_where or boost_share is not None:
         if not boost_where or boost_share is None:
             raise InputError("--boost-where and --boost-share go together: the rows to boost and their share")
         boost = {"where": parse_conditions(boost_where), "share": boost_share}
+    if changes and scheduler is not None:
+        raise InputError("--what-if runs on one machine; leave out --scheduler")
     syn = load(model)
     if changes:
         if conditions or mix:
             raise InputError("--what-if cannot be combined with --where or --rebalance")
         write_table(syn.what_if(n, changes, seed=seed), output)
         cli.err.print(f"{n:,} what-if rows written to [bold]{output}[/bold]")
+        return
+    if scheduler is not None:
+        with progress_bars(cli.err) as cb:
+            rows = syn.sample_to_dataset(n, output, seed=seed, scheduler=scheduler, conditions=conditions,
+                                         rebalance=mix, boost=boost, format=fmt or DATASET["format"],
+                                         partition_size=partition_size or DATASET["partition_size"], progress=cb)
+        cli.err.print(f"{rows:,} synthetic rows written to [bold]{output}[/bold] (a partitioned dataset)")
         return
     with progress_bars(cli.err) as cb:
         rows = syn.sample_to_file(n, output, seed=seed, chunk_size=chunk_size, progress=cb,

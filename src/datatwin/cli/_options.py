@@ -29,6 +29,7 @@ def defaults_of(func: Callable[..., Any]) -> dict[str, Any]:
 
 SYNTHESIZER = defaults_of(Synthesizer.__init__)
 SAMPLE = defaults_of(Synthesizer.sample_to_file)
+DATASET = defaults_of(Synthesizer.sample_to_dataset)
 GENERATE = defaults_of(generate_to_file)
 EVALUATE = defaults_of(evaluate)
 AUGMENT = defaults_of(augment)
@@ -66,6 +67,14 @@ BoostWhereOpt = Annotated[list[str] | None, typer.Option("--boost-where", help="
                                                          "--where (repeatable; all must hold).")]
 BoostShareOpt = Annotated[float | None, typer.Option("--boost-share", help="Exact share of rows matching "
                                                      "--boost-where (0 removes them).", min=0, max=1)]
+# Scale-out on Dask: 'sample' only.
+SchedulerOpt = Annotated[str | None, typer.Option("--scheduler", help="Draw on a Dask cluster and write a partitioned "
+                                                  "dataset to the -o folder: tcp://host:8786, or local:N for N "
+                                                  "local workers (needs datatwin[dask]).")]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="parquet or csv: the parts of a --scheduler "
+                                               "dataset (default parquet); otherwise the -o suffix decides.")]
+PartitionOpt = Annotated[int | None, typer.Option("--partition-size", help="Rows per part of a --scheduler "
+                                                  "dataset (default one block, 100,000).", min=1)]
 WhatIfOpt = Annotated[list[str] | None, typer.Option("--what-if", help="Change a numeric column and regenerate "
                                                      "the rest conditionally: col=*1.1, col=+5 (repeatable).")]
 

@@ -114,18 +114,27 @@ class IdGenerator(ColumnGenerator):
     def prepare(self, seed: int, n: int) -> None:
         self._seed = seed
 
-    def _generate(self, n: int, offset: int, rng: np.random.Generator) -> np.ndarray:
-        idx = np.arange(offset, offset + n, dtype=np.int64)
-        if self.integer_:
-            return idx + self.start_
+    def _layout(self) -> tuple[list[str], int, list[int]]:
+        """Each position's alphabet, and the unique part: the last positions whose joint
+        capacity stays below 2**62, with that capacity (how many distinct ids there are)."""
         alphabets = ["".join(_CLASSES[k] for k in t) if not t.startswith("=") else t[1:] for t in self.template_]
-        # Unique part: the last positions whose joint capacity stays below 2**62.
         cap, unique_pos = 1, []
         for pos in reversed(range(len(alphabets))):
             size = len(alphabets[pos])
             if size > 1 and cap * size < 2**62:
                 cap *= size
                 unique_pos.append(pos)
+        return alphabets, cap, unique_pos
+
+    def capacity(self) -> int | None:
+        """How many distinct ids the format holds (None: integers, as many as needed)."""
+        return None if self.integer_ else self._layout()[1]
+
+    def _generate(self, n: int, offset: int, rng: np.random.Generator) -> np.ndarray:
+        idx = np.arange(offset, offset + n, dtype=np.int64)
+        if self.integer_:
+            return idx + self.start_
+        alphabets, cap, unique_pos = self._layout()
         prng = np.random.default_rng([self._seed, 0x1D])
         mult = _coprime(cap, int(prng.integers(1, max(2, cap))))
         add = int(prng.integers(0, cap))

@@ -13,6 +13,7 @@ Writing is deterministic (fixed timestamps, sorted keys), so the same model give
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -65,27 +66,35 @@ def write_model_file(path: str | os.PathLike[str], manifest: dict[str, Any], arr
         _entry(zf, "SHA256SUMS", sums.encode())
 
 
-def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_model_file(path: str | os.PathLike[str] | bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The manifest and arrays of a model file, given its path or its bytes (as shipped to a worker)."""
     from safetensors.numpy import load
 
-    if not isinstance(path, (str, os.PathLike)):
-        raise ModelFileError(f"a model file path must be a str or os.PathLike, got {type(path).__name__} "
-                             f"{path!r}; pass the path of a file written by 'datatwin fit' or Synthesizer.save")
-    p = Path(path)
-    try:
-        is_file = p.is_file()
-    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
-        raise ModelFileError(f"model file {str(p)!r} cannot be opened ({exc}); check the path") from None
-    if not is_file:
-        raise ModelFileError(f"model file {str(p)!r} does not exist; check the path, or create it with 'datatwin fit'")
+    source: Path | io.BytesIO
+    if isinstance(path, bytes):
+        p, source = Path("<model bytes>"), io.BytesIO(path)  # named in messages like a path
+        size = len(path)
+    else:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ModelFileError(f"a model file path must be a str or os.PathLike, got {type(path).__name__} "
+                                 f"{path!r}; pass the path of a file written by 'datatwin fit' or Synthesizer.save")
+        p = source = Path(path)
+        try:
+            is_file = p.is_file()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            raise ModelFileError(f"model file {str(p)!r} cannot be opened ({exc}); check the path") from None
+        if not is_file:
+            raise ModelFileError(f"model file {str(p)!r} does not exist; check the path, or create it with "
+                                 f"'datatwin fit'")
+        size = p.stat().st_size
     hint = "it is not a datatwin model file (create one with 'datatwin fit')"
     try:
-        with zipfile.ZipFile(p) as zf:
+        with zipfile.ZipFile(source) as zf:
             infos = zf.infolist()
             names = [i.filename for i in infos]
             if not set(_MEMBERS) <= set(names) or len(names) != len(set(names)):
                 raise ModelFileError(f"{str(p)!r}: {hint}")
-            budget = _inflate_budget(p)
+            budget = _inflate_budget(size)
             manifest_bytes = _read_member(zf, p, "manifest.json", min(budget, _MAX_MANIFEST_BYTES))
             budget -= len(manifest_bytes)
             arrays_bytes = _read_member(zf, p, "arrays.safetensors", budget)
@@ -144,9 +153,9 @@ def _max_model_bytes() -> int:
     return value
 
 
-def _inflate_budget(p: Path) -> int:
-    """How many bytes the members of ``p`` may inflate to, together."""
-    return min(_max_model_bytes(), _FREE_BYTES + _MAX_RATIO * p.stat().st_size)
+def _inflate_budget(size: int) -> int:
+    """How many bytes the members of a model file of ``size`` bytes may inflate to, together."""
+    return min(_max_model_bytes(), _FREE_BYTES + _MAX_RATIO * size)
 
 
 def _read_member(zf: zipfile.ZipFile, p: Path, name: str, limit: int) -> bytes:

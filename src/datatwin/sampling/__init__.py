@@ -2,30 +2,47 @@
 constraint ranges), seeded blocks, and one run object that holds the call's state."""
 
 from ._blocks import BLOCK, SAMPLE_TAG, rechunk, seed_int
+from ._distributed import (
+    MANIFEST_NAME,
+    DatasetManifest,
+    SampleJob,
+    check_distributable,
+    draw_rows,
+    partitions,
+    write_part,
+)
 from ._fitted import FittedModel, check_constraints, units_of, usable
 from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
-from ._run import SamplingRun, check_n, complete_rows, iter_rows, require
+from ._run import BlockPlan, SamplingRun, check_n, complete_rows, iter_rows, require
 from ._text import parse_condition, parse_scalar
 
 __all__ = [
     "BLOCK",
     "CANDIDATES",
+    "MANIFEST_NAME",
     "SAMPLE_TAG",
+    "BlockPlan",
+    "DatasetManifest",
     "FittedModel",
     "Plan",
+    "SampleJob",
     "SamplingRun",
     "check_constraints",
+    "check_distributable",
     "check_n",
     "complete_rows",
+    "draw_rows",
     "encode_seed_rows",
     "iter_rows",
     "make_plan",
     "parse_condition",
     "parse_scalar",
+    "partitions",
     "rechunk",
     "require",
     "row_matches",
     "seed_int",
     "units_of",
     "usable",
+    "write_part",
 ]

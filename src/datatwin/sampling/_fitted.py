@@ -70,6 +70,12 @@ class FittedModel:
 
     def check_unique_pools(self, n: int) -> None:
         for name, g in self.generators.items():
+            cap = g.capacity() if isinstance(g, IdGenerator) else None
+            if cap is not None and n > cap:
+                # Row i takes id i of a bijection: beyond the capacity, ids would repeat.
+                raise ConstraintError(f"id column {name!r} has a format that holds {cap:,} distinct ids, fewer than "
+                                      f"the {n:,} rows asked for; ask for at most {cap:,} rows, or fit on ids with "
+                                      f"more characters")
             if isinstance(g, FakerGenerator) and g.unique_ and n > len(g.pool_):
                 raise ConstraintError(f"column {name!r} must be unique, and the model holds {len(g.pool_):,} "
                                       f"distinct fakes for it (two per training row); ask for at most that many "

@@ -25,7 +25,7 @@ from ._blocks import BLOCK, SAMPLE_TAG, child_seed, rechunk, seed_int
 from ._fitted import FittedModel
 from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
 
-__all__ = ["SamplingRun", "check_n", "complete_rows", "iter_rows", "require"]
+__all__ = ["BlockPlan", "SamplingRun", "check_n", "complete_rows", "iter_rows", "require"]
 
 REDRAW_SHARE = 0.8  # constraint ranges keeping at least this share of rows are met by redrawing
 
@@ -196,6 +196,48 @@ def restore_given(out: pd.DataFrame, seed_rows: pd.DataFrame, rows: np.ndarray) 
 
 
 # ---------------------------------------------------------------------- entry points
+class BlockPlan:
+    """The seeded blocks of one sampling call: block ``i`` depends on the model, ``n``, the seed,
+    the steering arguments and ``i`` alone, so any process can draw any block.
+
+    Building one checks every argument (conditions, rebalancing, boost, pool sizes). The plan is
+    read-only afterwards; each drawing pass takes its own :meth:`new_run` for its per-call state.
+    """
+
+    def __init__(self, model: FittedModel, n: int, seed: int, *, conditions: dict[str, Any] | None = None,
+                 rebalance: dict[str, dict[Any, float]] | None = None, boost: dict[str, Any] | None = None) -> None:
+        self.model, self.n = model, n
+        self.n_blocks = math.ceil(n / BLOCK)
+        self.root = np.random.SeedSequence([int(seed), SAMPLE_TAG])
+        gen_ss, plan_ss = child_seed(self.root, 0), child_seed(self.root, 1)  # blocks take children 2, 3, ...
+        computed = [c for c in (conditions or {}) if c in {f.column for f in model.constraints.formulas}]
+        if computed:
+            raise ConditionError(f"column {computed[0]!r} is computed by a formula constraint; condition on the "
+                                 f"columns it is computed from instead")
+        self.plan = make_plan(model, n, conditions, rebalance, np.random.default_rng(plan_ss))
+        if self.plan.allowed or self.plan.fixed:
+            require(model, "sample under conditions or rebalancing")
+        _apply_constraint_ranges(model, self.plan, conditions)
+        model.check_unique_pools(n)
+        self.gen_seed = seed_int(gen_ss)
+        self.boost = None if boost is None else _boost_plan(model, boost, conditions, rebalance, n, plan_ss)
+
+    def new_run(self) -> SamplingRun:
+        """Fresh per-call state (prepared generators, statistics) for drawing blocks."""
+        return SamplingRun(self.model, self.gen_seed, self.n)
+
+    def block(self, run: SamplingRun, i: int, seen: dict[int, set[Any]]) -> pd.DataFrame:
+        """Block ``i``: rows ``i * BLOCK`` up to the next block, indexed by row number.
+
+        ``seen`` holds the keys of the blocks drawn before (``Unique`` rules on learned columns).
+        """
+        m, offset, ss = min(BLOCK, self.n - i * BLOCK), i * BLOCK, child_seed(self.root, i + 2)
+        if self.boost is not None:
+            where, share, match_plan = self.boost
+            return run.boosted_block(m, offset, ss, self.plan, match_plan, where, share, seen)
+        return run.sample_chunk(m, offset, ss, self.plan, seen)
+
+
 def iter_rows(model: FittedModel, n: int, seed: int, *, conditions: dict[str, Any] | None = None,
               rebalance: dict[str, dict[Any, float]] | None = None, boost: dict[str, Any] | None = None,
               chunk_size: int, progress: ProgressCallback | None = None,
@@ -203,29 +245,11 @@ def iter_rows(model: FittedModel, n: int, seed: int, *, conditions: dict[str, An
     """``n`` rows as chunks of ``chunk_size``; ``on_done`` receives the run's statistics at the end."""
     # Rows are drawn in fixed blocks with a seed each, then cut into chunks: the rows depend
     # on n and the seed only, never on the chunk size or on who runs the blocks.
-    n_blocks = math.ceil(n / BLOCK)
-    root = np.random.SeedSequence([int(seed), SAMPLE_TAG])
-    gen_ss, plan_ss = child_seed(root, 0), child_seed(root, 1)  # blocks take children 2, 3, ...
-    computed = [c for c in (conditions or {}) if c in {f.column for f in model.constraints.formulas}]
-    if computed:
-        raise ConditionError(f"column {computed[0]!r} is computed by a formula constraint; condition on the "
-                             f"columns it is computed from instead")
-    plan = make_plan(model, n, conditions, rebalance, np.random.default_rng(plan_ss))
-    if plan.allowed or plan.fixed:
-        require(model, "sample under conditions or rebalancing")
-    _apply_constraint_ranges(model, plan, conditions)
-    model.check_unique_pools(n)
-    run = SamplingRun(model, seed_int(gen_ss), n)
+    plan = BlockPlan(model, n, seed, conditions=conditions, rebalance=rebalance, boost=boost)
+    run = plan.new_run()
     seen: dict[int, set[Any]] = {}  # unique constraints: keys of the blocks already given out
-    if boost is not None:
-        where, share, match_plan = _boost_plan(model, boost, conditions, rebalance, n, plan_ss)
-        blocks = (run.boosted_block(min(BLOCK, n - i * BLOCK), i * BLOCK, child_seed(root, i + 2), plan, match_plan,
-                                    where, share, seen) for i in range(n_blocks))
-    else:
-        blocks = (run.sample_chunk(min(BLOCK, n - i * BLOCK), i * BLOCK, child_seed(root, i + 2), plan, seen)
-                  for i in range(n_blocks))
     done = 0
-    for chunk in rechunk(blocks, chunk_size):
+    for chunk in rechunk((plan.block(run, i, seen) for i in range(plan.n_blocks)), chunk_size):
         done += len(chunk)
         yield chunk
         report(progress, "sample", done, n)

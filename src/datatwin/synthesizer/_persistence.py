@@ -64,16 +64,17 @@ def save_model(path: str | os.PathLike[str], params: dict[str, Any], model: Fitt
     write_model_file(path, plain(manifest), arrays)
 
 
-def read_model(path: str | os.PathLike[str], check_params: Callable[[dict[str, Any]], None] | None = None
+def read_model(path: str | os.PathLike[str] | bytes, check_params: Callable[[dict[str, Any]], None] | None = None
                ) -> tuple[dict[str, Any], FittedModel, int]:
-    """The estimator parameters, the fitted model and the training row count stored at ``path``.
+    """The estimator parameters, the fitted model and the training row count stored at ``path``
+    (or in the bytes of a model file, as shipped to a Dask worker).
 
     The file is untrusted: every field is checked before use, and the model must sample a few
     rows before it is handed back, so a tampered file fails here with :class:`ModelFileError`
     rather than later, deep in sampling. ``check_params`` validates the estimator parameters
     (raising InputError or TypeError)."""
     manifest, arrays = read_model_file(path)
-    where = repr(str(path))
+    where = repr("<model bytes>" if isinstance(path, bytes) else str(path))
     try:
         params, model, n_rows = _from_manifest(manifest, arrays, check_params)
         _smoke_sample(model)
