@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import datatwin
-from datatwin.cli import main
+from helpers import run_cli as cli
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,6 @@ def syn(real) -> datatwin.Synthesizer:
     return datatwin.Synthesizer(engine="copula", random_state=0).fit(real)
 
 
-def cli(*args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-        raise SystemExit(0)
-    return exc.value.code
 
 
 def value_key(df: pd.DataFrame) -> list[tuple]:

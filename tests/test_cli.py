@@ -9,14 +9,7 @@ import pandas as pd
 import pytest
 
 import datatwin
-from datatwin.cli import main
-
-
-def cli(*args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-        raise SystemExit(0)
-    return exc.value.code
+from helpers import run_cli as cli
 
 
 @pytest.fixture

@@ -14,18 +14,13 @@ from hypothesis import strategies as st
 
 import datatwin
 from datatwin import ConditionError, ConstraintError, FixedCombinations, Inequality, Range, Regex, Unique
-from datatwin.cli import main
 from datatwin.constraints import ConstraintSet, Units, parse_constraints
+from helpers import run_cli as cli
 from helpers import shared_csv
 
 FAST = {"max_epochs": 4}
 
 
-def cli(*args: str) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-        raise SystemExit(0)
-    return int(exc.value.code or 0)
 
 
 def orders_frame(n: int = 1500, seed: int = 0) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import datatwin
-from datatwin.cli import main
+from helpers import run_cli as cli
 
 distributed = pytest.importorskip("distributed")
 
@@ -24,11 +24,6 @@ N = 120_000  # two seeded blocks, the last one short
 SEED = 5
 
 
-def cli(*args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-        raise SystemExit(0)
-    return exc.value.code
 
 
 def local_cluster(workers, processes=True):

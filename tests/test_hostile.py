@@ -21,17 +21,12 @@ from hypothesis import strategies as st
 
 import datatwin
 from datatwin import DatatwinError, InputError, ModelFileError
-from datatwin.cli import main
+from helpers import run_cli as cli
 from helpers import shared_csv
 
 ENGINES = {"copula": None, "marginal": None, "argn": {"max_epochs": 2, "n_threads": 1, "hidden_size": 16}}
 
 
-def cli(*args: str) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-        raise SystemExit(0)
-    return int(exc.value.code or 0)
 
 
 def _table(n: int = 150, seed: int = 0) -> pd.DataFrame:
@@ -732,3 +727,18 @@ def test_summary_case_count():
     n = (len(MUTATIONS) * len(ENGINES) + len(ENGINE_CASES) + len(ARRAY_MUTATIONS) * len(ENGINES) + 8 + 5 + 7
          + 8 + 2 * len(BAD_FILES) + len(BAD_CALLS) + len(BAD_SAMPLES) + 3 + len(CLI_CASES))
     assert n >= 150
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_sample_the_disk_cannot_hold_is_refused_before_it_fills_the_disk(tmp_path, monkeypatch, suffix) -> None:
+    import datatwin.io._tables as tables
+
+    syn = datatwin.Synthesizer(engine="copula", random_state=0).fit(_table())
+    out = tmp_path / f"big{suffix}"
+    # The disk as seen by the writer: 2 MB free (the seam in io._tables; the real call is
+    # shutil.disk_usage, whose answer a test cannot shrink).
+    monkeypatch.setattr(tables, "_free_bytes", lambda folder: 2 * 2**20)
+    with pytest.raises(datatwin.OutputError, match=r"needs about .* only .* free"):
+        syn.sample_to_file(5_000_000, out, chunk_size=20_000)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert syn.sample_to_file(20_000, out, chunk_size=5_000) == 20_000  # what fits is written

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import datatwin
 from datatwin._privacy import ORDERS, PrivacyLedger, default_delta, rdp_to_epsilon, rho_for_epsilon
 from datatwin.engines._marginal import _project
+from helpers import run_cli as _cli
 
 
 def _table(n: int = 1500, seed: int = 0) -> pd.DataFrame:
@@ -199,13 +200,6 @@ def test_declared_bounds_and_categories_hold_without_privacy_too() -> None:
     assert out["age"].dtype == np.int64
 
 
-def _cli(*args: str) -> int:
-    from datatwin.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-        raise SystemExit(0)
-    return int(exc.value.code or 0)
 
 
 def test_cli_fit_with_epsilon_and_inspect_of_the_model(tmp_path, capsys) -> None:

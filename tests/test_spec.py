@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import datatwin
 from datatwin import Spec, SpecError, generate
-from datatwin.cli import main
 from datatwin.spec import iter_generate
+from helpers import run_cli as cli
 
 FULL = """\
 locale: en_US
@@ -58,11 +58,6 @@ def spec_of(**columns) -> Spec:
     return Spec.from_dict({"columns": columns})
 
 
-def cli(*args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-        raise SystemExit(0)
-    return exc.value.code
 
 
 # ---------------------------------------------------------------------- determinism

@@ -8,6 +8,7 @@ import errno
 import io
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -212,6 +213,18 @@ _FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
+SPACE_MARGIN = 1.05  # the estimate is from one chunk: keep 5 % in hand
+
+
+def _free_bytes(folder: Path) -> int:
+    """Free bytes on the disk that holds ``folder`` (a seam the tests can narrow)."""
+    return shutil.disk_usage(folder).free
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
+
+
 def escape_formula_cells(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with every text cell that starts with ``= + - @``, a tab or a carriage return (and is
     not a plain number) prefixed with ``'``, so a spreadsheet shows it instead of running it;
@@ -239,16 +252,31 @@ def _escaped(text: str) -> str:
 
 
 def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[str], *,
-                       escape_formulas: bool = True) -> int:
+                       escape_formulas: bool = True, expected_rows: int | None = None) -> int:
     """Stream DataFrame chunks into one CSV or Parquet file, atomically; returns the row count.
 
     Memory stays at one chunk, whatever the total row count. In CSV and TSV files, text cells
     that a spreadsheet would run as formulas are escaped with a leading ``'`` (OWASP guidance on
     CSV injection); ``escape_formulas=False`` writes them as they are. Parquet is never changed.
+    With ``expected_rows``, the size of the whole file is estimated from the first chunk written,
+    and the write stops at once (no file left) if the disk cannot hold it.
     """
     target = Path(path)
     fmt = _table_format(target)
     rows = 0
+    checked = expected_rows is None
+
+    def check_space(tmp: Path) -> None:
+        nonlocal checked
+        checked = True
+        written = tmp.stat().st_size
+        need = written / max(rows, 1) * expected_rows  # type: ignore[operator]
+        free = _free_bytes(tmp.parent) + written
+        if need * SPACE_MARGIN > free:
+            raise OutputError(f"writing {expected_rows:,} rows to {str(target)!r} needs about {_size(need)}, "
+                              f"and only {_size(free)} are free on that disk; free some space, write to "
+                              f"another disk, or ask for fewer rows")
+
     with atomic_output(target) as tmp:
         if fmt == "parquet":
             import pyarrow as pa
@@ -262,6 +290,8 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[s
                         writer = pq.ParquetWriter(tmp, table.schema)
                     writer.write_table(table.cast(writer.schema))
                     rows += len(chunk)
+                    if not checked:
+                        check_space(tmp)
             finally:
                 if writer is not None:
                     writer.close()
@@ -273,4 +303,7 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[s
                         chunk = escape_formula_cells(chunk)
                     chunk.to_csv(f, index=False, header=i == 0, sep=sep, lineterminator="\n")
                     rows += len(chunk)
+                    if not checked:
+                        f.flush()
+                        check_space(tmp)
     return rows

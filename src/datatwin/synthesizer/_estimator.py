@@ -394,11 +394,14 @@ class Synthesizer:
         """Stream ``n`` rows into a CSV or Parquet file (atomic: no partial file on failure).
 
         In CSV files, text cells a spreadsheet would run as formulas (``=``, ``+``, ``-``, ``@``)
-        get a leading ``'``; ``escape_formulas=False`` writes them as they are.
+        get a leading ``'``; ``escape_formulas=False`` writes them as they are. The file's size is
+        estimated from the first chunk: if the disk cannot hold it, nothing is written
+        (:class:`OutputError`).
         """
         chunks = self.iter_sample(n, seed=seed, chunk_size=chunk_size, progress=progress, conditions=conditions,
                                   rebalance=rebalance, boost=boost)
-        return write_table_chunks((c.reset_index(drop=True) for c in chunks), path, escape_formulas=escape_formulas)
+        return write_table_chunks((c.reset_index(drop=True) for c in chunks), path, escape_formulas=escape_formulas,
+                                  expected_rows=n)
 
     # ------------------------------------------------------------------ Dask (the [dask] extra)
     def sample_to_dask(self, n: int, *, seed: int | None = None, conditions: dict[str, Any] | None = None,
