@@ -50,7 +50,8 @@ def discretizer(real: pd.DataFrame) -> dict[str, tuple[str, object]]:
         if pd.api.types.is_numeric_dtype(real[c]) and real[c].nunique() > BINS:
             spec[c] = ("num", np.unique(np.quantile(real[c].dropna(), np.linspace(0, 1, BINS + 1))))
         else:
-            spec[c] = ("cat", {k: i for i, k in enumerate(sorted(_text(real[c]).unique()))})
+            # Numbered in order of first appearance in A: the codes the peers were given.
+            spec[c] = ("cat", {k: i for i, k in enumerate(_text(real[c]).unique())})
     return spec
 
 
