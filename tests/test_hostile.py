@@ -742,3 +742,19 @@ def test_a_sample_the_disk_cannot_hold_is_refused_before_it_fills_the_disk(tmp_p
         syn.sample_to_file(5_000_000, out, chunk_size=20_000)
     assert not out.exists() and list(tmp_path.iterdir()) == []
     assert syn.sample_to_file(20_000, out, chunk_size=5_000) == 20_000  # what fits is written
+
+
+def test_a_temp_file_left_by_a_killed_writer_is_swept_by_the_next_run(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    stale = tmp_path / f".out.csv.{int(dead.stdout)}.abc123.tmp"  # a kill -9 left it: no handler ran
+    live = tmp_path / f".out.csv.{os.getppid()}.def456.tmp"  # a live writer's: must be kept
+    other = tmp_path / f".other.csv.{int(dead.stdout)}.x.tmp"  # another output's: not ours to judge
+    for p in (stale, live, other):
+        p.write_text("partial")
+    datatwin.write_table(_table(20), tmp_path / "out.csv")
+    assert not stale.exists() and live.exists() and other.exists()
+    assert (tmp_path / "out.csv").exists()

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import errno
 import io
+import logging
 import os
 import re
 import shutil
@@ -16,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from .._exceptions import InputError, OutputError
+
+log = logging.getLogger("datatwin")
 
 __all__ = ["atomic_output", "atomic_write_text", "read_table", "write_table", "write_table_chunks"]
 
@@ -171,7 +174,10 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise OutputError(f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist; create it first")
     if target.is_dir():
         raise OutputError(f"cannot write {str(target)!r}: it is a folder")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    _sweep_stale(folder, target.name)
+    # The writer's process id is in the name, so a later run can tell a file left by a killed
+    # writer (kill -9, a power cut: no handler ran) from one another live process is writing.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -190,6 +196,27 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         _unlink(tmp)
         raise
+
+
+def _sweep_stale(folder: Path, name: str) -> None:
+    """Remove temp files of ``name`` whose writing process is gone (this machine's processes)."""
+    import glob
+
+    for p in folder.glob(f".{glob.escape(name)}.*.tmp"):
+        pid = p.name[len(name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _unlink(p)
+            log.info("removed %s, left by an interrupted run", p)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists (another user's), or cannot tell: keep the file
+    return True
 
 
 def _unlink(p: Path) -> None:
