@@ -180,6 +180,17 @@ def test_rest_api_with_token(app, alice, data_dir: Path) -> None:
     r = client.post(f"/api/uploads/{up['id']}/fit", headers=h, json={"engine": "gan"})
     assert r.status_code == 400 and "unknown engine 'gan'" in r.json()["detail"]
     assert "/api/uploads" in client.get("/api/openapi.json").json()["paths"]
+    # Differential privacy from the API: the model records what it spent; bad budgets are refused.
+    for bad_body, words in (({"epsilon": 0}, "between 0.01 and 100"),
+                            ({"engine": "copula", "epsilon": 1}, "cannot train under a privacy budget")):
+        r = client.post(f"/api/uploads/{up['id']}/fit", headers=h, json=bad_body)
+        assert r.status_code == 400 and words in r.json()["detail"]
+    jid = client.post(f"/api/uploads/{up['id']}/fit", headers=h, json={"engine": "auto", "epsilon": 1}).json()["job_id"]
+    run_worker(data_dir, once=True)
+    job = client.get(f"/api/jobs/{jid}", headers=h).json()
+    assert job["status"] == "done", job
+    model = datatwin.load(next(p for p in data_dir.rglob(f"{job['result']['model_id']}.dtw")))
+    assert model.privacy_["epsilon"] <= 1.0 + 1e-9 and model.engine_.name == "marginal"
 
 
 def test_generate_from_spec_and_history_delete_removes_files(alice, data_dir: Path) -> None:

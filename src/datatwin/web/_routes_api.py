@@ -30,7 +30,9 @@ class Login(BaseModel):
 
 
 class FitBody(BaseModel):
-    engine: str = Field("argn", description="argn (neural, best fidelity) or copula (fast)")
+    engine: str = Field("argn", description="auto, argn (neural, best fidelity), marginal (small epsilon) or "
+                                            "copula (fast)")
+    epsilon: float | None = Field(None, description="train with differential privacy at this budget (e.g. 1)")
     max_training_time: int = Field(60, description="time budget in seconds")
     max_epochs: int | None = None
     seed: int = 0
@@ -97,7 +99,8 @@ async def upload_delete(request: Request, user: User, upload_id: str) -> dict[st
 
 @router.post("/uploads/{upload_id}/fit", summary="Queue a fit job")
 async def fit(request: Request, user: User, upload_id: str, body: FitBody) -> dict[str, str]:
-    jid = svc.start_fit(ctx(request), user, upload_id, engine=body.engine, max_training_time=body.max_training_time,
+    jid = svc.start_fit(ctx(request), user, upload_id, engine=body.engine, epsilon=body.epsilon,
+                        max_training_time=body.max_training_time,
                         max_epochs=body.max_epochs, seed=body.seed, kinds=body.kinds, keep_rules=body.keep_rules)
     return {"job_id": jid}
 

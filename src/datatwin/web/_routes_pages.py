@@ -166,7 +166,7 @@ async def fit_post(request: Request, upload_id: str) -> Response:
     rules = [int(v) for v in form.getlist("rule") if isinstance(v, str) and v.isdigit()]
     jid = svc.start_fit(c, uid, upload_id, engine=str(form.get("engine", "argn")),
                         max_training_time=form.get("max_training_time", 60), max_epochs=form.get("max_epochs"),
-                        seed=form.get("seed", 0), kinds=kinds, keep_rules=rules)
+                        seed=form.get("seed", 0), kinds=kinds, keep_rules=rules, epsilon=form.get("epsilon"))
     return _see(f"/jobs/{jid}")
 
 

@@ -28,7 +28,7 @@ from ._files import check_model_zip, check_name, place, read_checked, receive, r
 from ._store import TERMINAL, Store, new_id
 from ._worker import job_dir, user_dir
 
-ENGINES = ("argn", "copula")
+ENGINES = ("auto", "argn", "marginal", "copula")
 MAX_SPEC_CHARS = 100_000
 PREVIEW_ROWS = 20
 
@@ -192,10 +192,21 @@ def _int(value: Any, what: str, lo: int, hi: int) -> int:
     return v
 
 
+def _epsilon(value: Any) -> float:
+    try:
+        eps = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"the privacy budget epsilon must be a number, got {value!r}") from None
+    if not 0.01 <= eps <= 100:
+        raise InputError(f"the privacy budget epsilon must be between 0.01 and 100, got {eps:g}")
+    return eps
+
+
 def start_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max_training_time: Any = 60,
               max_epochs: Any = None, seed: Any = 0, kinds: dict[str, str] | None = None,
-              keep_rules: list[int] | None = None) -> str:
-    """Queue a fit; ``kinds`` overrides detected column kinds, ``keep_rules`` picks suggested rules."""
+              keep_rules: list[int] | None = None, epsilon: Any = None) -> str:
+    """Queue a fit; ``kinds`` overrides detected column kinds, ``keep_rules`` picks suggested rules,
+    ``epsilon`` trains under differential privacy at that budget."""
     row = upload(ctx, owner, upload_id)
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
@@ -204,6 +215,10 @@ def start_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max
                               "seed": _int(seed, "the seed", 0, 2**31 - 1)}
     if max_epochs not in (None, ""):
         params["max_epochs"] = _int(max_epochs, "max epochs", 1, 10_000)
+    if epsilon not in (None, ""):
+        params["epsilon"] = _epsilon(epsilon)
+        if engine == "copula":
+            raise InputError("the copula engine cannot train under a privacy budget; choose auto, marginal or argn")
     info = upload_info(ctx, row)
     detected = info["metadata"]["columns"]
     override: dict[str, Any] = {}

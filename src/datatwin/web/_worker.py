@@ -149,8 +149,9 @@ def _fit(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dict[s
     train = df.iloc[train_idx].reset_index(drop=True)
     options = {"max_epochs": int(p["max_epochs"])} if p.get("max_epochs") else None
     budget = float(p.get("max_training_time", 60))
+    privacy = datatwin.DP(float(p["epsilon"])) if p.get("epsilon") is not None else None
     syn = datatwin.Synthesizer(engine=p.get("engine", "argn"), random_state=seed, max_training_time=budget,
-                               engine_options=options, constraints=p.get("constraints") or None)
+                               engine_options=options, constraints=p.get("constraints") or None, privacy=privacy)
     progress = _Progress(store, job["id"], budget)
     syn.fit(train, p.get("metadata") or None, progress=progress)
     mid = datatwin_id()
@@ -160,8 +161,9 @@ def _fit(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dict[s
     info = {"rows": len(train), "holdout_rows": len(df) - len(train), "columns": list(map(str, df.columns)),
             "seed": seed, "epochs": getattr(syn.engine_, "epochs_", None),
             "stopped_by": getattr(syn.engine_, "stopped_by_", None), "fit_job": job["id"],
-            "seconds": progress.state.get("elapsed")}
-    store.add_model(owner, mid, up["id"], f"{up['name']} ({syn.engine})", str(path), syn.engine, info)
+            "seconds": progress.state.get("elapsed"), "privacy": syn.privacy_}
+    label = syn.engine_.name + (f", epsilon={syn.privacy_['epsilon']:g}" if syn.privacy_ else "")
+    store.add_model(owner, mid, up["id"], f"{up['name']} ({label})", str(path), syn.engine_.name, info)
     return {"model_id": mid}
 
 
@@ -261,7 +263,7 @@ def _report(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dic
         synthetic = synthetic.sample(REPORT_MAX_ROWS, random_state=0).reset_index(drop=True)
     target = p.get("target") or None
     result = datatwin.evaluate(train, synthetic, holdout=holdout, target=target,
-                               progress=_Progress(store, job["id"]))
+                               progress=_Progress(store, job["id"]), guarantee=model["info"].get("privacy"))
     result.save_html(out / "report.html")
     verdicts = [{"title": v["title"], "status": v["status"], "message": v["message"]} for v in result.verdicts]
     return {"overall": result.overall, "verdicts": verdicts, "sample_job_id": sample_job["id"]}
