@@ -58,9 +58,9 @@ def test_rho_for_epsilon_spends_the_budget_and_no_more(eps: float, delta: float)
     assert rdp_to_epsilon(rho * 1.01 * ORDERS, delta) > eps  # the whole budget is used
 
 
-def test_default_delta_is_well_below_one_over_n() -> None:
-    assert default_delta(50_000) == pytest.approx(2e-6)
-    assert default_delta(100) == 1e-5
+def test_default_delta_is_fixed_and_well_below_one_over_n() -> None:
+    # A delta read from the row count would reveal it; 1e-7 is far below 1/n up to a million rows.
+    assert default_delta() == 1e-7 == datatwin.DP(1.0).resolve_delta()
 
 
 @settings(max_examples=60, deadline=None)
@@ -94,13 +94,28 @@ def test_dp_fit_spends_within_budget_and_reports_it(dp_model: datatwin.Synthesiz
     pd.testing.assert_frame_equal(again.sample(200, seed=3), dp_model.sample(200, seed=3))
 
 
-def test_dp_fit_is_seeded(tmp_path) -> None:
-    paths = []
-    for i in range(2):
-        syn = datatwin.Synthesizer(privacy=datatwin.DP(2.0), random_state=5).fit(_table())
-        paths.append(tmp_path / f"{i}.dtw")
-        syn.save(paths[-1])
-    assert paths[0].read_bytes() == paths[1].read_bytes()
+def test_dp_noise_is_fresh_but_sampling_a_dp_model_is_seeded(tmp_path) -> None:
+    # Noise drawn from a known seed could be re-run and subtracted by anyone holding the other
+    # rows: two DP fits with the same random_state must differ; a saved model samples seeded.
+    models = [datatwin.Synthesizer(privacy=datatwin.DP(2.0), random_state=5).fit(_table()) for _ in range(2)]
+    tables = [np.concatenate([t.ravel() for t in m.engine_.tables_]) for m in models]
+    assert not np.array_equal(tables[0], tables[1])
+    models[0].save(tmp_path / "m.dtw")
+    again = datatwin.load(tmp_path / "m.dtw")
+    pd.testing.assert_frame_equal(again.sample(300, seed=2), models[0].sample(300, seed=2))
+
+
+def test_the_row_count_is_measured_and_the_schema_inferred_from_values_is_reported() -> None:
+    df = _table(2000)
+    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0), random_state=0).fit(df)
+    assert "values: row count" in [s["what"] for s in syn.privacy_["steps"]]
+    assert abs(syn.n_rows_ - 2000) < 500
+    assert syn.privacy_["schema_inferred_from_values"] == ["plan"]  # a text column: kind read from values
+    declared = datatwin.Synthesizer(privacy=datatwin.DP(1.0)).fit(df, {"columns": {"plan": {"kind": "categorical"}}})
+    assert declared.privacy_["schema_inferred_from_values"] == []
+    # Decimals and "whole numbers only" come from the dtype, not from the values.
+    assert declared.metadata_.columns["spend"].decimals is None
+    assert declared.metadata_.columns["age"].integer
 
 
 def test_an_outlier_and_a_unique_category_never_reach_the_model() -> None:

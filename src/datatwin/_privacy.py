@@ -50,9 +50,12 @@ def rho_for_epsilon(epsilon: float, delta: float, spent: np.ndarray | None = Non
     return lo
 
 
-def default_delta(n_rows: int) -> float:
-    """δ well below 1/n (ten times below), and never above 1e-5."""
-    return float(min(1e-5, 0.1 / max(int(n_rows), 1)))
+DEFAULT_DELTA = 1e-7  # well below 1/n for tables under a million rows, and independent of the data
+
+
+def default_delta(n_rows: int | None = None) -> float:
+    """The default δ: fixed, since a δ read from the row count would reveal it."""
+    return DEFAULT_DELTA
 
 
 @dataclass(frozen=True)
@@ -61,16 +64,20 @@ class DP:
 
     Parameters:
         epsilon: the privacy-loss budget ε (smaller is more private; 1 is strong, 10 is weak).
-        delta: the probability that the ε bound may fail; ``None`` = ``min(1e-5, 0.1 / n_rows)``.
+        delta: the probability that the ε bound may fail; ``None`` = 1e-7 (well below 1/n for any
+            table under a million rows; set it for larger ones).
         value_share: the share of the budget spent on learning value ranges, bins and category
             lists (whatever the metadata does not declare); the rest trains the engine.
 
-    The number of rows and the schema (column names, kinds, formats) are treated as public.
+    Neighbouring tables differ by one row (added or removed): the row count is measured with
+    noise like everything else. The schema (column names, kinds, formats) is public: declare it
+    in the metadata; columns whose kind or format was inferred from the values are listed in the
+    fit's privacy report.
 
     Example:
         >>> from datatwin import DP
-        >>> DP(epsilon=1.0).resolve_delta(50_000)
-        2e-06
+        >>> DP(epsilon=1.0).resolve_delta()
+        1e-07
     """
 
     epsilon: float
@@ -88,8 +95,8 @@ class DP:
                 0 < self.value_share < 1):
             raise InputError(f"DP value_share must be in (0, 1), got {self.value_share!r}")
 
-    def resolve_delta(self, n_rows: int) -> float:
-        return float(self.delta) if self.delta is not None else default_delta(n_rows)
+    def resolve_delta(self) -> float:
+        return float(self.delta) if self.delta is not None else default_delta()
 
     def to_dict(self) -> dict[str, Any]:
         return {"epsilon": float(self.epsilon), "delta": None if self.delta is None else float(self.delta),
@@ -113,6 +120,7 @@ class PrivacyLedger:
     delta: float
     threshold_delta: float = 0.0
     steps: list[dict[str, Any]] = field(default_factory=list)
+    rows: int | None = None  # the noisy row count, once measured (count_rows)
 
     @property
     def conversion_delta(self) -> float:
@@ -132,6 +140,14 @@ class PrivacyLedger:
     def remaining_rho(self) -> float:
         """The zCDP ρ left for further Gaussian steps."""
         return rho_for_epsilon(self.epsilon, self.conversion_delta, self.rdp())
+
+    def count_rows(self, n: int, rho: float, rng: np.random.Generator) -> int:
+        """The row count plus Gaussian noise (rho-zCDP, sensitivity 1), at least 1; stored as
+        ``rows`` for every later step that needs a row count."""
+        sigma = math.sqrt(1.0 / (2.0 * rho))
+        self.gaussian("values: row count", sigma)
+        self.rows = max(1, int(round(n + rng.normal(0.0, sigma))))
+        return self.rows
 
     def gaussian(self, what: str, sigma: float, sensitivity: float = 1.0) -> None:
         """Record a Gaussian mechanism with noise ``sigma`` on a query of L2 ``sensitivity``."""

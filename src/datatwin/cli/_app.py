@@ -381,8 +381,8 @@ AUDIT_VIOLATED = 4  # exit status when the audit proves the claimed epsilon fals
 def audit(
     data: Annotated[Path, typer.Argument(help="The real CSV or Parquet table.")],
     epsilon: Annotated[float, typer.Option("--epsilon", help="The privacy budget epsilon to fit with and audit.")],
-    delta: Annotated[float | None, typer.Option("--delta", help="The budget's delta (default: min(1e-5, 0.1 / "
-                                                "rows)).")] = None,
+    delta: Annotated[float | None, typer.Option("--delta", help="The budget's delta (default: 1e-7)."
+                                                )] = None,
     engine: Annotated[str, typer.Option("--engine", help="Engine trained under the budget.")] = "marginal",
     canaries: Annotated[int, typer.Option("--canaries", help="Canary rows (half are inserted, at random).",
                                           min=10)] = 500,

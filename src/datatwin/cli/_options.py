@@ -51,7 +51,7 @@ EpsilonOpt = Annotated[float | None, typer.Option("--epsilon", help="Train with 
                                                   "privacy-loss budget (e.g. 1; smaller is more private). See "
                                                   "docs/privacy.md.", min=0)]
 DeltaOpt = Annotated[float | None, typer.Option("--delta", help="The delta of (epsilon, delta)-DP (default: "
-                                                "min(1e-5, 0.1 / rows)).", min=0, max=1)]
+                                                "1e-7).", min=0, max=1)]
 TimeOpt = Annotated[float, typer.Option("--max-training-time", help="Training budget in seconds.", min=1)]
 LocaleOpt = Annotated[str, typer.Option("--locale", help="Faker locale for fake names, emails, phones, ...")]
 ConstraintOpt = Annotated[list[str] | None, typer.Option("--constraint", "-c", help="Rule every row satisfies, "

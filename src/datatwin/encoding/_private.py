@@ -91,7 +91,7 @@ def _fit_categorical(enc: CategoricalEncoder, s: pd.Series, ledger: PrivacyLedge
         observed = enc._keys(s).value_counts(dropna=True, sort=False)
         noisy = observed.to_numpy(dtype=np.float64) + rng.normal(0.0, sigma, len(observed))
         # A level seen once clears this with probability delta: the δ part of the release.
-        tau = 1.0 + sigma * float(ndtri(1.0 - delta))
+        tau = 1.0 - sigma * float(ndtri(delta))  # ndtri(1 - d) = -ndtri(d), exact for tiny d
         order = sorted(((k, c) for k, c in zip(observed.index, noisy, strict=True) if c > tau),
                        key=lambda kv: (-kv[1], str(kv[0])))[: enc.max_levels]
         levels, counts = [k for k, _ in order], [max(1, round(c)) for _, c in order]
@@ -131,7 +131,14 @@ def _grid(enc: NumericEncoder, signal: float) -> np.ndarray:
 
 def _fit_numeric(enc: NumericEncoder, s: pd.Series, ledger: PrivacyLedger, sigma: float,
                  rng: np.random.Generator) -> list[np.ndarray]:
-    v, enc.unit_ = to_float(s, enc.meta)
+    v, unit = to_float(s, enc.meta)
+    if enc.meta.kind == "datetime":
+        # The unit must not depend on the values (whether every date falls on midnight): days
+        # when the format has no time of day, else seconds.
+        enc.unit_ = "D" if _date_only(enc.meta.datetime_format) else "s"
+        v = v * DT_UNITS[unit or "s"] / DT_UNITS[enc.unit_]
+    else:
+        enc.unit_ = unit
     missing = np.isnan(v)
     enc.has_na_, enc.flip_, enc.twin_ = _nullable(enc.meta.dtype), False, None
     lo_pub, hi_pub = _public_bounds(enc)
@@ -139,17 +146,20 @@ def _fit_numeric(enc: NumericEncoder, s: pd.Series, ledger: PrivacyLedger, sigma
         assert lo_pub is not None and hi_pub is not None
         values = np.arange(math.ceil(lo_pub), math.floor(hi_pub) + 1, dtype=np.float64)
         return _discrete(enc, v, missing, values, np.ones(len(values)))
-    edges = _grid(enc, len(v) / sigma if sigma > 0 else math.inf)
+    rows = ledger.rows if ledger.rows is not None else len(v)  # the noisy row count, not len(v)
+    edges = _grid(enc, rows / sigma if sigma > 0 else math.inf)
     if lo_pub is not None or hi_pub is not None:
         a = edges[0] if lo_pub is None else lo_pub
         b = edges[-1] if hi_pub is None else hi_pub
         edges = np.unique(np.concatenate([[a], edges[(edges > a) & (edges < b)], [b]]))
+        if len(edges) < 2:  # min == max: one public value, nothing to measure
+            return _discrete(enc, v, missing, edges[:1].astype(np.float64), np.ones(1))
     x = np.clip(v[~missing], edges[0], edges[-1])
     cells = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
     ledger.gaussian(f"values: histogram of {enc.name}", sigma)
     noisy = np.bincount(cells, minlength=len(edges) - 1) + rng.normal(0.0, sigma, len(edges) - 1)
     # Keep a cell only if it stands out of the noise: false cells would stretch the range.
-    cut = sigma * float(ndtri(1.0 - 0.05 / len(noisy)))
+    cut = -sigma * float(ndtri(0.05 / len(noisy)))
     mass = np.where(noisy > cut, noisy, 0.0)
     if not mass.any():
         mass = np.zeros_like(noisy)
@@ -189,6 +199,13 @@ def _fit_numeric(enc: NumericEncoder, s: pd.Series, ledger: PrivacyLedger, sigma
     bins = first_bin + np.floor(rng.random(len(xs)) * (last_bin - first_bin + 1)).astype(np.int64)
     coarse, fine = (bins // N_FINE).astype(np.int32), (bins % N_FINE).astype(np.int32)
     return [enc._with_na(coarse, missing, N_COARSE), enc._with_na(fine, missing, None)]
+
+
+def _date_only(fmt: str | None) -> bool:
+    """Whether a date format (public schema) writes no time of day."""
+    if fmt is None or fmt.startswith("epoch"):
+        return False
+    return not any(d in fmt for d in ("%H", "%I", "%M", "%S", "%f", "%p", "%T", "%R", "%X", "%c", "%s"))
 
 
 def _nullable(dtype: str) -> bool:

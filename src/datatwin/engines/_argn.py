@@ -423,8 +423,11 @@ class ARGNEngine(Engine):
         """DP-SGD (Abadi et al. 2016) over a fixed schedule: Poisson-sampled batches, each row's
         gradient clipped, Gaussian noise; the ledger records the steps taken."""
         n = len(x_all)
-        epochs, batch, lr = self.dp_schedule(n)
-        q = min(1.0, batch / max(1, n))
+        # The schedule and the sampling rate come from the ledger's noisy row count: the true one
+        # is private (neighbouring tables differ by one row).
+        n_public = ledger.rows if ledger.rows is not None else n
+        epochs, batch, lr = self.dp_schedule(n_public)
+        q = min(1.0, batch / max(1, n_public))
         per_epoch = max(1, round(1.0 / q))
         planned = epochs * per_epoch
         clip = float(self.max_grad_norm)
@@ -462,9 +465,11 @@ class ARGNEngine(Engine):
                             noise = torch.randn(p.shape, generator=gen, dtype=p.dtype)
                             # Divided by the expected batch, not the drawn one (whose size is private).
                             p.grad.add_(noise, alpha=sigma * clip).div_(batch)
-                    opt.step()
+                    # Counted before the update: an interrupt between the two leaves the
+                    # ledger over-, never under-counting.
                     steps += 1
                     self.dp_["steps"] = steps
+                    opt.step()
                     if time.monotonic() - start > self.max_training_time:
                         break
                 self.history_.append({"epoch": epoch, "steps": steps})

@@ -81,7 +81,9 @@ class MarginalEngine(Engine):
         if self.max_parents not in (0, 1, 2, 3) or not isinstance(self.candidates, int) or self.candidates < 1:
             raise InputError("marginal engine: max_parents must be 0 to 3 and candidates a positive integer")
         rng = np.random.default_rng(seed)
-        n, s = codes.shape
+        s = codes.shape[1]
+        # Under DP the row count is the ledger's noisy one: every total below uses it.
+        n = privacy.rows if privacy is not None and privacy.rows is not None else codes.shape[0]
         cards = [int(sc.cardinality) for sc in subcolumns]
         self.cards_ = cards
         self.subcolumns_ = list(subcolumns)

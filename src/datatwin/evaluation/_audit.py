@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from .._exceptions import InputError
+from .._privacy import default_delta
 
 __all__ = ["AuditResult", "audit_privacy", "epsilon_lower_bound"]
 
@@ -228,7 +229,7 @@ def _claim(fitted: Any, epsilon: float | None, delta: float | None, n_rows: int)
         epsilon = float(spent["epsilon"])
     if delta is None:
         # The fit's own δ, or for a non-private fit the default a DP fit of this size would use.
-        delta = float(spent["delta"]) if spent else float(min(1e-5, 0.1 / max(n_rows, 1)))
+        delta = float(spent["delta"]) if spent else default_delta()
     return float(epsilon), float(delta)
 
 

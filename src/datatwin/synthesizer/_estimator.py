@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import os
@@ -37,6 +38,7 @@ SMALL_TABLE_ROWS = 50  # below: "protected mode", columns learned independently 
 # 10 DP-SGD keeps ML utility and fools the detector better, below it the marginal engine wins).
 DPSGD_MIN_EPSILON = 3.0
 WIDE_COLUMNS = 60
+ROWS_SHARE = 0.005  # of a DP budget's rho: the noisy row count
 DEFAULT_CHUNK = 100_000
 
 
@@ -215,8 +217,16 @@ class Synthesizer:
         engine = self._make_engine(df.shape[1])  # bad engine_options fail before any work
 
         dp = self.privacy
+        inferred: list[str] = []
         if dp is not None:
             meta = _private_metadata(meta, given)
+            # Only a number in a numeric dtype, or a bool, has a kind its dtype alone gives.
+            inferred = [str(c) for c in df.columns if c not in given and not pd.api.types.is_bool_dtype(df[c])
+                        and not (meta.columns[c].kind == "numeric" and pd.api.types.is_numeric_dtype(df[c]))]
+            if inferred:
+                log.warning("under differential privacy the schema is public, but the kind or format of %s was "
+                            "read from the values; declare them in the metadata (datatwin inspect --json) to "
+                            "keep the schema out of the data", inferred)
         report(progress, "analyse", 0, 1)
         encoders: list[ColumnEncoder] = []
         generators: dict[str, ColumnGenerator] = {}
@@ -231,20 +241,33 @@ class Synthesizer:
         cset.bind(meta, set(generators))
         if dp is not None:
             _check_private_constraints(cset)
-        # Under DP the pools of fakes depend on the row count (public) and the seed only.
-        fake_source = df if dp is None else pd.DataFrame(index=df.index, columns=list(generators), dtype=object)
-        build_fake_pools(fake_source, generators, int(self.random_state), self.locale,
-                         _unique_fakes(cset, generators))
         table_encoder = TableEncoder(encoders, twins=engine.can(SAME_AS) and dp is None)
         ledger = None
+        n_rows = len(df)
+        eng_seed = seed_int(eng_ss)
         if dp is None:
             codes = table_encoder.fit_encode(df, enc_rng)
         else:
-            delta = dp.resolve_delta(len(df))
+            # DP noise must be unpredictable: noise drawn from a known seed can be re-run by anyone
+            # who holds the other rows, and subtracted. It comes from the OS's entropy, so a DP fit
+            # is not reproducible (its samples, from the saved model, still are).
+            enc_rng = np.random.default_rng(np.random.SeedSequence())
+            eng_seed = int.from_bytes(os.urandom(8), "little") >> 1
             hist, thresholded = measured_steps(encoders)
+            delta = dp.resolve_delta()
             ledger = PrivacyLedger(float(dp.epsilon), delta, delta / 2 if thresholded else 0.0)
-            rho_values = dp.value_share * ledger.total_rho() if hist else 0.0
+            total = ledger.total_rho()
+            # The row count is measured too (neighbouring tables differ by one row): everything
+            # that needs n (table totals, grids, the DP-SGD schedule, the stored count) uses this.
+            n_rows = ledger.count_rows(len(df), ROWS_SHARE * total, enc_rng)
+            rho_values = dp.value_share * total if hist else 0.0
             codes = table_encoder.fit_encode_private(df, enc_rng, ledger, rho_values)
+        # Under DP the pools of fakes depend on the seed only (and, for unique fakes, which need
+        # a pool as large as the table, on the noisy row count).
+        unique_fakes = _unique_fakes(cset, generators)
+        fake_source = df if dp is None else pd.DataFrame(index=range(n_rows if unique_fakes else 0),
+                                                         columns=list(generators), dtype=object)
+        build_fake_pools(fake_source, generators, int(self.random_state), self.locale, unique_fakes)
         if dp is None and len(df) < SMALL_TABLE_ROWS and codes.shape[1] > 1:
             # Protected mode: in a table this small a learned row is close to one real person's
             # row, so the engine learns each column alone (codes shuffled column by column) and
@@ -257,19 +280,20 @@ class Synthesizer:
         # Under DP, constraints learn nothing from the rows (fixed combinations are declared).
         cset.learn(df if dp is None else df.iloc[:0], units, lambda name, value: usable(table_encoder, name, value))
         report(progress, "analyse", 1, 1)
-        engine.fit(codes, table_encoder.subcolumns, seed=seed_int(eng_ss), progress=progress,
+        engine.fit(codes, table_encoder.subcolumns, seed=eng_seed, progress=progress,
                    **({} if ledger is None else {"privacy": ledger}))
         spent = None
         if ledger is not None:
             spent = ledger.spent()
             spent["engine"] = engine.name
+            spent["schema_inferred_from_values"] = inferred
             if spent["epsilon"] > ledger.epsilon * (1 + 1e-9) or spent["delta"] > ledger.delta * (1 + 1e-9):
                 raise AssertionError(f"privacy accounting overspent: {spent['epsilon']} > {ledger.epsilon}")
         model = FittedModel(table_encoder, generators, engine, cset, meta, [str(c) for c in df.columns],
                             int(self.random_state), privacy=spent)
         # Only now, with every step done, does the estimator change.
         self.model_ = model
-        self.n_rows_ = len(df)
+        self.n_rows_ = n_rows
         return self
 
     # ------------------------------------------------------------------ sample
@@ -534,11 +558,24 @@ def _unique_fakes(cset: ConstraintSet, generators: dict[str, ColumnGenerator]) -
 
 
 def _private_metadata(meta: Metadata, given: set[str]) -> Metadata:
-    """Under DP, a column inferred as constant is learned as a category instead: its one value
-    came from the rows, so it must pass the noisy threshold like any other value."""
-    cols = {name: (ColumnMeta("categorical", dtype=col.dtype) if col.kind == "constant" and name not in given
-                   else col) for name, col in meta.columns.items()}
-    return meta.update(Metadata(cols)) if cols != meta.columns else meta
+    """Under DP, what inference read from the values of a column the metadata does not declare is
+    replaced by what its dtype alone says: whole numbers only for an integer dtype, no rounding
+    to inferred decimals, and a constant column learned as a category (its one value came from
+    the rows, so it must pass the noisy threshold like any other value). Kinds and date formats
+    inferred from values stay (there is no dtype-only answer for them): the fit's privacy report
+    lists those columns, and a warning says to declare them."""
+    cols = {}
+    for name, col in meta.columns.items():
+        if name in given:
+            cols[name] = col
+        elif col.kind == "constant":
+            cols[name] = ColumnMeta("categorical", dtype=col.dtype)
+        elif col.kind == "numeric":
+            cols[name] = dataclasses.replace(col, integer=col.dtype.lower().startswith(("int", "uint")),
+                                             decimals=None)
+        else:
+            cols[name] = col
+    return Metadata(cols, meta.primary_key, meta.sequence_key, meta.sequence_order, list(meta.constraints))
 
 
 def _check_private_constraints(cset: ConstraintSet) -> None:
