@@ -251,3 +251,12 @@ def test_auto_takes_dp_sgd_argn_from_epsilon_3_and_spends_within_budget() -> Non
     assert any(s["mechanism"] == "subsampled_gaussian" for s in spent["steps"])
     out = syn.sample(300, seed=1, conditions={"plan": "plus"})
     assert out["plan"].eq("plus").all()
+
+
+def test_a_column_whose_values_all_fall_below_the_noise_comes_out_missing() -> None:
+    df = _table(600)
+    df["city"] = [f"town-{i % 40}" for i in range(600)]  # 15 rows each: far below the threshold at epsilon 1
+    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0), random_state=0).fit(df)
+    out = syn.sample(500, seed=1)
+    assert out["city"].isna().all()  # never the placeholder "_RARE_", never a real town
+    assert out["plan"].notna().any()

@@ -97,7 +97,12 @@ def _fit_categorical(enc: CategoricalEncoder, s: pd.Series, ledger: PrivacyLedge
         levels, counts = [k for k, _ in order], [max(1, round(c)) for _, c in order]
     enc.levels_, enc.counts_ = levels, counts
     # The code layout must not depend on the data: a rare and a missing code always exist.
-    enc.has_rare_, enc.has_na_, enc.all_rare_ = True, _nullable(enc.meta.dtype), len(levels) == 0
+    if not levels:
+        # No value cleared the noise: the column can only be generated as missing (the non-private
+        # encoder would write a literal "_RARE_" here, which under DP is common at small n or ε).
+        enc.has_rare_, enc.has_na_, enc.all_rare_ = False, True, True
+    else:
+        enc.has_rare_, enc.has_na_, enc.all_rare_ = True, _nullable(enc.meta.dtype), False
     return [enc.encode(s)]
 
 
