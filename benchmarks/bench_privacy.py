@@ -167,9 +167,12 @@ def main() -> None:
             values.to_csv(path, index=False)
             row.update(judge(Path(a.shared), Path(a.work), work, path, f"{name}_{eps}"))
         row["note"] = note
+        remember(row)
+
+    def remember(row: dict[str, object]) -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
-        cache[f"{name}|{eps}"] = row
+        cache[f"{row['generator']}|{row['epsilon']}"] = row
         cache_file.write_text(json.dumps(cache, indent=1))
 
     def score_peers() -> None:
@@ -211,10 +214,7 @@ def main() -> None:
             row = {"generator": f"datatwin marginal public, mean of {a.repeats} fits", "epsilon": eps,
                    **{f"tvd{k}": round(float(mean[k - 1]), 4) for k in (1, 2, 3)},
                    "note": f"tvd3 sd {sd[2]:.4f}, range {min(r[2] for r in runs):.4f}-{max(r[2] for r in runs):.4f}"}
-            rows.append(row)
-            cache[f"{row['generator']}|{eps}"] = row
-            cache_file.write_text(json.dumps(cache, indent=1))
-            print(json.dumps(row), flush=True)
+            remember(row)
     t = time.perf_counter()
     plain = datatwin.Synthesizer(engine="marginal", random_state=0).fit(train)
     record("datatwin marginal (no DP)", "inf", plain.sample(half, seed=1), fit_s=time.perf_counter() - t)

@@ -141,13 +141,19 @@ class MarginalEngine(Engine):
         # Every measurement that covers a sub-column also estimates its one-way marginal (summed
         # over the other columns, with the summed noise): averaged by inverse variance, they give
         # a better one-way marginal than any alone, which the network is raked to at the end.
-        est_sum = [raw_one[j] / max(s1, 1e-12) ** 2 for j in range(s)]
-        est_w = [np.full(cards[j], 1.0 / max(s1, 1e-12) ** 2) for j in range(s)]
+        # Without a budget the counts are exact and there is nothing to pool.
+        pooled: list[list[Any]] = [[np.zeros(cards[j]), 0.0] for j in range(s)]  # sum of counts/var, of 1/var
+
+        def pool(j: int, counts: np.ndarray, var: float) -> None:
+            if privacy is not None:
+                pooled[j][0] = pooled[j][0] + counts / var
+                pooled[j][1] += 1.0 / var
+
+        for j in range(s):
+            pool(j, raw_one[j], s1 ** 2)
         for (a, b), joint in raw_two.items():
             for j, axis, other in ((a, 1, b), (b, 0, a)):
-                var = s2 ** 2 * cards[other]
-                est_sum[j] = est_sum[j] + joint.sum(axis=axis) / max(var, 1e-12)
-                est_w[j] = est_w[j] + 1.0 / max(var, 1e-12)
+                pool(j, joint.sum(axis=axis), s2 ** 2 * cards[other])
         sizes = np.array([float(np.prod([cards[j] for j in [*ps, v]])) for v, ps in zip(order, parents, strict=True)])
         # Larger tables get more of the budget: with L1 error ~ cells x sigma, sigma ~ cells^(-1/3)
         # minimises the total error for a fixed rho (sum of 1 / (2 sigma^2)).
@@ -156,9 +162,7 @@ class MarginalEngine(Engine):
         for (v, ps), s_fam in zip(zip(order, parents, strict=True), sigmas, strict=True):
             fam = [*ps, v]
             counts = _joint(codes, fam, cards) + _noise(rng, s_fam, int(np.prod([cards[j] for j in fam])))
-            n_rows = len(counts) // cards[v]
-            est_sum[v] = est_sum[v] + counts.reshape(-1, cards[v]).sum(axis=0) / max(s_fam ** 2 * n_rows, 1e-12)
-            est_w[v] = est_w[v] + 1.0 / max(s_fam ** 2 * n_rows, 1e-12)
+            pool(v, counts.reshape(-1, cards[v]).sum(axis=0), s_fam ** 2 * (len(counts) // cards[v]))
             earlier, s_earlier = (raw_one[v], s1) if not ps else (raw_two.get((min(ps[0], v), max(ps[0], v))), s2)
             if len(ps) <= 1 and earlier is not None and s_fam > 0:
                 if ps and ps[0] > v:
@@ -178,7 +182,8 @@ class MarginalEngine(Engine):
             privacy.gaussian("engine: family marginals", 1.0 / math.sqrt(sum(1.0 / sg ** 2 for sg in sigmas)))
         self.order_, self.parents_, self.tables_ = order, parents, tables
         if privacy is not None:
-            target = [_normalise(np.where(present[j], _project(est_sum[j] / est_w[j], n), 0.0)) for j in range(s)]
+            target = [_normalise(np.where(present[j], _project(total / weight, n), 0.0))
+                      for j, (total, weight) in enumerate(pooled)]
             self._rake(target, rng)
         report(progress, "fit", 4, 4)
         return self

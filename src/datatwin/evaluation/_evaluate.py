@@ -140,19 +140,18 @@ def evaluate(
     """
     from threadpoolctl import threadpool_limits
 
-    # One BLAS thread: on a small, shared machine, multithreaded OpenBLAS busy-waits and can run
-    # 20-50x slower when another process holds a core (measured on 2 cores); our matrices are small.
     if guarantee is not None and not (isinstance(guarantee, dict) and {"epsilon", "delta"} <= set(guarantee)):
         raise InputError("guarantee must be a model's privacy_ record (a dict with epsilon and delta) or None")
+    # One BLAS thread: on a small, shared machine, multithreaded OpenBLAS busy-waits and can run
+    # 20-50x slower when another process holds a core (measured on 2 cores); our matrices are small.
     with threadpool_limits(limits=1, user_api="blas"):
-        result = _evaluate(real, synthetic, holdout=holdout, target=target, metadata=metadata, max_rows=max_rows,
-                           random_state=random_state, pass_band=pass_band, progress=progress)
-    return EvaluationResult({**result.to_dict(), "guarantee": guarantee})
+        return _evaluate(real, synthetic, holdout=holdout, target=target, metadata=metadata, max_rows=max_rows,
+                         random_state=random_state, pass_band=pass_band, progress=progress, guarantee=guarantee)
 
 
 def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFrame | None, target: str | None,
               metadata: dict[str, str] | None, max_rows: int, random_state: int, pass_band: float,
-              progress: ProgressCallback | None) -> EvaluationResult:
+              progress: ProgressCallback | None, guarantee: dict[str, Any] | None) -> EvaluationResult:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -343,6 +342,7 @@ def _evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFr
         "utility": util if util is not None else {"skipped": util_reason},
         "insights": ins if ins is not None else {"skipped": ins_reason},
         "privacy": privacy,
+        "guarantee": guarantee,
         "notes": notes,
         "timings": timings,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import glob
 import io
 import logging
 import os
@@ -200,8 +201,6 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def _sweep_stale(folder: Path, name: str) -> None:
     """Remove temp files of ``name`` whose writing process is gone (this machine's processes)."""
-    import glob
-
     for p in folder.glob(f".{glob.escape(name)}.*.tmp"):
         pid = p.name[len(name) + 2:].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
