@@ -77,7 +77,7 @@ def test_projection_is_non_negative_and_keeps_the_total(noisy: list[float], tota
 # ---------------------------------------------------------------------------- fitting under DP
 @pytest.fixture(scope="module")
 def dp_model() -> datatwin.Synthesizer:
-    return datatwin.Synthesizer(privacy=datatwin.DP(1.0), random_state=0).fit(_table())
+    return datatwin.Synthesizer(privacy=datatwin.DP(1.0, noise_seed=0), random_state=0).fit(_table())
 
 
 def test_dp_fit_spends_within_budget_and_reports_it(dp_model: datatwin.Synthesizer, tmp_path) -> None:
@@ -103,11 +103,18 @@ def test_dp_noise_is_fresh_but_sampling_a_dp_model_is_seeded(tmp_path) -> None:
     models[0].save(tmp_path / "m.dtw")
     again = datatwin.load(tmp_path / "m.dtw")
     pd.testing.assert_frame_equal(again.sample(300, seed=2), models[0].sample(300, seed=2))
+    # An explicit noise_seed (tests, research) makes the fit reproducible, and is never saved.
+    pinned = [datatwin.Synthesizer(privacy=datatwin.DP(2.0, noise_seed=7)).fit(_table()) for _ in range(2)]
+    assert all(np.array_equal(a, b) for a, b in zip(pinned[0].engine_.tables_, pinned[1].engine_.tables_, strict=True))
+    pinned[0].save(tmp_path / "p.dtw")
+    assert datatwin.load(tmp_path / "p.dtw").get_params()["privacy"].noise_seed is None
+    with pytest.raises(datatwin.InputError, match="noise_seed must be a non-negative integer"):
+        datatwin.Synthesizer(privacy=datatwin.DP(2.0, noise_seed=-1)).fit(_table())
 
 
 def test_the_row_count_is_measured_and_the_schema_inferred_from_values_is_reported() -> None:
     df = _table(2000)
-    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0), random_state=0).fit(df)
+    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0, noise_seed=0), random_state=0).fit(df)
     assert "values: row count" in [s["what"] for s in syn.privacy_["steps"]]
     assert abs(syn.n_rows_ - 2000) < 500
     assert syn.privacy_["schema_inferred_from_values"] == ["plan"]  # a text column: kind read from values
@@ -122,7 +129,7 @@ def test_an_outlier_and_a_unique_category_never_reach_the_model() -> None:
     df = _table()
     df.loc[0, "spend"] = 1e9  # one extreme row
     df.loc[1, "plan"] = "secret-plan"  # one unique value
-    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0), random_state=0).fit(df)
+    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0, noise_seed=0), random_state=0).fit(df)
     out = syn.sample(5000, seed=1)
     assert out["spend"].max() < 1e4  # the range comes from noisy cells, not from the maximum
     assert "secret-plan" not in set(out["plan"])
@@ -133,7 +140,7 @@ def test_declared_ranges_and_categories_are_used_and_cost_nothing() -> None:
     meta = {"columns": {"age": {"kind": "numeric", "min": 18, "max": 79},
                         "plan": {"kind": "categorical", "categories": ["basic", "plus", "premium", "gold"]},
                         "spend": {"kind": "numeric", "min": 0, "max": 600}}}
-    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0), random_state=0).fit(_table(), meta)
+    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0, noise_seed=0), random_state=0).fit(_table(), meta)
     whats = [s["what"] for s in syn.privacy_["steps"]]
     assert not any("age" in w or "plan" in w for w in whats)  # public: not measured
     assert "values: histogram of spend" in whats  # bounds public, bins still measured
@@ -180,7 +187,7 @@ def test_conditions_rebalancing_and_declared_combinations_work_on_a_dp_model(dp_
     mixed = dp_model.sample(4000, seed=4, rebalance={"plan": {"plus": 0.5}})
     assert abs(mixed["plan"].eq("plus").mean() - 0.5) < 0.03
     rule = datatwin.FixedCombinations(["plan", "smoker"], combinations=[("basic", False), ("plus", True)])
-    syn = datatwin.Synthesizer(privacy=datatwin.DP(2.0), constraints=[rule]).fit(_table())
+    syn = datatwin.Synthesizer(privacy=datatwin.DP(2.0, noise_seed=0), constraints=[rule]).fit(_table())
     got = set(map(tuple, syn.sample(2000, seed=1)[["plan", "smoker"]].dropna().itertuples(index=False)))
     assert got <= {("basic", False), ("plus", True)}
 
@@ -243,7 +250,7 @@ def test_the_report_states_the_guarantee_or_its_absence(dp_model) -> None:
 
 
 def test_auto_takes_dp_sgd_argn_from_epsilon_3_and_spends_within_budget() -> None:
-    syn = datatwin.Synthesizer(privacy=datatwin.DP(5.0), random_state=0,
+    syn = datatwin.Synthesizer(privacy=datatwin.DP(5.0, noise_seed=0), random_state=0,
                                engine_options={"dp_epochs": 2}).fit(_table(800))
     assert syn.engine_.name == "argn"
     spent = syn.privacy_
@@ -256,7 +263,7 @@ def test_auto_takes_dp_sgd_argn_from_epsilon_3_and_spends_within_budget() -> Non
 def test_a_column_whose_values_all_fall_below_the_noise_comes_out_missing() -> None:
     df = _table(600)
     df["city"] = [f"town-{i % 40}" for i in range(600)]  # 15 rows each: far below the threshold at epsilon 1
-    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0), random_state=0).fit(df)
+    syn = datatwin.Synthesizer(privacy=datatwin.DP(1.0, noise_seed=0), random_state=0).fit(df)
     out = syn.sample(500, seed=1)
     assert out["city"].isna().all()  # never the placeholder "_RARE_", never a real town
     assert out["plan"].notna().any()

@@ -68,6 +68,9 @@ class DP:
             table under a million rows; set it for larger ones).
         value_share: the share of the budget spent on learning value ranges, bins and category
             lists (whatever the metadata does not declare); the rest trains the engine.
+        noise_seed: ``None`` (default): the noise comes from the operating system's entropy, so
+            nobody can re-create it. An integer makes a fit reproducible, for tests and research:
+            the guarantee then holds only while the seed stays secret; it is never saved.
 
     Neighbouring tables differ by one row (added or removed): the row count is measured with
     noise like everything else. The schema (column names, kinds, formats) is public: declare it
@@ -83,6 +86,9 @@ class DP:
     epsilon: float
     delta: float | None = None
     value_share: float = 0.1
+    # Tests and reproducible research only: anyone who knows it can remove the noise, so it is
+    # never stored in a model file, and None (the default) draws the noise from the OS.
+    noise_seed: int | None = None
 
     def check(self) -> None:
         if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)) or not (
@@ -94,6 +100,10 @@ class DP:
         if isinstance(self.value_share, bool) or not isinstance(self.value_share, (int, float)) or not (
                 0 < self.value_share < 1):
             raise InputError(f"DP value_share must be in (0, 1), got {self.value_share!r}")
+        if self.noise_seed is not None and (isinstance(self.noise_seed, bool) or not isinstance(self.noise_seed, int)
+                                            or self.noise_seed < 0):
+            raise InputError(f"DP noise_seed must be a non-negative integer or None (the default, and the only "
+                             f"private choice), got {self.noise_seed!r}")
 
     def resolve_delta(self) -> float:
         return float(self.delta) if self.delta is not None else default_delta()

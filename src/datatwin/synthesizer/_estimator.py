@@ -251,8 +251,9 @@ class Synthesizer:
             # DP noise must be unpredictable: noise drawn from a known seed can be re-run by anyone
             # who holds the other rows, and subtracted. It comes from the OS's entropy, so a DP fit
             # is not reproducible (its samples, from the saved model, still are).
-            enc_rng = np.random.default_rng(np.random.SeedSequence())
-            eng_seed = int.from_bytes(os.urandom(8), "little") >> 1
+            noise = np.random.SeedSequence(dp.noise_seed)  # None: the OS's entropy
+            enc_rng = np.random.default_rng(noise)
+            eng_seed = int(noise.generate_state(1, dtype=np.uint64)[0]) >> 1
             hist, thresholded = measured_steps(encoders)
             delta = dp.resolve_delta()
             ledger = PrivacyLedger(float(dp.epsilon), delta, delta / 2 if thresholded else 0.0)
