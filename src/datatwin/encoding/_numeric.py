@@ -1,6 +1,6 @@
 """Numeric and datetime columns (dates as a number of days/minutes/seconds).
 
-* few distinct values: one sub-column over the exact values;
+* few distinct values, most of them common: one sub-column over the exact values;
 * otherwise two sub-columns, a coarse and a fine rank bin (up to 1024 bins of about equal
   count); decoding draws uniformly between the smallest and largest real value in the bin, so
   point masses (a salary of 0) come back exact and smooth ranges show no staircase.
@@ -22,6 +22,11 @@ from ._column import ColumnEncoder
 from ._convert import DT_UNITS, from_float, is_missing, rescale, to_float
 
 DISCRETE_MAX_LEVELS = 128
+# Exact values only while few rows hold a rare one: each rare row is moved to the nearest common
+# value, which is harmless for a few (adult's capital gains) but reshapes a column whose values
+# are mostly rare (ages in a 200-row survey: framing's detection 0.575 -> 0.523, DCR share
+# 0.585 -> 0.528, 3 seeds); those are binned like any other number.
+DISCRETE_MAX_RARE_SHARE = 0.1
 MAX_BINS = 1024
 MIN_ROWS_PER_BIN = 10
 
@@ -68,7 +73,7 @@ class NumericEncoder(ColumnEncoder):
         x = np.clip(x, *self.clip_)
         uniq = np.unique(x)
         kept = _common_values(raw, uniq, self.rare_threshold) if len(uniq) <= DISCRETE_MAX_LEVELS else None
-        if kept is not None:
+        if kept is not None and np.isin(x, kept).mean() >= 1.0 - DISCRETE_MAX_RARE_SHARE:
             self.mode_ = "discrete"
             # Exact values are protected like categories: a value seen in fewer than
             # rare_threshold rows is never emitted; its rows take the nearest common value.

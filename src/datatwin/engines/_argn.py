@@ -388,8 +388,15 @@ class ARGNEngine(Engine):
         if not isinstance(n_context, int) or not 0 <= n_context <= self.n_columns_:
             raise InputError(f"n_context must be an int in [0, {self.n_columns_}], got {n_context!r}")
         self.n_context_ = n_context
-        # Small tables get small heads: capacity they cannot fill is capacity to memorise.
-        hidden = self.hidden_size or int(np.clip(16 * round(math.sqrt(n / 250)), 16, 64))
+        # Small tables get small heads: capacity they cannot fill is capacity to memorise. But a
+        # head must still see every other sub-column: a small table of many related numbers
+        # (breast_cancer: 455 rows, 61 sub-columns) gets one hidden unit per sub-column (judge
+        # detection 0.834 -> 0.719, DCR share 0.575 -> 0.557, 3 seeds). DP-SGD keeps the size
+        # rule alone: a wider net would take more noise for the same budget.
+        width = 16 * round(math.sqrt(n / 250))
+        if privacy is None:
+            width = max(width, 8 * math.ceil(s / 8))
+        hidden = self.hidden_size or int(np.clip(width, 16, 64))
         self.hidden_ = hidden
         # Small networks run faster on one thread: thread sync costs more than their matmuls.
         work = s * sum(_emb_dim(sc.cardinality) for sc in subcolumns) * hidden * min(n, 1024)
