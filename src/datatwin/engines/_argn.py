@@ -36,7 +36,7 @@ from .._progress import ProgressCallback, report
 from ..encoding import SubColumn
 from ._base import CONDITIONS, CONTEXT, DIFFERENTIAL_PRIVACY, SAME_AS, Engine
 
-__all__ = ["ARGNEngine"]
+__all__ = ["ARGNEngine", "block_worker", "free_cores", "keep_torch_threads"]
 
 log = logging.getLogger("datatwin")
 
@@ -628,24 +628,33 @@ class ARGNEngine(Engine):
             w1 = net.w1[:, torch.from_numpy(dim_order), :] if tables is None else None
             offsets = np.cumsum([0] + [net.cards[j] for j in sub_order])
             gen = torch.Generator().manual_seed(seed)
+            # Buffers for the whole call, reused at every step: a fresh logits tensor per step
+            # costs page faults that outweigh the arithmetic on a VM. Results are the same
+            # bytes as with fresh tensors (same operations, same random stream).
+            rows = min(SAMPLE_BATCH, n)
+            bufs = _Buffers(rows, max(net.cards[j] for j in sub_order), s)
+            off = torch.from_numpy(offsets[:s].astype(np.int64))
+            back = np.argsort(np.asarray(sub_order))  # sampling-order column of each sub-column
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
                 x = torch.zeros(b, int(prefix[-1])) if tables is None else None
                 # Column t starts as step t's bias row and becomes its code's row once drawn.
-                cidx = torch.from_numpy(np.tile(offsets[:s].astype(np.int64), (b, 1)))
+                cidx = bufs.cidx[:b]
+                cidx.copy_(off.expand(b, s))
                 prev = None
                 for t, j in enumerate(sub_order):
                     if j in fixed:
                         codes = torch.from_numpy(np.asarray(fixed[j][start:start + b], dtype=np.int64))
                     else:
                         r = net.row_of[j]
+                        card = net.cards[j]
                         if tables is None or heads is None:
                             assert x is not None and w1 is not None
                             h = torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]).relu_()
                             logits = net.head_logits(j, h)
                         else:
                             h = F.embedding_bag(cidx[:, : t + 1], tables[t], mode="sum").relu_()
-                            logits = torch.addmm(heads[t][1], h, heads[t][0])
+                            logits = torch.addmm(heads[t][1], h, heads[t][0], out=bufs.logits(b, card))
                         if self.temperature != 1.0:
                             logits = logits / self.temperature
                         if has_forbidden[j]:
@@ -659,12 +668,13 @@ class ARGNEngine(Engine):
                             logits = kept
                             if bool(dead.any()):  # no allowed code has mass here: weight 0
                                 logits[dead] = torch.where(k if k.dim() == 1 else k[dead], 0.0, -torch.inf)
-                        codes = _draw(logits, gen, check=has_forbidden[j] or j in keep)
+                        codes = _draw(logits, gen, check=has_forbidden[j] or j in keep, bufs=bufs)
                     if x is not None:
                         x[:, prefix[t]: prefix[t + 1]] = net.embed_one(j, codes)
                     cidx[:, t] = codes + int(offsets[t])
-                    out[start:start + b, j] = codes.numpy()
                     prev = codes
+                # All codes of the batch leave at once (one pass, not one strided pass per column).
+                out[start:start + b] = (cidx.numpy() - offsets[:s])[:, back]
         return (out, logw) if return_log_weights else out
 
     # ------------------------------------------------------------------ state
@@ -768,21 +778,42 @@ def _prefix_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray, max_f
     return tables, heads
 
 
-def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True) -> torch.Tensor:
+class _Buffers:
+    """Scratch tensors for one sampling call, sized for its largest batch and head."""
+
+    def __init__(self, rows: int, width: int, s: int) -> None:
+        self.flat_logits = torch.empty(rows * width)
+        self.flat_cdf = torch.empty(rows * width)
+        self.u = torch.empty(rows, 1)
+        self.idx = torch.empty(rows, 1, dtype=torch.int64)
+        self.cidx = torch.empty(rows, s, dtype=torch.int64)
+
+    def logits(self, b: int, card: int) -> torch.Tensor:
+        return self.flat_logits[: b * card].view(b, card)
+
+    def cdf(self, b: int, card: int) -> torch.Tensor:
+        return self.flat_cdf[: b * card].view(b, card)
+
+
+def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True, bufs: _Buffers | None = None
+          ) -> torch.Tensor:
     """Inverse-CDF draw: one uniform per row (cheaper than Gumbel noise over every code).
 
     The CDF is built from ``exp(logits)`` without the softmax's max-shift and normalisation (two
     fewer passes over the logits, which dominate sampling time); the rare row whose unshifted
     exponentials overflow or all underflow is redone with the stable softmax.
     """
-    cdf = torch.exp(logits).cumsum_(dim=1)
+    b, card = logits.shape
+    if bufs is None:
+        bufs = _Buffers(b, card, 0)
+    cdf = torch.exp(logits, out=bufs.cdf(b, card)).cumsum_(dim=1)
     total = cdf[:, -1:]
     bad = ~((total > 0) & (total < math.inf)).squeeze(1)
     if bool(bad.any()):
         cdf[bad] = torch.softmax(logits[bad], dim=1).cumsum_(dim=1)
         total = cdf[:, -1:]
-    u = torch.rand(len(logits), 1, generator=gen).mul_(total)
-    idx = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=logits.shape[1] - 1)
+    u = torch.rand(b, 1, generator=gen, out=bufs.u[:b]).mul_(total)
+    idx = torch.searchsorted(cdf, u, right=True, out=bufs.idx[:b]).squeeze(1).clamp_(max=card - 1)
     if check:
         # A masked code has probability 0; rounding at the top must not land on one.
         bad = ~torch.isfinite(logits.gather(1, idx[:, None]).squeeze(1))
@@ -829,6 +860,36 @@ def _folded_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray) -> An
         return cache[key]
 
 
+_WORKER = threading.local()
+
+
+@contextlib.contextmanager
+def keep_torch_threads() -> Iterator[None]:
+    """Restore torch's thread count when a pool of :func:`block_worker` threads is done."""
+    old = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def block_worker() -> Iterator[None]:
+    """Run this thread's engine calls on this thread alone (one torch intra-op thread).
+
+    For a pool that draws whole blocks side by side: k threads drawing one block each keep k
+    cores busy without the per-operation hand-offs of intra-op threads (dozens per sampled
+    sub-column). The caller sets torch's thread count around the pool; inside, the engine
+    leaves it alone, since one thread restoring it would change it under the others.
+    """
+    torch.set_num_threads(1)
+    _WORKER.fixed = True
+    try:
+        yield
+    finally:
+        _WORKER.fixed = False
+
+
 @contextlib.contextmanager
 def _torch_threads(n_threads: int | None) -> Iterator[None]:
     """Set torch's threads for one fit/sample, restoring the caller's setting.
@@ -836,10 +897,16 @@ def _torch_threads(n_threads: int | None) -> Iterator[None]:
     Sampling draws from its own seeded ``torch.Generator`` and never from torch's global RNG,
     so it needs no seeding here (and threads sampling at once cannot disturb each other).
     """
-    old = torch.get_num_threads()
     # Tiny softmax probabilities and Adam moments decay into denormal floats, which x86
     # handles ~100x slower; worker threads inherit the flag when the pool starts.
     torch.set_flush_denormal(True)
+    if getattr(_WORKER, "fixed", False):
+        try:
+            yield
+        finally:
+            torch.set_flush_denormal(False)
+        return
+    old = torch.get_num_threads()
     torch.set_num_threads(n_threads or free_cores())
     try:
         yield
