@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -21,7 +22,7 @@ from .._exceptions import InputError, OutputError
 
 log = logging.getLogger("datatwin")
 
-__all__ = ["atomic_output", "atomic_write_text", "read_table", "write_table", "write_table_chunks"]
+__all__ = ["atomic_output", "atomic_write_text", "csv_bytes", "read_table", "write_table", "write_table_chunks"]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".tsv", ".txt")
 
@@ -263,6 +264,8 @@ def escape_formula_cells(df: pd.DataFrame) -> pd.DataFrame:
             col = col.astype(object)  # e.g. Parquet dictionary columns: their labels are text
         if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
             continue
+        if not _may_start_a_formula(col):
+            continue
         text = col.astype("string")
         risky = text.str.match(_FORMULA_START, na=False) & ~text.str.match(_PLAIN_NUMBER, na=False)
         if risky.any():
@@ -271,6 +274,20 @@ def escape_formula_cells(df: pd.DataFrame) -> pd.DataFrame:
             # isetitem replaces the whole column (a categorical would refuse the new labels).
             out.isetitem(i, col.astype(object).where(~risky.to_numpy(), "'" + text[risky].astype(object)))
     return df if out is None else out
+
+
+def _may_start_a_formula(col: pd.Series) -> bool:
+    """A fast first look (Arrow, no Python per cell): does any text cell start with a formula
+    character? Most columns have none, and the exact checks above need not run on them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(col, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: let the exact checks decide
+        return True
+    first = pc.utf8_slice_codeunits(arr, 0, 1)
+    return bool(pc.any(pc.is_in(first, pa.array(["=", "+", "-", "@", "\t", "\r"], pa.large_string()))).as_py())
 
 
 def _escaped(text: str) -> str:
@@ -323,13 +340,103 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[s
                     writer.close()
         else:
             sep = "\t" if fmt == "tsv" else ","
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
+            with open(tmp, "wb") as f:
                 for i, chunk in enumerate(chunks):
                     if escape_formulas:
                         chunk = escape_formula_cells(chunk)
-                    chunk.to_csv(f, index=False, header=i == 0, sep=sep, lineterminator="\n")
+                    f.write(csv_bytes(chunk, sep, header=i == 0))
                     rows += len(chunk)
                     if not checked:
                         f.flush()
                         check_space(tmp)
     return rows
+
+
+# ---------------------------------------------------------------------- CSV text
+def csv_bytes(df: pd.DataFrame, sep: str = ",", header: bool = True) -> bytes:
+    """``df.to_csv(index=False, sep=sep, lineterminator="\\n")`` as UTF-8 bytes, byte for byte,
+    built column-wise with Arrow's compute kernels (about 10x faster on wide tables).
+
+    pandas formats floats with numpy's shortest repr (``1.0``, ``1e-05``), booleans as
+    ``True``/``False``, missing values as empty fields, and quotes only fields that hold the
+    separator, a quote or a line break. ``pyarrow.csv.write_csv`` quotes every text field and
+    writes ``1`` for ``1.0``, so it would change every file; the fields are formatted here
+    the pandas way instead and joined by Arrow. Columns of other types (datetimes, mixed
+    objects) are formatted by pandas itself, one column at a time.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [str(c) for c in df.columns]
+    head = b""
+    if header:
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=sep, lineterminator="\n").writerow(names)
+        head = buf.getvalue().encode("utf-8")
+    if df.shape[1] < 2 or len(df) == 0:
+        # A row of one empty field is written as "" by the csv module: leave such frames to pandas.
+        body = df.to_csv(index=False, header=False, sep=sep, lineterminator="\n")
+        return head + body.encode("utf-8")
+    cols = [_csv_field(df.iloc[:, i], sep, pa, pc) for i in range(df.shape[1])]
+    empty = pa.scalar("", pa.large_string())
+    joined = pc.binary_join_element_wise(*cols, pa.scalar(sep, pa.large_string()))
+    lines = pc.binary_join_element_wise(joined, empty, pa.scalar("\n", pa.large_string()))  # each ends in \n
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    offsets = lines.buffers()[1]
+    data = lines.buffers()[2]
+    import numpy as np
+
+    off = np.frombuffer(offsets, dtype=np.int64)[lines.offset: lines.offset + len(lines) + 1]
+    return head + data.to_pybytes()[int(off[0]): int(off[-1])] if data is not None else head
+
+
+# pandas (the csv module, line terminator "\n") quotes a field that holds the separator, a quote
+# or a line feed; a lone carriage return is written bare.
+_NEEDS_QUOTES = {",": '[,"\n]', "\t": '[\t"\n]'}
+
+
+def _csv_field(col: pd.Series, sep: str, pa: Any, pc: Any) -> Any:
+    """One column as Arrow text fields, formatted and quoted as ``DataFrame.to_csv`` does."""
+    import numpy as np
+
+    dtype = col.dtype
+    text = None
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+        arr = pa.array(col, from_pandas=True)
+        if pa.types.is_boolean(arr.type):
+            return pc.fill_null(pc.if_else(arr, "True", "False").cast(pa.large_string()), "")
+        return pc.fill_null(pc.cast(arr, pa.large_string()), "")  # no separator or quote in a number
+    if pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
+        values = col.to_numpy()
+        # numpy's str() of a float64 is what pandas writes (shortest repr); NaN is an empty field.
+        return pc.fill_null(pa.array(values.astype(str), type=pa.large_string(), mask=np.isnan(values)), "")
+    if pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        try:
+            text = pa.array(col, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding other things than text
+            text = pa.array([v if isinstance(v, str) else "" if _missing(v) else str(v) for v in col],
+                            type=pa.large_string())
+    elif isinstance(dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(dtype.categories.dtype):
+        text = pa.array(col.astype(object), type=pa.large_string(), from_pandas=True)
+    if text is None:
+        # Datetimes, timedeltas, categoricals of numbers, extension types: pandas' own text for
+        # this column. None of these holds a line break, so one line per row is one field.
+        # (A one-column frame writes a missing value as "", the csv module's empty row.)
+        body = col.to_frame().to_csv(index=False, header=False, sep=sep, lineterminator="\n")
+        fields = pa.array(body.split("\n")[:-1], type=pa.large_string())
+        return pc.if_else(pc.equal(fields, '""'), "", fields)
+    text = pc.fill_null(text, "")
+    quote = pc.match_substring_regex(text, _NEEDS_QUOTES[sep])
+    if not pc.any(quote).as_py():
+        return text
+    mark = pa.scalar('"', pa.large_string())
+    empty = pa.scalar("", pa.large_string())
+    quoted = pc.binary_join_element_wise(mark, pc.replace_substring(text, '"', '""'), mark, empty)
+    return pc.if_else(quote, quoted, text)
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
