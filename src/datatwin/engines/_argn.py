@@ -490,13 +490,47 @@ class ARGNEngine(Engine):
         net.eval()
         self.epochs_ = len(self.history_)
 
+    def fit_stream(self, batches: Callable[[], Iterator[np.ndarray]], val_codes: np.ndarray, n_rows: int,
+                   subcolumns: list[SubColumn], *, seed: int, progress: ProgressCallback | None = None
+                   ) -> ARGNEngine:
+        """Learn from codes streamed in batches (a table larger than memory).
+
+        ``batches()`` starts a pass over the training rows (about ``n_rows``), as int32 code
+        arrays; each is shuffled and cut into steps, so memory holds one batch. An epoch is one
+        pass; ``val_codes`` (rows held out of the stream) decide early stopping as in :meth:`fit`.
+        """
+        self._validate()
+        self.subcolumns_ = list(subcolumns)
+        s = len(subcolumns)
+        self.n_columns_ = (max(sc.column for sc in subcolumns) + 1) if subcolumns else 0
+        self.n_context_ = 0
+        self.hidden_ = self.hidden_size or int(np.clip(16 * round(math.sqrt(n_rows / 250)), 16, 64))
+        self.threads_ = self.n_threads
+        with _torch_session(seed, self.threads_):
+            self.net_ = _Net(self.subcolumns_, self.hidden_, self.dropout, 0)
+            self.history_ = []
+            self.dp_ = None
+            if s == 0:
+                return self
+            gen = torch.Generator().manual_seed(seed)
+            x_val = torch.from_numpy(val_codes.astype(np.int64))
+            self._train_loop(lambda: (torch.from_numpy(c.astype(np.int64)) for c in batches()), x_val, n_rows,
+                             gen, progress)
+        return self
+
     def _train(self, x_all: torch.Tensor, seed: int, progress: ProgressCallback | None) -> None:
         gen = torch.Generator().manual_seed(seed)
         n = len(x_all)
         perm = torch.randperm(n, generator=gen)
         n_val = int(round(n * self.val_fraction)) if n >= 50 else 0
         x_val, x_tr = x_all[perm[:n_val]], x_all[perm[n_val:]]
-        n_tr = len(x_tr)
+        self._train_loop(lambda: iter([x_tr]), x_val, len(x_tr), gen, progress)
+
+    def _train_loop(self, passes: Callable[[], Iterator[torch.Tensor]], x_val: torch.Tensor, n_tr: int,
+                    gen: torch.Generator, progress: ProgressCallback | None) -> None:
+        """Epochs of AdamW steps over the training rows (one tensor, or a stream of batches),
+        keeping the weights with the best validation loss."""
+        n_val = len(x_val)
         bs = self.batch_size or int(min(1024, max(64, 2 ** round(math.log2(max(64, n_tr / 20))))))
         net = self.net_
         opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay, foreach=True)
@@ -510,16 +544,19 @@ class ARGNEngine(Engine):
         try:
             for epoch in range(1, self.max_epochs + 1):
                 net.train()
-                order = torch.randperm(n_tr, generator=gen)
                 train_loss, steps = 0.0, 0
-                for i in range(0, n_tr, bs):
-                    xb = x_tr[order[i:i + bs]]
-                    loss = net.loss(xb, self._orders(len(xb), gen))
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    train_loss += loss.item()
-                    steps += 1
+                for x_tr in passes():
+                    order = torch.randperm(len(x_tr), generator=gen)
+                    for i in range(0, len(x_tr), bs):
+                        xb = x_tr[order[i:i + bs]]
+                        loss = net.loss(xb, self._orders(len(xb), gen))
+                        opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        opt.step()
+                        train_loss += loss.item()
+                        steps += 1
+                        if time.monotonic() - start > self.max_training_time:
+                            break
                     if time.monotonic() - start > self.max_training_time:
                         break
                 net.eval()

@@ -16,13 +16,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._exceptions import InputError, OutputError
 
 log = logging.getLogger("datatwin")
 
-__all__ = ["atomic_output", "atomic_write_text", "csv_bytes", "read_table", "write_table", "write_table_chunks"]
+__all__ = ["ParquetSource", "atomic_output", "atomic_write_text", "csv_bytes", "is_parquet_dataset", "read_table",
+           "write_table", "write_table_chunks"]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".tsv", ".txt")
 
@@ -384,7 +386,6 @@ def csv_bytes(df: pd.DataFrame, sep: str = ",", header: bool = True) -> bytes:
     lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
     offsets = lines.buffers()[1]
     data = lines.buffers()[2]
-    import numpy as np
 
     off = np.frombuffer(offsets, dtype=np.int64)[lines.offset: lines.offset + len(lines) + 1]
     return head + data.to_pybytes()[int(off[0]): int(off[-1])] if data is not None else head
@@ -397,7 +398,6 @@ _NEEDS_QUOTES = {",": '[,"\n]', "\t": '[\t"\n]'}
 
 def _csv_field(col: pd.Series, sep: str, pa: Any, pc: Any) -> Any:
     """One column as Arrow text fields, formatted and quoted as ``DataFrame.to_csv`` does."""
-    import numpy as np
 
     dtype = col.dtype
     text = None
@@ -440,3 +440,89 @@ def _missing(v: Any) -> bool:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
+
+
+# ---------------------------------------------------------------------- large Parquet inputs
+def is_parquet_dataset(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a Parquet file or a folder (a dataset of Parquet files)."""
+    p = Path(path)
+    return p.is_dir() or p.suffix.lower() in (".parquet", ".pq")
+
+
+class ParquetSource:
+    """A Parquet file or a folder of Parquet files, read in batches, never whole unless asked.
+
+    Files whose names start with ``_`` or ``.`` are skipped (manifests, temp files). Every file
+    must have the same columns and types; the row count comes from the files' footers.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import pyarrow.dataset as pads
+
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"input {str(p)!r} does not exist")
+        try:
+            self.dataset = pads.dataset(str(p), format="parquet")
+            self.fragments = list(self.dataset.get_fragments())
+        except Exception as exc:  # pyarrow raises several unrelated types for bad files
+            raise InputError(f"input {str(p)!r} is not a readable Parquet dataset ({exc})") from None
+        if not self.fragments:
+            raise InputError(f"input folder {str(p)!r} holds no Parquet files; give a .parquet file or a folder "
+                             f"of them")
+        first = self.fragments[0]
+        for frag in self.fragments[1:]:
+            try:
+                same = frag.physical_schema.remove_metadata().equals(first.physical_schema.remove_metadata())
+            except Exception as exc:
+                raise InputError(f"{frag.path!r} is not a readable Parquet file ({exc})") from None
+            if not same:
+                theirs, ours = _schema_text(frag.physical_schema), _schema_text(first.physical_schema)
+                raise InputError(f"{frag.path!r} has other columns or types than {first.path!r} ({theirs} against "
+                                 f"{ours}); every file of a dataset needs the same columns and types")
+        self.schema = first.physical_schema.remove_metadata()
+        self.columns = list(self.schema.names)
+        self.n_rows = sum(f.count_rows() for f in self.fragments)
+        if not self.columns:
+            raise InputError(f"input {str(p)!r} has no columns")
+        if self.n_rows == 0:
+            raise InputError(f"input {str(p)!r} has no rows; it needs at least one data row")
+        self.path = p
+
+    def batches(self, rows: int) -> Iterator[tuple[int, Any]]:
+        """``(first row number, pyarrow.RecordBatch)`` pairs in file order, ``rows`` rows at most each."""
+        start = 0
+        for frag in self.fragments:
+            for batch in frag.to_batches(batch_size=rows, use_threads=False):
+                if len(batch):
+                    yield start, batch
+                    start += len(batch)
+
+    def frames(self, rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+        for start, batch in self.batches(rows):
+            yield start, _to_pandas(batch)
+
+    def read(self) -> pd.DataFrame:
+        import pyarrow as pa
+
+        return _to_pandas(pa.Table.from_batches([b for _, b in self.batches(1 << 20)], schema=self.schema))
+
+    def take(self, rows: np.ndarray, batch_rows: int = 1 << 18) -> pd.DataFrame:
+        """The rows at the sorted positions ``rows``, read in one pass of ``batch_rows`` batches:
+        memory holds the kept rows and one batch, never the table."""
+        import pyarrow as pa
+
+        kept = []
+        for start, batch in self.batches(batch_rows):
+            lo, hi = np.searchsorted(rows, [start, start + len(batch)])
+            if hi > lo:
+                kept.append(batch.take(pa.array(rows[lo:hi] - start)))
+        return _to_pandas(pa.Table.from_batches(kept, schema=self.schema)).reset_index(drop=True)
+
+
+def _to_pandas(data: Any) -> pd.DataFrame:
+    return data.to_pandas()
+
+
+def _schema_text(schema: Any) -> str:
+    return ", ".join(f"{f.name}: {f.type}" for f in schema)[:300]
