@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import logging
@@ -200,8 +201,17 @@ class Synthesizer:
         """
         self._validate_params()
         stream: _Stream | None = None
+        source = None
         if isinstance(data, (str, os.PathLike)) and is_parquet_dataset(data):
-            source = ParquetSource(data)
+            if os.path.isdir(data):
+                source = ParquetSource(data)
+            else:
+                # One file: counted from its footer; a small or unreadable one goes to read_table,
+                # which reads it as before and says precisely what is wrong with it.
+                with contextlib.suppress(InputError):
+                    source = ParquetSource(data)
+        if source is not None and isinstance(data, (str, os.PathLike)) and (
+                os.path.isdir(data) or source.n_rows > self.max_fit_rows):
             if source.n_rows > self.max_fit_rows:
                 if self.privacy is not None:
                     raise InputError(f"{str(data)!r} has {source.n_rows:,} rows, more than max_fit_rows="
