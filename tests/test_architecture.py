@@ -163,3 +163,42 @@ def test_thread_count_never_changes_the_model_or_its_rows(mixed_df):
         syn = datatwin.Synthesizer(random_state=0, engine_options={"max_epochs": 3, "n_threads": threads})
         rows.append(_bytes(syn.fit(mixed_df).sample(800, seed=1)))
     assert rows[0] == rows[1]
+
+
+def test_blocks_drawn_side_by_side_give_the_bytes_and_counts_of_one_thread(mixed_df):
+    """Over several seeded blocks, 2 threads draw blocks in parallel (one torch thread each):
+    the rows and the constraint counts are those of one thread."""
+    from datatwin.sampling import BLOCK, block_threads
+
+    syn = datatwin.Synthesizer(random_state=0, engine_options=FAST,
+                               constraints=[datatwin.Range("age", None, 70)]).fit(mixed_df)
+    n = 2 * BLOCK + 1234
+    got = {}
+    for threads in (1, 2):
+        syn.model_.engine.n_threads = threads
+        assert block_threads(syn.model_, 3) == threads
+        events: list[dict] = []
+
+        def keep(ev, events=events):
+            if ev.stage == "constraints":
+                events.append(dict(ev.info))
+
+        df = syn.sample(n, seed=5, chunk_size=70_000, progress=keep)
+        got[threads] = (_bytes(df), events)
+        full = df
+    assert got[1] == got[2]
+    assert got[1][1] and got[1][1][0]["rows"] >= n  # every row was checked, across the threads
+    # A chunk iterator stopped early leaves no thread drawing.
+    it = syn.iter_sample(n, seed=5, chunk_size=1000)
+    first = next(it)
+    assert len(first) == 1000 and _bytes(first) == _bytes(full.head(1000))
+    it.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("datatwin-block")]
+
+
+def test_a_unique_rule_on_learned_columns_keeps_blocks_in_one_thread(mixed_df):
+    from datatwin.sampling import block_threads
+
+    syn = datatwin.Synthesizer(random_state=0, engine_options={**FAST, "n_threads": 2},
+                               constraints=[datatwin.Unique(["income"])]).fit(mixed_df)
+    assert block_threads(syn.model_, 3) == 1

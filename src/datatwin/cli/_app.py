@@ -23,7 +23,7 @@ from .._privacy import describe_spent as privacy_text
 from ..constraints import constraint_json, suggest_constraints
 from ..evaluation import audit_privacy
 from ..evaluation import evaluate as run_evaluate
-from ..io import read_table, write_table
+from ..io import is_parquet_dataset, read_table, write_table
 from ..metadata import Metadata
 from ..spec import Spec, generate_to_file
 from ..synthesizer import Synthesizer, load
@@ -168,8 +168,9 @@ def fit(
 ) -> None:
     """Learn a table and save the model (JSON + safetensors, no pickle)."""
     check_output(output, (data, metadata))
-    syn = _fit(read_table(data), FitOptions(metadata, seed, engine, max_training_time, locale, constraint,
-                                            epsilon, delta))
+    # A Parquet file or folder goes to fit as a path: one larger than memory is streamed.
+    syn = _fit(data if is_parquet_dataset(data) else read_table(data),
+               FitOptions(metadata, seed, engine, max_training_time, locale, constraint, epsilon, delta))
     _keep_if_learned(syn)
     syn.save(output)
     cli.err.print(f"model written to [bold]{output}[/bold] ({_model_summary(syn, output)})")
@@ -197,7 +198,7 @@ def _model_summary(syn: Synthesizer, path: Path) -> str:
     return text
 
 
-def _fit(df: pd.DataFrame, options: FitOptions) -> Synthesizer:
+def _fit(df: pd.DataFrame | Path, options: FitOptions) -> Synthesizer:
     syn = options.synthesizer()
     with progress_bars(cli.err) as cb:
         syn.fit(df, options.metadata, progress=cb)

@@ -54,7 +54,13 @@ def is_relational(args: list[str]) -> bool:
     first = args[1]
     if args[0] == "sample":
         return Path(first).is_file() and is_database_model(first)
-    return is_url(first) or Path(first).is_dir() or "--sequence-key" in args
+    return is_url(first) or (Path(first).is_dir() and not _one_table_dataset(Path(first))) or "--sequence-key" in args
+
+
+def _one_table_dataset(folder: Path) -> bool:
+    """A folder that is one table split into Parquet files, not a database of tables: named
+    ``*.parquet`` (as Spark and Dask name them), or a partitioned sample datatwin wrote."""
+    return folder.suffix.lower() in (".parquet", ".pq") or (folder / "_datatwin_manifest.json").is_file()
 
 
 def _source(source: str, schema: Path | None, key: str | None, index: str | None) -> tuple[Any, Any]:

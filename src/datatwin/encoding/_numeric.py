@@ -103,6 +103,29 @@ class NumericEncoder(ColumnEncoder):
         fine = (bins % self.n_fine_).astype(np.int32)
         return [self._with_na(coarse, missing, self.n_coarse_), self._with_na(fine, missing, None)]
 
+    def encode(self, s: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
+        """Codes of new rows under the fitted bins or values (a streamed batch), and the values.
+
+        A value outside the fitted range takes the nearest end; a missing value in a column
+        whose fitted rows had none takes the lowest code (rare in a seeded sample of a big table).
+        """
+        v, unit = to_float(s, self.meta)
+        if unit and self.unit_:
+            v = v * DT_UNITS[unit] / DT_UNITS[self.unit_]
+        missing = np.isnan(v)
+        x = np.clip(np.where(missing, self.clip_[0], v), *self.clip_)
+        if self.mode_ == "discrete":
+            codes = _nearest(self.values_, x)
+            idx = np.searchsorted(self.values_, codes).astype(np.int32)
+            if self.has_na_:
+                idx[missing] = len(self.values_)
+            return [idx], v
+        t = np.clip(np.searchsorted(self.hi_, x), 0, len(self.hi_) - 1)
+        coarse, fine = (t // self.n_fine_).astype(np.int32), (t % self.n_fine_).astype(np.int32)
+        if self.has_na_:
+            coarse[missing], fine[missing] = self.n_coarse_, 0
+        return [coarse, fine], v
+
     @staticmethod
     def _with_na(codes: np.ndarray, missing: np.ndarray, na_code: int | None) -> np.ndarray:
         out = np.zeros(len(missing), dtype=np.int32)

@@ -91,6 +91,32 @@ class TableEncoder:
             return np.zeros((len(df), 0), dtype=np.int32)
         return np.stack(parts, axis=1).astype(np.int32)
 
+    def encode(self, df: pd.DataFrame) -> np.ndarray:
+        """Codes of new rows (a streamed batch) under the fitted encoders, with the "same as"
+        codes of :meth:`_find_twins`; values the fit never saw take a code the model knows."""
+        parts: list[np.ndarray] = []
+        numbers: dict[str, np.ndarray] = {}
+        for enc, card in zip(self.encoders, self._cards(), strict=True):
+            if isinstance(enc, NumericEncoder):
+                codes, v = enc.encode(df[enc.name])
+                numbers[enc.name] = v
+                if enc.twin_ is not None:
+                    same = (v == numbers[enc.twin_]) & ~np.isnan(v)
+                    codes[0] = np.where(same, enc.n_coarse_ + int(enc.has_na_), codes[0]).astype(np.int32)
+                    codes[1] = np.where(same, 0, codes[1]).astype(np.int32)
+                parts.extend(codes)
+            else:
+                c = enc.encode(df[enc.name])
+                # Unseen values with no rare code, or missing values where the fit saw none: the
+                # most common level.
+                parts.append(np.where(c < card[0], c, 0).astype(np.int32))
+        if not parts:
+            return np.zeros((len(df), 0), dtype=np.int32)
+        return np.stack(parts, axis=1)
+
+    def _cards(self) -> list[list[int]]:
+        return [enc.cardinalities for enc in self.encoders]
+
     def fit_encode_private(self, df: pd.DataFrame, rng: np.random.Generator, ledger: PrivacyLedger,
                            rho: float) -> np.ndarray:
         """Like :meth:`fit_encode`, under differential privacy: ranges, bins and levels are public

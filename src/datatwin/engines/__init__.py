@@ -4,7 +4,7 @@ Every engine has the same interface (:class:`~datatwin.engines._base.Engine`), s
 synthesizer, the model file and the tests treat them alike.
 """
 
-from ._argn import ARGNEngine
+from ._argn import ARGNEngine, block_worker, free_cores, keep_torch_threads
 from ._base import CONDITIONS, CONTEXT, DIFFERENTIAL_PRIVACY, SAME_AS, Engine
 from ._copula import CopulaEngine
 from ._marginal import MarginalEngine
@@ -28,5 +28,8 @@ __all__ = [
     "CopulaEngine",
     "Engine",
     "MarginalEngine",
+    "block_worker",
     "engines_that_can",
+    "free_cores",
+    "keep_torch_threads",
 ]

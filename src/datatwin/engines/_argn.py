@@ -36,7 +36,7 @@ from .._progress import ProgressCallback, report
 from ..encoding import SubColumn
 from ._base import CONDITIONS, CONTEXT, DIFFERENTIAL_PRIVACY, SAME_AS, Engine
 
-__all__ = ["ARGNEngine"]
+__all__ = ["ARGNEngine", "block_worker", "free_cores", "keep_torch_threads"]
 
 log = logging.getLogger("datatwin")
 
@@ -497,13 +497,47 @@ class ARGNEngine(Engine):
         net.eval()
         self.epochs_ = len(self.history_)
 
+    def fit_stream(self, batches: Callable[[], Iterator[np.ndarray]], val_codes: np.ndarray, n_rows: int,
+                   subcolumns: list[SubColumn], *, seed: int, progress: ProgressCallback | None = None
+                   ) -> ARGNEngine:
+        """Learn from codes streamed in batches (a table larger than memory).
+
+        ``batches()`` starts a pass over the training rows (about ``n_rows``), as int32 code
+        arrays; each is shuffled and cut into steps, so memory holds one batch. An epoch is one
+        pass; ``val_codes`` (rows held out of the stream) decide early stopping as in :meth:`fit`.
+        """
+        self._validate()
+        self.subcolumns_ = list(subcolumns)
+        s = len(subcolumns)
+        self.n_columns_ = (max(sc.column for sc in subcolumns) + 1) if subcolumns else 0
+        self.n_context_ = 0
+        self.hidden_ = self.hidden_size or int(np.clip(16 * round(math.sqrt(n_rows / 250)), 16, 64))
+        self.threads_ = self.n_threads
+        with _torch_session(seed, self.threads_):
+            self.net_ = _Net(self.subcolumns_, self.hidden_, self.dropout, 0)
+            self.history_ = []
+            self.dp_ = None
+            if s == 0:
+                return self
+            gen = torch.Generator().manual_seed(seed)
+            x_val = torch.from_numpy(val_codes.astype(np.int64))
+            self._train_loop(lambda: (torch.from_numpy(c.astype(np.int64)) for c in batches()), x_val, n_rows,
+                             gen, progress)
+        return self
+
     def _train(self, x_all: torch.Tensor, seed: int, progress: ProgressCallback | None) -> None:
         gen = torch.Generator().manual_seed(seed)
         n = len(x_all)
         perm = torch.randperm(n, generator=gen)
         n_val = int(round(n * self.val_fraction)) if n >= 50 else 0
         x_val, x_tr = x_all[perm[:n_val]], x_all[perm[n_val:]]
-        n_tr = len(x_tr)
+        self._train_loop(lambda: iter([x_tr]), x_val, len(x_tr), gen, progress)
+
+    def _train_loop(self, passes: Callable[[], Iterator[torch.Tensor]], x_val: torch.Tensor, n_tr: int,
+                    gen: torch.Generator, progress: ProgressCallback | None) -> None:
+        """Epochs of AdamW steps over the training rows (one tensor, or a stream of batches),
+        keeping the weights with the best validation loss."""
+        n_val = len(x_val)
         bs = self.batch_size or int(min(1024, max(64, 2 ** round(math.log2(max(64, n_tr / 20))))))
         net = self.net_
         opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay, foreach=True)
@@ -517,16 +551,19 @@ class ARGNEngine(Engine):
         try:
             for epoch in range(1, self.max_epochs + 1):
                 net.train()
-                order = torch.randperm(n_tr, generator=gen)
                 train_loss, steps = 0.0, 0
-                for i in range(0, n_tr, bs):
-                    xb = x_tr[order[i:i + bs]]
-                    loss = net.loss(xb, self._orders(len(xb), gen))
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    train_loss += loss.item()
-                    steps += 1
+                for x_tr in passes():
+                    order = torch.randperm(len(x_tr), generator=gen)
+                    for i in range(0, len(x_tr), bs):
+                        xb = x_tr[order[i:i + bs]]
+                        loss = net.loss(xb, self._orders(len(xb), gen))
+                        opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        opt.step()
+                        train_loss += loss.item()
+                        steps += 1
+                        if time.monotonic() - start > self.max_training_time:
+                            break
                     if time.monotonic() - start > self.max_training_time:
                         break
                 net.eval()
@@ -635,24 +672,33 @@ class ARGNEngine(Engine):
             w1 = net.w1[:, torch.from_numpy(dim_order), :] if tables is None else None
             offsets = np.cumsum([0] + [net.cards[j] for j in sub_order])
             gen = torch.Generator().manual_seed(seed)
+            # Buffers for the whole call, reused at every step: a fresh logits tensor per step
+            # costs page faults that outweigh the arithmetic on a VM. Results are the same
+            # bytes as with fresh tensors (same operations, same random stream).
+            rows = min(SAMPLE_BATCH, n)
+            bufs = _Buffers(rows, max(net.cards[j] for j in sub_order), s)
+            off = torch.from_numpy(offsets[:s].astype(np.int64))
+            back = np.argsort(np.asarray(sub_order))  # sampling-order column of each sub-column
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
                 x = torch.zeros(b, int(prefix[-1])) if tables is None else None
                 # Column t starts as step t's bias row and becomes its code's row once drawn.
-                cidx = torch.from_numpy(np.tile(offsets[:s].astype(np.int64), (b, 1)))
+                cidx = bufs.cidx[:b]
+                cidx.copy_(off.expand(b, s))
                 prev = None
                 for t, j in enumerate(sub_order):
                     if j in fixed:
                         codes = torch.from_numpy(np.asarray(fixed[j][start:start + b], dtype=np.int64))
                     else:
                         r = net.row_of[j]
+                        card = net.cards[j]
                         if tables is None or heads is None:
                             assert x is not None and w1 is not None
                             h = torch.addmm(net.b1[r], x[:, : prefix[t]], w1[r, : prefix[t]]).relu_()
                             logits = net.head_logits(j, h)
                         else:
                             h = F.embedding_bag(cidx[:, : t + 1], tables[t], mode="sum").relu_()
-                            logits = torch.addmm(heads[t][1], h, heads[t][0])
+                            logits = torch.addmm(heads[t][1], h, heads[t][0], out=bufs.logits(b, card))
                         if self.temperature != 1.0:
                             logits = logits / self.temperature
                         if has_forbidden[j]:
@@ -666,12 +712,13 @@ class ARGNEngine(Engine):
                             logits = kept
                             if bool(dead.any()):  # no allowed code has mass here: weight 0
                                 logits[dead] = torch.where(k if k.dim() == 1 else k[dead], 0.0, -torch.inf)
-                        codes = _draw(logits, gen, check=has_forbidden[j] or j in keep)
+                        codes = _draw(logits, gen, check=has_forbidden[j] or j in keep, bufs=bufs)
                     if x is not None:
                         x[:, prefix[t]: prefix[t + 1]] = net.embed_one(j, codes)
                     cidx[:, t] = codes + int(offsets[t])
-                    out[start:start + b, j] = codes.numpy()
                     prev = codes
+                # All codes of the batch leave at once (one pass, not one strided pass per column).
+                out[start:start + b] = (cidx.numpy() - offsets[:s])[:, back]
         return (out, logw) if return_log_weights else out
 
     # ------------------------------------------------------------------ state
@@ -775,21 +822,42 @@ def _prefix_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray, max_f
     return tables, heads
 
 
-def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True) -> torch.Tensor:
+class _Buffers:
+    """Scratch tensors for one sampling call, sized for its largest batch and head."""
+
+    def __init__(self, rows: int, width: int, s: int) -> None:
+        self.flat_logits = torch.empty(rows * width)
+        self.flat_cdf = torch.empty(rows * width)
+        self.u = torch.empty(rows, 1)
+        self.idx = torch.empty(rows, 1, dtype=torch.int64)
+        self.cidx = torch.empty(rows, s, dtype=torch.int64)
+
+    def logits(self, b: int, card: int) -> torch.Tensor:
+        return self.flat_logits[: b * card].view(b, card)
+
+    def cdf(self, b: int, card: int) -> torch.Tensor:
+        return self.flat_cdf[: b * card].view(b, card)
+
+
+def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True, bufs: _Buffers | None = None
+          ) -> torch.Tensor:
     """Inverse-CDF draw: one uniform per row (cheaper than Gumbel noise over every code).
 
     The CDF is built from ``exp(logits)`` without the softmax's max-shift and normalisation (two
     fewer passes over the logits, which dominate sampling time); the rare row whose unshifted
     exponentials overflow or all underflow is redone with the stable softmax.
     """
-    cdf = torch.exp(logits).cumsum_(dim=1)
+    b, card = logits.shape
+    if bufs is None:
+        bufs = _Buffers(b, card, 0)
+    cdf = torch.exp(logits, out=bufs.cdf(b, card)).cumsum_(dim=1)
     total = cdf[:, -1:]
     bad = ~((total > 0) & (total < math.inf)).squeeze(1)
     if bool(bad.any()):
         cdf[bad] = torch.softmax(logits[bad], dim=1).cumsum_(dim=1)
         total = cdf[:, -1:]
-    u = torch.rand(len(logits), 1, generator=gen).mul_(total)
-    idx = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=logits.shape[1] - 1)
+    u = torch.rand(b, 1, generator=gen, out=bufs.u[:b]).mul_(total)
+    idx = torch.searchsorted(cdf, u, right=True, out=bufs.idx[:b]).squeeze(1).clamp_(max=card - 1)
     if check:
         # A masked code has probability 0; rounding at the top must not land on one.
         bad = ~torch.isfinite(logits.gather(1, idx[:, None]).squeeze(1))
@@ -836,6 +904,36 @@ def _folded_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray) -> An
         return cache[key]
 
 
+_WORKER = threading.local()
+
+
+@contextlib.contextmanager
+def keep_torch_threads() -> Iterator[None]:
+    """Restore torch's thread count when a pool of :func:`block_worker` threads is done."""
+    old = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def block_worker() -> Iterator[None]:
+    """Run this thread's engine calls on this thread alone (one torch intra-op thread).
+
+    For a pool that draws whole blocks side by side: k threads drawing one block each keep k
+    cores busy without the per-operation hand-offs of intra-op threads (dozens per sampled
+    sub-column). The caller sets torch's thread count around the pool; inside, the engine
+    leaves it alone, since one thread restoring it would change it under the others.
+    """
+    torch.set_num_threads(1)
+    _WORKER.fixed = True
+    try:
+        yield
+    finally:
+        _WORKER.fixed = False
+
+
 @contextlib.contextmanager
 def _torch_threads(n_threads: int | None) -> Iterator[None]:
     """Set torch's threads for one fit/sample, restoring the caller's setting.
@@ -843,10 +941,16 @@ def _torch_threads(n_threads: int | None) -> Iterator[None]:
     Sampling draws from its own seeded ``torch.Generator`` and never from torch's global RNG,
     so it needs no seeding here (and threads sampling at once cannot disturb each other).
     """
-    old = torch.get_num_threads()
     # Tiny softmax probabilities and Adam moments decay into denormal floats, which x86
     # handles ~100x slower; worker threads inherit the flag when the pool starts.
     torch.set_flush_denormal(True)
+    if getattr(_WORKER, "fixed", False):
+        try:
+            yield
+        finally:
+            torch.set_flush_denormal(False)
+        return
+    old = torch.get_num_threads()
     torch.set_num_threads(n_threads or free_cores())
     try:
         yield

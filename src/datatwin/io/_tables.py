@@ -14,14 +14,17 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._exceptions import InputError, OutputError
 
 log = logging.getLogger("datatwin")
 
-__all__ = ["atomic_output", "atomic_write_text", "read_table", "write_table", "write_table_chunks"]
+__all__ = ["ParquetSource", "atomic_output", "atomic_write_text", "csv_bytes", "is_parquet_dataset", "read_table",
+           "write_table", "write_table_chunks"]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".tsv", ".txt")
 
@@ -263,6 +266,8 @@ def escape_formula_cells(df: pd.DataFrame) -> pd.DataFrame:
             col = col.astype(object)  # e.g. Parquet dictionary columns: their labels are text
         if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
             continue
+        if not _may_start_a_formula(col):
+            continue
         text = col.astype("string")
         risky = text.str.match(_FORMULA_START, na=False) & ~text.str.match(_PLAIN_NUMBER, na=False)
         if risky.any():
@@ -271,6 +276,20 @@ def escape_formula_cells(df: pd.DataFrame) -> pd.DataFrame:
             # isetitem replaces the whole column (a categorical would refuse the new labels).
             out.isetitem(i, col.astype(object).where(~risky.to_numpy(), "'" + text[risky].astype(object)))
     return df if out is None else out
+
+
+def _may_start_a_formula(col: pd.Series) -> bool:
+    """A fast first look (Arrow, no Python per cell): does any text cell start with a formula
+    character? Most columns have none, and the exact checks above need not run on them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(col, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: let the exact checks decide
+        return True
+    first = pc.utf8_slice_codeunits(arr, 0, 1)
+    return bool(pc.any(pc.is_in(first, pa.array(["=", "+", "-", "@", "\t", "\r"], pa.large_string()))).as_py())
 
 
 def _escaped(text: str) -> str:
@@ -323,13 +342,197 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike[s
                     writer.close()
         else:
             sep = "\t" if fmt == "tsv" else ","
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
+            with open(tmp, "wb") as f:
                 for i, chunk in enumerate(chunks):
                     if escape_formulas:
                         chunk = escape_formula_cells(chunk)
-                    chunk.to_csv(f, index=False, header=i == 0, sep=sep, lineterminator="\n")
+                    f.write(csv_bytes(chunk, sep, header=i == 0))
                     rows += len(chunk)
                     if not checked:
                         f.flush()
                         check_space(tmp)
     return rows
+
+
+# ---------------------------------------------------------------------- CSV text
+def csv_bytes(df: pd.DataFrame, sep: str = ",", header: bool = True) -> bytes:
+    """``df.to_csv(index=False, sep=sep, lineterminator="\\n")`` as UTF-8 bytes, byte for byte,
+    built column-wise with Arrow's compute kernels (about 10x faster on wide tables).
+
+    pandas formats floats with numpy's shortest repr (``1.0``, ``1e-05``), booleans as
+    ``True``/``False``, missing values as empty fields, and quotes only fields that hold the
+    separator, a quote or a line break. ``pyarrow.csv.write_csv`` quotes every text field and
+    writes ``1`` for ``1.0``, so it would change every file; the fields are formatted here
+    the pandas way instead and joined by Arrow. Columns of other types (datetimes, mixed
+    objects) are formatted by pandas itself, one column at a time.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [str(c) for c in df.columns]
+    head = b""
+    if header:
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=sep, lineterminator="\n").writerow(names)
+        head = buf.getvalue().encode("utf-8")
+    if df.shape[1] < 2 or len(df) == 0:
+        # A row of one empty field is written as "" by the csv module: leave such frames to pandas.
+        body = df.to_csv(index=False, header=False, sep=sep, lineterminator="\n")
+        return head + body.encode("utf-8")
+    cols = [_csv_field(df.iloc[:, i], sep, pa, pc) for i in range(df.shape[1])]
+    empty = pa.scalar("", pa.large_string())
+    joined = pc.binary_join_element_wise(*cols, pa.scalar(sep, pa.large_string()))
+    lines = pc.binary_join_element_wise(joined, empty, pa.scalar("\n", pa.large_string()))  # each ends in \n
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    offsets = lines.buffers()[1]
+    data = lines.buffers()[2]
+
+    off = np.frombuffer(offsets, dtype=np.int64)[lines.offset: lines.offset + len(lines) + 1]
+    return head + data.to_pybytes()[int(off[0]): int(off[-1])] if data is not None else head
+
+
+# pandas (the csv module, line terminator "\n") quotes a field that holds the separator, a quote
+# or a line feed; a lone carriage return is written bare.
+_NEEDS_QUOTES = {",": '[,"\n]', "\t": '[\t"\n]'}
+
+
+def _csv_field(col: pd.Series, sep: str, pa: Any, pc: Any) -> Any:
+    """One column as Arrow text fields, formatted and quoted as ``DataFrame.to_csv`` does."""
+
+    dtype = col.dtype
+    text = None
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+        arr = pa.array(col, from_pandas=True)
+        if pa.types.is_boolean(arr.type):
+            return pc.fill_null(pc.if_else(arr, "True", "False").cast(pa.large_string()), "")
+        return pc.fill_null(pc.cast(arr, pa.large_string()), "")  # no separator or quote in a number
+    if pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
+        values = col.to_numpy()
+        # numpy's str() of a float64 is what pandas writes (shortest repr); NaN is an empty field.
+        return pc.fill_null(pa.array(values.astype(str), type=pa.large_string(), mask=np.isnan(values)), "")
+    if pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        try:
+            text = pa.array(col, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding other things than text
+            text = pa.array([v if isinstance(v, str) else "" if _missing(v) else str(v) for v in col],
+                            type=pa.large_string())
+    elif isinstance(dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(dtype.categories.dtype):
+        text = pa.array(col.astype(object), type=pa.large_string(), from_pandas=True)
+    if text is None:
+        # Datetimes, timedeltas, categoricals of numbers, extension types: pandas' own text for
+        # this column. None of these holds a line break, so one line per row is one field.
+        # (A one-column frame writes a missing value as "", the csv module's empty row.)
+        body = col.to_frame().to_csv(index=False, header=False, sep=sep, lineterminator="\n")
+        fields = pa.array(body.split("\n")[:-1], type=pa.large_string())
+        return pc.if_else(pc.equal(fields, '""'), "", fields)
+    text = pc.fill_null(text, "")
+    quote = pc.match_substring_regex(text, _NEEDS_QUOTES[sep])
+    if not pc.any(quote).as_py():
+        return text
+    mark = pa.scalar('"', pa.large_string())
+    empty = pa.scalar("", pa.large_string())
+    quoted = pc.binary_join_element_wise(mark, pc.replace_substring(text, '"', '""'), mark, empty)
+    return pc.if_else(quote, quoted, text)
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------- large Parquet inputs
+def is_parquet_dataset(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a Parquet file or a folder (a dataset of Parquet files)."""
+    p = Path(path)
+    return p.is_dir() or p.suffix.lower() in (".parquet", ".pq")
+
+
+class ParquetSource:
+    """A Parquet file or a folder of Parquet files, read in batches, never whole unless asked.
+
+    Files whose names start with ``_`` or ``.`` are skipped (manifests, temp files). Every file
+    must have the same columns and types; the row count comes from the files' footers.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import pyarrow.dataset as pads
+
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"input {str(p)!r} does not exist")
+        try:
+            self.dataset = pads.dataset(str(p), format="parquet")
+            self.fragments = list(self.dataset.get_fragments())
+        except Exception as exc:  # pyarrow raises several unrelated types for bad files
+            raise InputError(f"input {str(p)!r} is not a readable Parquet dataset ({exc})") from None
+        if not self.fragments:
+            raise InputError(f"input folder {str(p)!r} holds no Parquet files; give a .parquet file or a folder "
+                             f"of them")
+        first = self.fragments[0]
+        for frag in self.fragments[1:]:
+            try:
+                same = frag.physical_schema.remove_metadata().equals(first.physical_schema.remove_metadata())
+            except Exception as exc:
+                raise InputError(f"{frag.path!r} is not a readable Parquet file ({exc})") from None
+            if not same:
+                theirs, ours = _schema_text(frag.physical_schema), _schema_text(first.physical_schema)
+                raise InputError(f"{frag.path!r} has other columns or types than {first.path!r} ({theirs} against "
+                                 f"{ours}); every file of a dataset needs the same columns and types")
+        self.schema = first.physical_schema.remove_metadata()
+        self.columns = list(self.schema.names)
+        self.n_rows = sum(f.count_rows() for f in self.fragments)
+        if not self.columns:
+            raise InputError(f"input {str(p)!r} has no columns")
+        if self.n_rows == 0:
+            raise InputError(f"input {str(p)!r} has no rows; it needs at least one data row")
+        self.path = p
+
+    def batches(self, rows: int) -> Iterator[tuple[int, Any]]:
+        """``(first row number, pyarrow.RecordBatch)`` pairs in file order, ``rows`` rows at most each."""
+        import pyarrow.parquet as pq
+
+        start = 0
+        for frag in self.fragments:
+            # ParquetFile reads one row group at a time; a dataset scanner's batches kept memory
+            # growing with the rows read (1 GB more after 10M rows of adult).
+            with pq.ParquetFile(frag.path) as f:
+                parts = f.iter_batches(batch_size=rows, use_threads=False)
+                for batch in parts:
+                    if not len(batch):
+                        continue
+                    yield start, batch
+                    start += len(batch)
+
+    def frames(self, rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+        for start, batch in self.batches(rows):
+            yield start, _to_pandas(batch)
+
+    def read(self) -> pd.DataFrame:
+        return _to_pandas(self._table([b for _, b in self.batches(1 << 20)]))
+
+    def take(self, rows: np.ndarray, batch_rows: int = 1 << 18) -> pd.DataFrame:
+        """The rows at the sorted positions ``rows``, read in one pass of ``batch_rows`` batches:
+        memory holds the kept rows and one batch, never the table."""
+        import pyarrow as pa
+
+        kept = []
+        for start, batch in self.batches(batch_rows):
+            lo, hi = np.searchsorted(rows, [start, start + len(batch)])
+            if hi > lo:
+                kept.append(batch.take(pa.array(rows[lo:hi] - start)))
+        return _to_pandas(self._table(kept)).reset_index(drop=True)
+
+    def _table(self, batches: list[Any]) -> Any:
+        import pyarrow as pa
+
+        return pa.Table.from_batches(batches) if batches else self.schema.empty_table()
+
+
+def _to_pandas(data: Any) -> pd.DataFrame:
+    return data.to_pandas()
+
+
+def _schema_text(schema: Any) -> str:
+    return ", ".join(f"{f.name}: {f.type}" for f in schema)[:300]

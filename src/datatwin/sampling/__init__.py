@@ -13,7 +13,7 @@ from ._distributed import (
 )
 from ._fitted import FittedModel, check_constraints, units_of, usable
 from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
-from ._run import BlockPlan, SamplingRun, check_n, complete_rows, iter_rows, require
+from ._run import BlockPlan, SamplingRun, block_threads, check_n, complete_rows, iter_rows, needs_earlier_keys, require
 from ._text import parse_condition, parse_scalar
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Plan",
     "SampleJob",
     "SamplingRun",
+    "block_threads",
     "check_constraints",
     "check_distributable",
     "check_n",
@@ -35,6 +36,7 @@ __all__ = [
     "encode_seed_rows",
     "iter_rows",
     "make_plan",
+    "needs_earlier_keys",
     "parse_condition",
     "parse_scalar",
     "partitions",

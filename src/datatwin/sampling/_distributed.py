@@ -30,7 +30,7 @@ from .._version import __version__
 from ..io import atomic_output, atomic_write_text, escape_formula_cells
 from ._blocks import BLOCK
 from ._fitted import FittedModel
-from ._run import BlockPlan
+from ._run import BlockPlan, needs_earlier_keys
 
 __all__ = ["MANIFEST_NAME", "DatasetManifest", "SampleJob", "check_distributable", "draw_rows", "part_name",
            "partitions", "write_part"]
@@ -78,6 +78,8 @@ def check_distributable(model: FittedModel, n: int) -> None:
     the key space instead, give other rows than ``sample``).
     """
     if n <= BLOCK:
+        return
+    if not needs_earlier_keys(model):
         return
     by_position = set(model.kept_columns)
     for c in model.constraints.constraints:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import copy
 import math
 import os
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -19,13 +22,14 @@ import pandas as pd
 from .._exceptions import ConditionError, InputError
 from .._progress import ProgressCallback, report
 from ..encoding import NumericEncoder
-from ..engines import CONDITIONS, engines_that_can
+from ..engines import CONDITIONS, block_worker, engines_that_can, free_cores, keep_torch_threads
 from ..generators import ColumnGenerator, FakerGenerator
 from ._blocks import BLOCK, SAMPLE_TAG, child_seed, rechunk, seed_int
 from ._fitted import FittedModel
 from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
 
-__all__ = ["BlockPlan", "SamplingRun", "check_n", "complete_rows", "iter_rows", "require"]
+__all__ = ["BlockPlan", "SamplingRun", "block_threads", "check_n", "complete_rows", "iter_rows", "needs_earlier_keys",
+           "require"]
 
 REDRAW_SHARE = 0.8  # constraint ranges keeping at least this share of rows are met by redrawing
 
@@ -246,15 +250,74 @@ def iter_rows(model: FittedModel, n: int, seed: int, *, conditions: dict[str, An
     # Rows are drawn in fixed blocks with a seed each, then cut into chunks: the rows depend
     # on n and the seed only, never on the chunk size or on who runs the blocks.
     plan = BlockPlan(model, n, seed, conditions=conditions, rebalance=rebalance, boost=boost)
-    run = plan.new_run()
-    seen: dict[int, set[Any]] = {}  # unique constraints: keys of the blocks already given out
+    runs: list[SamplingRun] = []
+    workers = block_threads(model, plan.n_blocks)
+    if workers > 1:
+        blocks = _parallel_blocks(plan, workers, runs)
+    else:
+        runs.append(plan.new_run())
+        seen: dict[int, set[Any]] = {}  # unique constraints: keys of the blocks already given out
+        blocks = (plan.block(runs[0], i, seen) for i in range(plan.n_blocks))
     done = 0
-    for chunk in rechunk((plan.block(run, i, seen) for i in range(plan.n_blocks)), chunk_size):
+    for chunk in rechunk(blocks, chunk_size):
         done += len(chunk)
         yield chunk
         report(progress, "sample", done, n)
     if on_done is not None:
-        on_done(run.stats)
+        stats: dict[str, int] = {}
+        for r in runs:
+            for key, value in r.stats.items():
+                stats[key] = stats.get(key, 0) + value
+        on_done(stats)
+
+
+def needs_earlier_keys(model: FittedModel) -> bool:
+    """Whether a block depends on the blocks before it: a ``Unique`` rule on learned columns is
+    met by remembering every earlier block's keys (ids and unique fakes are unique by position)."""
+    by_position = set(model.kept_columns)
+    return any(c.type == "unique" and not set(c.columns) & by_position for c in model.constraints.constraints)
+
+
+def block_threads(model: FittedModel, n_blocks: int) -> int:
+    """How many blocks to draw side by side: the engine's ``n_threads`` (or the free cores), at
+    most one per block; 1 where a block needs the keys of the blocks before it."""
+    if n_blocks <= 1 or needs_earlier_keys(model):
+        return 1
+    threads = getattr(model.engine, "n_threads", None) or free_cores()
+    return max(1, min(int(threads), n_blocks))
+
+
+def _parallel_blocks(plan: BlockPlan, workers: int, runs: list[SamplingRun]) -> Iterator[pd.DataFrame]:
+    """The plan's blocks in order, drawn by ``workers`` threads, one torch thread each.
+
+    A block is seeded by its index alone, so which thread draws it changes nothing; at most
+    ``workers + 1`` blocks are drawn ahead of the consumer, which bounds memory. Each thread
+    keeps its own :class:`SamplingRun` (prepared generators, statistics), added to ``runs``.
+    """
+    local = threading.local()
+    lock = threading.Lock()
+
+    def draw(i: int) -> pd.DataFrame:
+        run = getattr(local, "run", None)
+        if run is None:
+            run = local.run = plan.new_run()
+            with lock:
+                runs.append(run)
+        with block_worker():
+            return plan.block(run, i, {})
+
+    pending: deque[Future[pd.DataFrame]] = deque()
+    with keep_torch_threads(), ThreadPoolExecutor(workers, thread_name_prefix="datatwin-block") as pool:
+        try:
+            nxt = 0
+            while nxt < plan.n_blocks or pending:
+                while nxt < plan.n_blocks and len(pending) <= workers:
+                    pending.append(pool.submit(draw, nxt))
+                    nxt += 1
+                yield pending.popleft().result()
+        finally:
+            for f in pending:  # the consumer stopped early or a block failed: draw no more
+                f.cancel()
 
 
 def complete_rows(model: FittedModel, seed_rows: pd.DataFrame, seed: int,

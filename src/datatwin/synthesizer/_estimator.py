@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import logging
@@ -21,7 +22,7 @@ from ..constraints import ConstraintSet, parse_constraints
 from ..encoding import MODELLED_KINDS, ColumnEncoder, TableEncoder, make_encoder, measured_steps
 from ..engines import DIFFERENTIAL_PRIVACY, ENGINES, SAME_AS, Engine, engines_that_can
 from ..generators import ColumnGenerator, FakerGenerator, IdGenerator, build_fake_pools, make_generator
-from ..io import read_table, write_table_chunks
+from ..io import ParquetSource, is_parquet_dataset, read_table, write_table_chunks
 from ..metadata import ColumnMeta, Metadata
 from ..sampling import BLOCK, FittedModel, check_constraints, check_n, complete_rows, iter_rows, seed_int, usable
 from ._dask import sample_to_dask, sample_to_dataset
@@ -69,6 +70,10 @@ class Synthesizer:
             ``categories``) or are measured with a share of ε; ids, fakes and text are generated
             without reading the data; fixed combinations must be declared. ``privacy_`` reports
             what was spent. See ``docs/privacy.md``.
+        max_fit_rows: the most rows held in memory when fitting on a Parquet file or folder: a
+            larger dataset is streamed (never loaded whole); the columns' kinds, bins and
+            categories are learned from a seeded uniform sample of this many rows, and the
+            network from every row, batch by batch (engine "argn"; other engines learn the sample).
 
     Example:
         >>> import pandas as pd, datatwin
@@ -82,7 +87,7 @@ class Synthesizer:
     def __init__(self, engine: str = "auto", *, random_state: int = 0, rare_threshold: int = 5,
                  max_categories: int = 1000, max_training_time: float = 600.0, locale: str = "en_US",
                  engine_options: dict[str, Any] | None = None, constraints: list[Any] | None = None,
-                 privacy: DP | None = None) -> None:
+                 privacy: DP | None = None, max_fit_rows: int = 1_000_000) -> None:
         self.engine = engine
         self.random_state = random_state
         self.rare_threshold = rare_threshold
@@ -92,6 +97,7 @@ class Synthesizer:
         self.engine_options = engine_options
         self.constraints = constraints
         self.privacy = privacy
+        self.max_fit_rows = max_fit_rows
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -131,6 +137,7 @@ class Synthesizer:
         "locale": [str],
         "engine_options": [dict, None],
         "privacy": [InstanceOf(DP), None],
+        "max_fit_rows": [Interval(Integral, 1, None, closed="left")],
         # "constraints" is checked by parse_constraints, which also names the malformed rule.
     }
 
@@ -193,7 +200,29 @@ class Synthesizer:
         leaves a previously fitted model exactly as it was.
         """
         self._validate_params()
-        df = read_table(data) if isinstance(data, (str, os.PathLike)) else data
+        stream: _Stream | None = None
+        source = None
+        if isinstance(data, (str, os.PathLike)) and is_parquet_dataset(data):
+            if os.path.isdir(data):
+                source = ParquetSource(data)
+            else:
+                # One file: counted from its footer; a small or unreadable one goes to read_table,
+                # which reads it as before and says precisely what is wrong with it.
+                with contextlib.suppress(InputError):
+                    source = ParquetSource(data)
+        if source is not None and isinstance(data, (str, os.PathLike)) and (
+                os.path.isdir(data) or source.n_rows > self.max_fit_rows):
+            if source.n_rows > self.max_fit_rows:
+                if self.privacy is not None:
+                    raise InputError(f"{str(data)!r} has {source.n_rows:,} rows, more than max_fit_rows="
+                                     f"{self.max_fit_rows:,}; a differentially private fit needs every row in "
+                                     f"memory: raise max_fit_rows or fit on a sample")
+                stream = _Stream(source, int(self.max_fit_rows), int(self.random_state))
+                df = stream.sample
+            else:
+                df = source.read()
+        else:
+            df = read_table(data) if isinstance(data, (str, os.PathLike)) else data
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"fit expects a pandas DataFrame or a file path, got {type(df).__name__}")
         _check_frame(df)
@@ -269,7 +298,9 @@ class Synthesizer:
         fake_source = df if dp is None else pd.DataFrame(index=range(n_rows if unique_fakes else 0),
                                                          columns=list(generators), dtype=object)
         build_fake_pools(fake_source, generators, int(self.random_state), self.locale, unique_fakes)
-        if dp is None and len(df) < SMALL_TABLE_ROWS and codes.shape[1] > 1:
+        if stream is not None:
+            n_rows = stream.source.n_rows
+        elif dp is None and len(df) < SMALL_TABLE_ROWS and codes.shape[1] > 1:
             # Protected mode: in a table this small a learned row is close to one real person's
             # row, so the engine learns each column alone (codes shuffled column by column) and
             # no combination of a person's values is reproduced beyond chance.
@@ -281,8 +312,16 @@ class Synthesizer:
         # Under DP, constraints learn nothing from the rows (fixed combinations are declared).
         cset.learn(df if dp is None else df.iloc[:0], units, lambda name, value: usable(table_encoder, name, value))
         report(progress, "analyse", 1, 1)
-        engine.fit(codes, table_encoder.subcolumns, seed=eng_seed, progress=progress,
-                   **({} if ledger is None else {"privacy": ledger}))
+        if stream is not None and hasattr(engine, "fit_stream"):
+            val = stream.held_out(getattr(engine, "val_fraction", 0.1))
+            engine.fit_stream(lambda: stream.codes(table_encoder), codes[val], n_rows - len(val),
+                              table_encoder.subcolumns, seed=eng_seed, progress=progress)
+        else:
+            if stream is not None:
+                log.warning("the %s engine learns from the %s-row sample of the %s rows (only 'argn' streams them)",
+                            engine.name, f"{len(df):,}", f"{n_rows:,}")
+            engine.fit(codes, table_encoder.subcolumns, seed=eng_seed, progress=progress,
+                       **({} if ledger is None else {"privacy": ledger}))
         spent = None
         if ledger is not None:
             spent = ledger.spent()
@@ -594,3 +633,54 @@ def _check_frame(df: pd.DataFrame) -> None:
         raise InputError(f"the table has duplicate column names {dupes}; rename them to be unique")
     if len(df) < MIN_ROWS:
         raise InputError(f"the table has {len(df)} row(s); datatwin needs at least {MIN_ROWS} rows to learn from")
+
+
+STREAM_BATCH = 1 << 18  # rows read, encoded and trained on at a time when a dataset is streamed
+STREAM_TAG = 0x57E  # mixed into the sample's seed, so it never shares a stream with fit's others
+
+
+class _Stream:
+    """A Parquet dataset too large to load: a seeded uniform sample of ``k`` rows (read in one
+    pass; it fits the encoders and metadata), and passes over the rows as codes for the engine.
+
+    Rows of the sample held out for validation are left out of the passes, so the validation
+    loss is measured on rows the network never trains on.
+    """
+
+    def __init__(self, source: ParquetSource, k: int, seed: int) -> None:
+        self.source = source
+        self.rng = np.random.default_rng([seed, STREAM_TAG])
+        self.rows = _uniform_rows(self.rng, source.n_rows, k)
+        self.sample = source.take(self.rows)
+        self.val_rows = np.zeros(0, dtype=np.int64)
+
+    def held_out(self, share: float) -> np.ndarray:
+        """Positions in the sample of the rows held out of training (and remembers them)."""
+        n_val = int(round(len(self.rows) * share))
+        pos = np.sort(self.rng.permutation(len(self.rows))[:n_val])
+        self.val_rows = self.rows[pos]
+        return pos
+
+    def codes(self, encoder: TableEncoder) -> Iterator[np.ndarray]:
+        """One pass over the training rows, encoded, one batch at a time."""
+        for start, frame in self.source.frames(STREAM_BATCH):
+            keep = ~np.isin(np.arange(start, start + len(frame)), self.val_rows, assume_unique=True)
+            if keep.any():
+                yield encoder.encode(frame[keep] if not keep.all() else frame)
+
+
+def _uniform_rows(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """``k`` distinct row numbers below ``n``, sorted, uniform over all such sets, in O(k) memory
+    (``rng.choice(n, k, replace=False)`` may permute all ``n``).
+
+    Distinct numbers drawn with replacement are a uniform random set given their count, and a
+    uniform ``k``-subset of it is then uniform among all ``k``-subsets.
+    """
+    if 2 * k >= n:
+        return np.sort(rng.permutation(n)[:k])
+    m = k
+    while True:
+        got = np.unique(rng.integers(0, n, size=int(m * 1.3) + 64))
+        if len(got) >= k:
+            return np.sort(rng.choice(got, size=k, replace=False))
+        m *= 2
