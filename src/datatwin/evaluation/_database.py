@@ -570,7 +570,8 @@ def _verdicts(fig: dict[str, Any], ref: dict[str, Any] | None, real_integrity: d
         vs.append(verdict(f"children:{r['fk']}", "cardinality", f"Children per parent: {r['fk']}", st, r["score"],
                           f"The number of children per parent {what} the real distribution (1 - KS = "
                           f"{r['score']:.3f}; mean {rm:.2f} real, {sm:.2f} synthetic; share without children "
-                          f"{100 * r['real'].get('share_zero', 0):.0f}% / {100 * r['synthetic'].get('share_zero', 0):.0f}%)."
+                          f"{100 * r['real'].get('share_zero', 0):.0f}% / "
+                          f"{100 * r['synthetic'].get('share_zero', 0):.0f}%)."
                           + note, reference=ref_score))
     # tables
     for t, q in fig["tables"].items():
@@ -607,8 +608,8 @@ def _verdicts(fig: dict[str, Any], ref: dict[str, Any] | None, real_integrity: d
                           f"How parent columns relate to their children's counts and averages is "
                           f"{'kept' if st == PASS else 'partly kept' if st == WARN else 'lost'} over {kind} "
                           f"(similarity {score:.3f}); furthest: {worst_r['parent_column']} vs "
-                          f"{worst_r['child_aggregate']} ({worst_r['real']:+.2f} real, {_fmt(worst_r['synthetic'], '+.2f')}"
-                          f" synthetic)." + note, reference=ref_score))
+                          f"{worst_r['child_aggregate']} ({worst_r['real']:+.2f} real, "
+                          f"{_fmt(worst_r['synthetic'], '+.2f')} synthetic)." + note, reference=ref_score))
     # detection
     for name, d in fig["detection"].items():
         if "auc" not in d:
@@ -632,8 +633,8 @@ def _verdicts(fig: dict[str, Any], ref: dict[str, Any] | None, real_integrity: d
         if not math.isnan(x):
             st, note = _with_ref(_grade_high(x, ks_bands), x, _ref_get(rs, "length", "score"), True)
             vs.append(verdict(f"seq_length:{t}", "sequences", f"{t}: sequence lengths", st, x,
-                              f"Histories are as long as the real ones{'' if st == PASS else ' only roughly' if st == WARN else ' no longer'}"
-                              f" (1 - KS {x:.3f}; mean {s['length']['real'].get('mean', 0):.1f} real, "
+                              f"Histories are {_LONG[st]} the real ones (1 - KS {x:.3f}; mean "
+                              f"{s['length']['real'].get('mean', 0):.1f} real, "
                               f"{s['length']['synthetic'].get('mean', 0):.1f} synthetic steps)." + note,
                               reference=_ref_get(rs, "length", "score")))
         x = s["acf_distance_mean"]
@@ -680,6 +681,9 @@ def _verdicts(fig: dict[str, Any], ref: dict[str, Any] | None, real_integrity: d
             vs.append(verdict(f"seq_detection:{t}", "sequences", f"{t}: rows with their previous row", SKIP, None,
                               f"Not measured: {d.get('skipped', 'no result')}."))
     return vs
+
+
+_LONG = {PASS: "as long as", WARN: "roughly as long as", FAIL: "not as long as"}
 
 
 def _or(x: float | None, default: float) -> float:
@@ -860,7 +864,6 @@ def _evaluate(real: dict[str, pd.DataFrame], syn: dict[str, pd.DataFrame], hold:
               schema_dict: dict[str, Any]) -> DatabaseEvaluationResult:
     t0 = time.perf_counter()
     kinds = _kinds(real, tables, fks)
-    stages = ["keys", "cardinality", "tables", "trends", "detection", "sequences"]
     done: list[str] = []
 
     def step(stage: str) -> None:

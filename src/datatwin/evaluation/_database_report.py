@@ -82,7 +82,8 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
     cardinality = [{"fk": r["fk"], "score": _num(r["score"]), "ref": _num(ref_card.get(r["fk"])),
                     "real_mean": _num(r["real"].get("mean"), 2), "syn_mean": _num(r["synthetic"].get("mean"), 2),
                     "real_p90": _num(r["real"].get("p90"), 0), "syn_p90": _num(r["synthetic"].get("p90"), 0),
-                    "real_zero": _num(r["real"].get("share_zero"), 2), "syn_zero": _num(r["synthetic"].get("share_zero"), 2)}
+                    "real_zero": _num(r["real"].get("share_zero"), 2),
+                    "syn_zero": _num(r["synthetic"].get("share_zero"), 2)}
                    for r in fig["cardinality"]]
     ref_tab = (ref or {}).get("tables", {})
     tables = [{"table": t, "rows": f"{q['rows'][0]:,} / {q['rows'][1]:,}" if "rows" in q else "–",
