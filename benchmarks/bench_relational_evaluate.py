@@ -1,0 +1,155 @@
+"""Does ``datatwin evaluate`` on a database agree with the multi-table judge?
+
+    .venv/bin/python benchmarks/bench_relational_evaluate.py [--datasets walmart,berka]
+                                                             [--max-training-time 20] [--judge .judge/venv/bin/python]
+
+For each dataset, three "synthetic" outputs of different quality are scored by both the judge
+(``../shared/bench/multitable_judge.py``, in its own venv) and datatwin's evaluator
+(``evaluate_database`` / ``evaluate_sequence``):
+
+- ``argn``: DatabaseSynthesizer / SequenceSynthesizer with the ARGN engine (short budget);
+- ``copula``: the same with the Gaussian-copula engine (weaker links between steps and tables);
+- ``half``: the real data against itself, split in halves along whole entities (each tool's
+  own split: the judge's ``--half-split``, datatwin's ``split_database(share=0.5)``).
+
+The figures are defined alike but not identically (SDMetrics in the judge, datatwin's own
+implementation; different half splits), so the check is on *direction*: for each figure and
+each pair of outputs, do both tools say the same one is better? Prints the figures and the
+share of pairs that agree, and writes a section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import datatwin  # noqa: E402
+from bench_relational import BERKA5, DATA, JUDGE, berka_subset  # noqa: E402
+from datatwin.evaluation import evaluate_database, evaluate_sequence, split_database  # noqa: E402
+
+# (judge summary key, datatwin summary key, higher is better)
+PAIRS = {
+    "walmart": [("seq_length_sim", "data.length_score", True), ("acf1_mad", "data.acf1_distance", False),
+                ("index_step_sim", "data.steps_score", True),
+                ("detection_with_previous_row_auc", "data.detection_with_previous_row_auc", False)],
+    "berka": [("cardinality_mean", "cardinality_mean", True), ("table_quality_mean", "table_quality_mean", True),
+              ("detection_child_parent_auc_mean", "detection_child_parent_auc_mean", False),
+              ("trans_acf1_mad", "trans.acf1_distance", False), ("trans_seq_length_sim", "trans.length_score", True)],
+}
+
+
+def judge(py: str, args: list[str], out: Path) -> dict:
+    subprocess.run([py, str(JUDGE), *args, "--out", str(out)], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return json.loads(out.read_text())["summary"]
+
+
+def run(name: str, tmt: float, judge_py: str, work: Path) -> dict[str, dict[str, dict]]:
+    res: dict[str, dict[str, dict]] = {}
+    if name == "walmart":
+        csv = DATA / "walmart_weekly_sales.csv"
+        real = datatwin.read_table(csv)
+        for engine in ("argn", "copula"):
+            syn = datatwin.SequenceSynthesizer("store", "date", engine=engine, max_training_time=tmt).fit(real)
+            out = syn.sample(seed=0)
+            path = work / f"walmart_{engine}.csv"
+            out.to_csv(path, index=False)
+            j = judge(judge_py, ["score-seq", "--real", str(csv), "--synthetic", str(path), "--sequence-key", "store",
+                                 "--sequence-index", "date"], work / f"w_{engine}.json")
+            t0 = time.time()
+            d = evaluate_sequence(real, datatwin.read_table(path), "store", "date").summary
+            d["eval_s"] = time.time() - t0
+            res[engine] = {"judge": j, "datatwin": d}
+        j = judge(judge_py, ["score-seq", "--real", str(csv), "--half-split", "--sequence-key", "store",
+                             "--sequence-index", "date"], work / "w_half.json")
+        schema = {"tables": {"data": {"sequence_key": "store", "sequence_index": "date"}}, "foreign_keys": []}
+        a, b = split_database({"data": real}, schema, share=0.5, seed=0)
+        res["half"] = {"judge": j, "datatwin": evaluate_sequence(b["data"], a["data"], "store", "date").summary}
+        return res
+    frames, schema = berka_subset()
+    jargs = ["--metadata", str(DATA / "berka" / "metadata.json"), "--tables", ",".join(BERKA5),
+             "--sequence", "trans:account_id:date", "--skip-sdmetrics-report"]
+    for engine in ("argn", "copula"):
+        db = datatwin.DatabaseSynthesizer(engine, max_training_time=tmt).fit(frames, schema)
+        tables = db.sample(seed=0)
+        folder = work / f"berka_{engine}"
+        folder.mkdir()
+        for t, df in tables.items():
+            df.to_csv(folder / f"{t}.csv", index=False)
+        j = judge(judge_py, ["score", *jargs, "--synthetic", str(folder)], work / f"b_{engine}.json")
+        _, syn = datatwin.relational.read_source(folder, schema)
+        t0 = time.time()
+        d = evaluate_database(frames, syn, schema).summary
+        d["eval_s"] = time.time() - t0
+        res[engine] = {"judge": j, "datatwin": d}
+    j = judge(judge_py, ["score", *jargs, "--half-split", "account"], work / "b_half.json")
+    a, b = split_database(frames, schema, share=0.5, seed=0)
+    res["half"] = {"judge": j, "datatwin": evaluate_database(b, a, schema).summary}
+    return res
+
+
+def fmt(v) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", default="walmart,berka")
+    ap.add_argument("--max-training-time", type=float, default=20.0, help="seconds per table (default 20)")
+    ap.add_argument("--judge", default=str(ROOT / ".judge" / "venv" / "bin" / "python"))
+    ap.add_argument("--note", default="", help="what else ran on the machine")
+    a = ap.parse_args()
+    lines = ["| data | figure (judge / datatwin) | output | judge | datatwin |", "|---|---|---|---|---|"]
+    agree_lines = ["| data | figure | pairs of outputs ordered alike |", "|---|---|---|"]
+    total = [0, 0]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in a.datasets.split(","):
+            print(f"[bench] {name} ...", flush=True)
+            res = run(name, a.max_training_time, a.judge, Path(tmp))
+            for jk, dk, higher in PAIRS[name]:
+                vals = {o: (r["judge"].get(jk), r["datatwin"].get(dk)) for o, r in res.items()}
+                for o, (jv, dv) in vals.items():
+                    lines.append(f"| {name} | {jk} / {dk} | {o} | {fmt(jv)} | {fmt(dv)} |")
+                same = n = 0
+                for x, y in itertools.combinations(vals, 2):
+                    (jx, dx), (jy, dy) = vals[x], vals[y]
+                    if None in (jx, dx, jy, dy):
+                        continue
+                    n += 1
+                    same += (jx - jy) * (dx - dy) > 0 or (jx == jy and dx == dy)
+                agree_lines.append(f"| {name} | {jk} | {same} of {n} |")
+                total[0] += same
+                total[1] += n
+            secs = ", ".join(f"{o} {r['datatwin'].get('eval_s', 0):.0f} s" for o, r in res.items() if "eval_s"
+                             in r["datatwin"])
+            agree_lines.append(f"| {name} | (datatwin evaluation time) | {secs} |")
+            print("\n".join(lines), flush=True)
+    table = "\n".join(lines) + "\n\n" + "\n".join(agree_lines)
+    print(table)
+    print(f"direction agrees on {total[0]} of {total[1]} pairs")
+    body = (f"Measured {dt.date.today().isoformat()} on {platform.node() or 'vm'} (2-core VM, Python "
+            f"{platform.python_version()}, {os.cpu_count()} CPUs seen){'; ' + a.note if a.note else ''}. Command: "
+            f"`.venv/bin/python benchmarks/bench_relational_evaluate.py --datasets {a.datasets} --max-training-time "
+            f"{a.max_training_time:g}`. Three outputs per dataset (ARGN, Gaussian copula, the real data's half "
+            f"split along entities) scored by the judge and by `datatwin.evaluation.evaluate_database` / "
+            f"`evaluate_sequence`; a pair of outputs is *ordered alike* when both tools say the same one is "
+            f"better. Direction agrees on {total[0]} of {total[1]} pairs.\n\n" + table)
+    write_section("relational_evaluate", body, "## Database evaluation against the multi-table judge")
+
+
+if __name__ == "__main__":
+    main()
