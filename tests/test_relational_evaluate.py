@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import datatwin
-from datatwin import ConditionError, InputError
+from datatwin import InputError
 from datatwin.cli import main
 from datatwin.evaluation import (
     DatabaseEvaluationResult,
@@ -96,6 +96,18 @@ def test_sequence_figures_tell_histories_from_shuffled_ones():
     assert good.verdict("seq_detection:data")["value"] < 0.7 < bad.verdict("seq_detection:data")["value"]
     assert g["length"]["score"] == 1.0
     assert set(g["acf"]["sales"]) == {"1", "2", "3"}
+
+
+def test_an_index_of_few_step_numbers_or_text_dates_still_orders_the_histories():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"k": np.repeat(np.arange(60), 5), "t": np.tile(np.arange(1, 6), 60),
+                       "v": np.cumsum(rng.normal(size=300))})
+    shuffled = df.sample(frac=1.0, random_state=0)  # row order must not matter, the index orders
+    steps = evaluate_sequence(df, shuffled, "k", "t")["figures"]["sequences"]["data"]["steps"]
+    assert steps["t (step)"]["score"] == 1.0 and steps["v"]["score"] == 1.0
+    dated = df.assign(t=(pd.Timestamp("2020-01-06") + pd.to_timedelta(df["t"] * 7, "D")).dt.strftime("%Y-%m-%d"))
+    steps = evaluate_sequence(dated, dated, "k", "t")["figures"]["sequences"]["data"]["steps"]
+    assert steps["t (step in days)"]["real"]["p50"] == 7.0
 
 
 def test_split_keeps_entities_whole_and_the_holdout_is_the_reference(real):

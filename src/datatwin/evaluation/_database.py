@@ -229,8 +229,10 @@ def _kinds(frames: dict[str, pd.DataFrame], tables: dict[str, _Table], fks: list
         for c in _keys_of(tables, fks, t):
             if c in kinds:
                 kinds[c] = "id"
-        if tables[t].seq_index in kinds and kinds[tables[t].seq_index] == "id":
-            kinds[tables[t].seq_index] = "numeric"  # an increasing step number is an order, not an id
+        idx = tables[t].seq_index
+        if idx in kinds and kinds[idx] not in ("numeric", "datetime"):
+            # The order column is a time, whatever its values look like (steps 1..5 read as categories).
+            kinds[idx] = "numeric" if pd.api.types.is_numeric_dtype(frames[t][idx]) else "datetime"
         out[t] = kinds
     return out
 
@@ -389,9 +391,7 @@ def _join(frames: dict[str, pd.DataFrame], fk: _FK, kinds: dict[str, dict[str, s
 
 def _ordered(df: pd.DataFrame, ts: _Table, kinds: dict[str, str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     ent = _key(df, [ts.seq_key]).fillna("__nan__").to_numpy(str)
-    t = _num(df, ts.seq_index, kinds.get(ts.seq_index, "numeric")) if ts.seq_index else np.arange(len(df), dtype=float)
-    if ts.seq_index and kinds.get(ts.seq_index) not in ("numeric", "datetime"):
-        t = _num(df, ts.seq_index, "datetime")
+    t = _num(df, ts.seq_index, kinds[ts.seq_index]) if ts.seq_index else np.arange(len(df), dtype=float)
     order = np.lexsort((np.arange(len(df)), t, ent))
     return df.iloc[order].reset_index(drop=True), ent[order], t[order]
 
@@ -439,9 +439,11 @@ def _sequence(a: pd.DataFrame, b: pd.DataFrame, ts: _Table, kinds: dict[str, str
         spread[c] = {"mean_score": _ks(ga.mean().to_numpy(), gb.mean().to_numpy()),
                      "std_score": _ks(ga.std().to_numpy(), gb.std().to_numpy())}
     if ts.seq_index:
-        da = np.where(first_a, np.nan, np.r_[np.nan, np.diff(ta)])
-        db = np.where(first_b, np.nan, np.r_[np.nan, np.diff(tb)])
-        steps[f"{ts.seq_index} (step)"] = {"score": _ks(da, db), "real": _dist(da), "synthetic": _dist(db),
+        unit = 86400.0 if kinds[ts.seq_index] == "datetime" else 1.0  # date steps in days, as the judge
+        da = np.where(first_a, np.nan, np.r_[np.nan, np.diff(ta)]) / unit
+        db = np.where(first_b, np.nan, np.r_[np.nan, np.diff(tb)]) / unit
+        name = f"{ts.seq_index} (step{' in days' if unit > 1 else ''})"
+        steps[name] = {"score": _ks(da, db), "real": _dist(da), "synthetic": _dist(db),
                                           "synthetic_share_not_increasing": float(np.mean(db[np.isfinite(db)] <= 0))
                                           if np.isfinite(db).any() else None}
     res["acf"] = acf
