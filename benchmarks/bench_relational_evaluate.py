@@ -8,7 +8,7 @@ For each dataset, three "synthetic" outputs of different quality are scored by b
 (``evaluate_database`` / ``evaluate_sequence``):
 
 - ``argn``: DatabaseSynthesizer / SequenceSynthesizer with the ARGN engine (short budget);
-- ``copula``: the same with the Gaussian-copula engine (weaker links between steps and tables);
+- ``marginal``: the same with the Bayesian-network engine (a different, coarser model);
 - ``half``: the real data against itself, split in halves along whole entities (each tool's
   own split: the judge's ``--half-split``, datatwin's ``split_database(share=0.5)``).
 
@@ -64,7 +64,7 @@ def run(name: str, tmt: float, judge_py: str, work: Path) -> dict[str, dict[str,
     if name == "walmart":
         csv = DATA / "walmart_weekly_sales.csv"
         real = datatwin.read_table(csv)
-        for engine in ("argn", "copula"):
+        for engine in ("argn", "marginal"):
             syn = datatwin.SequenceSynthesizer("store", "date", engine=engine, max_training_time=tmt).fit(real)
             out = syn.sample(seed=0)
             path = work / f"walmart_{engine}.csv"
@@ -84,7 +84,7 @@ def run(name: str, tmt: float, judge_py: str, work: Path) -> dict[str, dict[str,
     frames, schema = berka_subset()
     jargs = ["--metadata", str(DATA / "berka" / "metadata.json"), "--tables", ",".join(BERKA5),
              "--sequence", "trans:account_id:date", "--skip-sdmetrics-report"]
-    for engine in ("argn", "copula"):
+    for engine in ("argn", "marginal"):
         db = datatwin.DatabaseSynthesizer(engine, max_training_time=tmt).fit(frames, schema)
         tables = db.sample(seed=0)
         folder = work / f"berka_{engine}"
@@ -145,7 +145,7 @@ def main() -> None:
     body = (f"Measured {dt.date.today().isoformat()} on {platform.node() or 'vm'} (2-core VM, Python "
             f"{platform.python_version()}, {os.cpu_count()} CPUs seen){'; ' + a.note if a.note else ''}. Command: "
             f"`.venv/bin/python benchmarks/bench_relational_evaluate.py --datasets {a.datasets} --max-training-time "
-            f"{a.max_training_time:g}`. Three outputs per dataset (ARGN, Gaussian copula, the real data's half "
+            f"{a.max_training_time:g}`. Three outputs per dataset (ARGN, the marginal engine, the real data's half "
             f"split along entities) scored by the judge and by `datatwin.evaluation.evaluate_database` / "
             f"`evaluate_sequence`; a pair of outputs is *ordered alike* when both tools say the same one is "
             f"better. Direction agrees on {total[0]} of {total[1]} pairs.\n\n" + table)

@@ -397,21 +397,51 @@ def _ordered(df: pd.DataFrame, ts: _Table, kinds: dict[str, str]) -> tuple[pd.Da
 
 
 def _acf(x: np.ndarray, ent: np.ndarray, lag: int) -> np.ndarray:
-    """Per entity: corr(x_t, x_{t-lag}) along its history (NaN where undefined)."""
-    out = []
-    bounds = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1], True])
-    for s, e in zip(bounds[:-1], bounds[1:], strict=True):
-        v = x[s:e]
-        v = v[np.isfinite(v)]
-        if len(v) < lag + 2:
-            out.append(np.nan)
-            continue
-        p, q = v[lag:], v[:-lag]
-        out.append(np.nan if p.std() == 0 or q.std() == 0 else float(np.corrcoef(p, q)[0, 1]))
-    return np.asarray(out, float)
+    """Per entity (rows sorted by entity, then time): corr(x_t, x_{t-lag}) along its history, NaN
+    where undefined (fewer than lag + 2 values, or a constant side). Missing values are dropped
+    first, as the judge does. Vectorised with per-entity sums: 100,000 entities take a second."""
+    codes, uniq = pd.factorize(pd.Series(ent), sort=False)
+    n_ent = len(uniq)
+    ok = np.isfinite(x)
+    x, codes = x[ok], codes[ok]
+    # Centred per entity first: sums of squares of raw balances (1e5) would cancel badly.
+    x = x - (np.bincount(codes, weights=x, minlength=n_ent) / np.maximum(np.bincount(codes, minlength=n_ent), 1))[codes]
+    if len(x) <= lag:
+        return np.full(n_ent, np.nan)
+    same = codes[lag:] == codes[:-lag]
+    p, q, g = x[lag:][same], x[:-lag][same], codes[lag:][same]
+
+    def total(v: np.ndarray) -> np.ndarray:
+        return np.bincount(g, weights=v, minlength=n_ent)
+
+    n = np.bincount(g, minlength=n_ent).astype(float)
+    sp, sq, spp, sqq, spq = total(p), total(q), total(p * p), total(q * q), total(p * q)
+    counts = np.bincount(codes, minlength=n_ent)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = spq - sp * sq / n
+        vp, vq = spp - sp * sp / n, sqq - sq * sq / n
+        r = cov / np.sqrt(vp * vq)
+    scale_p = np.maximum(1.0, spp / np.maximum(n, 1))
+    scale_q = np.maximum(1.0, sqq / np.maximum(n, 1))
+    flat = (vp <= 1e-12 * n * scale_p) | (vq <= 1e-12 * n * scale_q)  # a constant side: undefined
+    r[(counts < lag + 2) | flat | ~np.isfinite(r)] = np.nan
+    return np.clip(r, -1.0, 1.0)
 
 
-def _sequence(a: pd.DataFrame, b: pd.DataFrame, ts: _Table, kinds: dict[str, str], seed: int) -> dict[str, Any]:
+def _sub_entities(df: pd.DataFrame, key: str, max_rows: int, seed: int, stream: int) -> pd.DataFrame:
+    """Whole entities drawn at random until ``max_rows`` rows: a history is never cut."""
+    if len(df) <= max_rows:
+        return df
+    ent = _key(df, [key]).fillna("__nan__")
+    sizes = ent.value_counts(sort=False)
+    order = np.random.default_rng([seed, stream]).permutation(len(sizes))
+    keep = set(sizes.index[order][np.cumsum(sizes.to_numpy()[order]) <= max_rows])
+    return df[ent.isin(keep).to_numpy()].reset_index(drop=True)
+
+
+def _sequence(a: pd.DataFrame, b: pd.DataFrame, ts: _Table, kinds: dict[str, str], seed: int, max_rows: int
+              ) -> dict[str, Any]:
+    a, b = _sub_entities(a, ts.seq_key, max_rows, seed, 5), _sub_entities(b, ts.seq_key, max_rows, seed, 6)
     ra, ea, ta = _ordered(a, ts, kinds)
     rb, eb, tb = _ordered(b, ts, kinds)
     la = pd.Series(ea).value_counts().to_numpy(float)
@@ -495,7 +525,7 @@ def _figures(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame], tables: dic
                                _sub(pd.DataFrame({"g": gb}), max_rows, seed, 4)["g"].to_numpy(), seed)
     out["detection"] = det
     step("sequences")
-    out["sequences"] = {t: _sequence(a[t], b[t], ts, kinds[t], seed) for t, ts in tables.items()
+    out["sequences"] = {t: _sequence(a[t], b[t], ts, kinds[t], seed, max_rows) for t, ts in tables.items()
                         if ts.seq_key and len(b[t])}
     return out
 
