@@ -3,14 +3,18 @@
     .venv/bin/python benchmarks/bench_relational_evaluate.py [--datasets walmart,berka]
                                                              [--max-training-time 20] [--judge .judge/venv/bin/python]
 
-For each dataset, three "synthetic" outputs of different quality are scored by both the judge
+For each dataset, four "synthetic" outputs of different quality are scored by both the judge
 (``../shared/bench/multitable_judge.py``, in its own venv) and datatwin's evaluator
 (``evaluate_database`` / ``evaluate_sequence``):
 
-- ``argn``: DatabaseSynthesizer / SequenceSynthesizer with the ARGN engine (short budget);
-- ``marginal``: the same with the Bayesian-network engine (a different, coarser model);
+- ``argn``: DatabaseSynthesizer / SequenceSynthesizer (ARGN engine, the given budget per table);
+- ``argn_1epoch``: the same trained for one epoch (undertrained);
+- ``shuffled``: the ``argn`` output with every non-key number shuffled across its table's rows
+  (marginals kept; persistence, steps, trends and relations broken);
 - ``half``: the real data against itself, split in halves along whole entities (each tool's
   own split: the judge's ``--half-split``, datatwin's ``split_database(share=0.5)``).
+(The copula and marginal engines cannot generate sequences: they cannot complete the step
+model's seed rows.)
 
 The figures are defined alike but not identically (SDMetrics in the judge, datatwin's own
 implementation; different half splits), so the check is on *direction*: for each figure and
@@ -32,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from _common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +59,22 @@ PAIRS = {
 }
 
 
+VARIANTS = [("argn", None), ("argn_1epoch", {"max_epochs": 1})]
+
+
+def shuffled(tables: dict, keep: dict) -> dict:
+    """Every non-key numeric column permuted across its table's rows (seeded)."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for t, df in tables.items():
+        df = df.copy()
+        for c in df.columns:
+            if c not in keep.get(t, []) and pd.api.types.is_numeric_dtype(df[c]):
+                df[c] = rng.permutation(df[c].to_numpy())
+        out[t] = df
+    return out
+
+
 def judge(py: str, args: list[str], out: Path) -> dict:
     subprocess.run([py, str(JUDGE), *args, "--out", str(out)], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
@@ -64,11 +86,14 @@ def run(name: str, tmt: float, judge_py: str, work: Path) -> dict[str, dict[str,
     if name == "walmart":
         csv = DATA / "walmart_weekly_sales.csv"
         real = datatwin.read_table(csv)
-        for engine in ("argn", "marginal"):
-            syn = datatwin.SequenceSynthesizer("store", "date", engine=engine, max_training_time=tmt).fit(real)
-            out = syn.sample(seed=0)
+        outs = {}
+        for engine, opts in VARIANTS:
+            syn = datatwin.SequenceSynthesizer("store", "date", max_training_time=tmt, engine_options=opts).fit(real)
+            outs[engine] = {"data": syn.sample(seed=0)}
+        outs["shuffled"] = shuffled(outs["argn"], {"data": ["store", "date"]})
+        for engine, out in outs.items():
             path = work / f"walmart_{engine}.csv"
-            out.to_csv(path, index=False)
+            out["data"].to_csv(path, index=False)
             j = judge(judge_py, ["score-seq", "--real", str(csv), "--synthetic", str(path), "--sequence-key", "store",
                                  "--sequence-index", "date"], work / f"w_{engine}.json")
             t0 = time.time()
@@ -84,9 +109,14 @@ def run(name: str, tmt: float, judge_py: str, work: Path) -> dict[str, dict[str,
     frames, schema = berka_subset()
     jargs = ["--metadata", str(DATA / "berka" / "metadata.json"), "--tables", ",".join(BERKA5),
              "--sequence", "trans:account_id:date", "--skip-sdmetrics-report"]
-    for engine in ("argn", "marginal"):
-        db = datatwin.DatabaseSynthesizer(engine, max_training_time=tmt).fit(frames, schema)
-        tables = db.sample(seed=0)
+    outs = {}
+    for engine, opts in VARIANTS:
+        db = datatwin.DatabaseSynthesizer(max_training_time=tmt, engine_options=opts).fit(frames, schema)
+        outs[engine] = db.sample(seed=0)
+    keys = {t: list(ts.primary_key) + [c for fk in schema.parents_of(t) for c in fk.columns] + ["date"]
+            for t, ts in schema.tables.items()}
+    outs["shuffled"] = shuffled(outs["argn"], keys)
+    for engine, tables in outs.items():
         folder = work / f"berka_{engine}"
         folder.mkdir()
         for t, df in tables.items():
@@ -145,10 +175,11 @@ def main() -> None:
     body = (f"Measured {dt.date.today().isoformat()} on {platform.node() or 'vm'} (2-core VM, Python "
             f"{platform.python_version()}, {os.cpu_count()} CPUs seen){'; ' + a.note if a.note else ''}. Command: "
             f"`.venv/bin/python benchmarks/bench_relational_evaluate.py --datasets {a.datasets} --max-training-time "
-            f"{a.max_training_time:g}`. Three outputs per dataset (ARGN, the marginal engine, the real data's half "
-            f"split along entities) scored by the judge and by `datatwin.evaluation.evaluate_database` / "
-            f"`evaluate_sequence`; a pair of outputs is *ordered alike* when both tools say the same one is "
-            f"better. Direction agrees on {total[0]} of {total[1]} pairs.\n\n" + table)
+            f"{a.max_training_time:g}`. Four outputs per dataset (ARGN, ARGN after one epoch, the ARGN output "
+            f"with its numbers shuffled across rows, the real data's half split along entities) scored by the "
+            f"judge and by `datatwin.evaluation.evaluate_database` / `evaluate_sequence`; a pair of outputs is "
+            f"*ordered alike* when both tools say the same one is better. Direction agrees on {total[0]} of "
+            f"{total[1]} pairs.\n\n" + table)
     write_section("relational_evaluate", body, "## Database evaluation against the multi-table judge")
 
 
