@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import datatwin
-from datatwin import InputError
+from datatwin import ConditionError, InputError
 from datatwin.cli import main
 from datatwin.evaluation import (
     DatabaseEvaluationResult,
@@ -195,6 +195,12 @@ def test_what_if_on_a_parent_moves_its_children(regions):
     assert _kids_per_parent(out).mean() > all_counts.mean() + 1  # bigger parents have more children
 
 
+def test_a_table_of_histories_cannot_be_conditioned():
+    seq = datatwin.SequenceSynthesizer("store", "week", engine_options=FAST).fit(walks(6, 8, 0))
+    with pytest.raises(ConditionError, match="generated step by step"):
+        seq.database_.sample(conditions={"data": {"promo": "yes"}})
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"conditions": {"kid": {"amount": (0, 1)}}}, "generated from their parent 'parent'"),
     ({"conditions": {"nope": {"region": "x"}}}, "table 'nope'"),
@@ -276,6 +282,10 @@ def test_cli_evaluate_sequence_csv(tmp_path, capsys):
         main(["evaluate", str(tmp_path / "real.csv"), str(tmp_path / "syn.csv"), "--sequence-key", "shop",
               "--sequence-index", "week"])
     assert exc.value.code == 1 and "'shop'" in capsys.readouterr().err
+    # two tables without --sequence-key: the single-table evaluation
+    main(["evaluate", str(tmp_path / "real.csv"), str(tmp_path / "syn.csv"), "--json", str(tmp_path / "t.json")])
+    assert "kind" not in json.loads((tmp_path / "t.json").read_text())
+    assert "Column distributions" in capsys.readouterr().err
 
 
 def test_written_sqlite_database_can_be_evaluated(url, tmp_path):

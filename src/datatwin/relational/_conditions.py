@@ -35,6 +35,9 @@ def _check_map(arg: Any, what: str, db: Any) -> dict[str, dict[str, Any]]:
         plan = db.plans_[t]
         if plan["context"] is not None:
             parent = db.schema_.foreign_keys[plan["context"]].parent_table
+            if parent.startswith("__"):  # the virtual parent of a standalone sequence table
+                raise ConditionError(f"{what} on {t!r}: a table of histories is generated step by step from "
+                                     f"each entity's previous row, so its rows cannot be conditioned")
             raise ConditionError(f"{what} on {t!r}: its rows are generated from their parent {parent!r}; put the "
                                  f"condition on a table generated first ({', '.join(roots) or 'none'}), and it "
                                  f"flows to its children")
