@@ -51,7 +51,7 @@ from datatwin.evaluation import evaluate_database, evaluate_sequence, split_data
 # (judge summary key, datatwin summary key): the same figure, or the closest one
 PAIRS = {
     "walmart": [("seq_length_sim", "data.length_score"), ("acf1_mad", "data.acf1_distance"),
-                ("index_step_sim", "data.steps_score"),
+                ("index_step_sim", "data.index_step_score"),
                 ("detection_with_previous_row_auc", "data.detection_with_previous_row_auc")],
     "berka": [("cardinality_mean", "cardinality_mean"), ("table_quality_mean", "table_quality_mean"),
               ("detection_child_parent_auc_mean", "detection_child_parent_auc_mean"),
@@ -143,26 +143,34 @@ def main() -> None:
     ap.add_argument("--max-training-time", type=float, default=20.0, help="seconds per table (default 20)")
     ap.add_argument("--judge", default=str(ROOT / ".judge" / "venv" / "bin" / "python"))
     ap.add_argument("--note", default="", help="what else ran on the machine")
+    ap.add_argument("--json", help="also write every figure of both tools here")
     a = ap.parse_args()
     lines = ["| data | figure (judge / datatwin) | output | judge | datatwin |", "|---|---|---|---|---|"]
     agree_lines = ["| data | figure | pairs of outputs ordered alike |", "|---|---|---|"]
     total = [0, 0]
+    raw: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.datasets.split(","):
             print(f"[bench] {name} ...", flush=True)
             res = run(name, a.max_training_time, a.judge, Path(tmp))
+            raw[name] = res
+            if a.json:
+                Path(a.json).write_text(json.dumps(raw, indent=1, default=str))
             for jk, dk in PAIRS[name]:
                 vals = {o: (r["judge"].get(jk), r["datatwin"].get(dk)) for o, r in res.items()}
                 for o, (jv, dv) in vals.items():
                     lines.append(f"| {name} | {jk} / {dk} | {o} | {fmt(jv)} | {fmt(dv)} |")
-                same = n = 0
+                same = n = ties = 0
                 for x, y in itertools.combinations(vals, 2):
                     (jx, dx), (jy, dy) = vals[x], vals[y]
                     if None in (jx, dx, jy, dy):
                         continue
+                    if abs(jx - jy) < 1e-3 or abs(dx - dy) < 1e-3:  # a tie orders nothing
+                        ties += 1
+                        continue
                     n += 1
-                    same += (jx - jy) * (dx - dy) > 0 or (jx == jy and dx == dy)
-                agree_lines.append(f"| {name} | {jk} | {same} of {n} |")
+                    same += (jx - jy) * (dx - dy) > 0
+                agree_lines.append(f"| {name} | {jk} | {same} of {n}" + (f" ({ties} tied)" if ties else "") + " |")
                 total[0] += same
                 total[1] += n
             secs = ", ".join(f"{o} {r['datatwin'].get('eval_s', 0):.0f} s" for o, r in res.items() if "eval_s"
@@ -178,7 +186,8 @@ def main() -> None:
             f"{a.max_training_time:g}`. Four outputs per dataset (ARGN, ARGN after one epoch, the ARGN output "
             f"with its numbers shuffled across rows, the real data's half split along entities) scored by the "
             f"judge and by `datatwin.evaluation.evaluate_database` / `evaluate_sequence`; a pair of outputs is "
-            f"*ordered alike* when both tools say the same one is better. Direction agrees on {total[0]} of "
+            f"*ordered alike* when both tools say the same one is better (pairs within 0.001 on either side "
+            f"are ties and order nothing). Direction agrees on {total[0]} of "
             f"{total[1]} pairs.\n\n" + table)
     write_section("relational_evaluate", body, "## Database evaluation against the multi-table judge")
 

@@ -950,6 +950,8 @@ def _evaluate(real: dict[str, pd.DataFrame], syn: dict[str, pd.DataFrame], hold:
         summary[f"{t}.acf_distance"] = s["acf_distance_mean"]
         summary[f"{t}.length_score"] = s["length"]["score"]
         summary[f"{t}.steps_score"] = s["steps_score"]
+        idx_step = [v["score"] for k, v in s["steps"].items() if k.endswith(")") and " (step" in k]
+        summary[f"{t}.index_step_score"] = idx_step[0] if idx_step else None
         summary[f"{t}.spread_score"] = s["spread_score"]
         summary[f"{t}.detection_with_previous_row_auc"] = s["detection_with_previous_row"].get("auc")
     summary["tables"] = len(tables)
