@@ -1,6 +1,6 @@
-"""Commands for databases and sequences: the same verbs (inspect, fit, sample, synth), chosen by
-``main`` when the input is a database URL, a folder of tables, a database model file, or a
-table with ``--sequence-key``."""
+"""Commands for databases and sequences: the same verbs (inspect, fit, sample, synth, evaluate),
+chosen by ``main`` when the input is a database URL, a folder of tables, a database model file,
+or a table with ``--sequence-key`` (and ``evaluate REAL SYNTHETIC`` given as two arguments)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from rich.table import Table
 
 from .. import cli
 from .._exceptions import InputError, OutputError
+from ..evaluation import evaluate as evaluate_table
+from ..evaluation import evaluate_database, evaluate_sequence, split_database
 from ..io import read_table, write_table
 from ..relational import (
     DatabaseSynthesizer,
@@ -26,7 +28,9 @@ from ..relational import (
     safe_url,
     write_database,
 )
+from ..relational._conditions import split_qualified
 from ..relational._model import ENTITY
+from ._parse import check_output, parse_conditions, parse_what_if
 
 app = typer.Typer(name="datatwin", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -43,15 +47,25 @@ ReplaceOpt = Annotated[bool, typer.Option("--replace", help="Overwrite tables th
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 EngineOpt = Annotated[str, typer.Option("--engine", help="Engine per table: argn or copula.")]
 TimeOpt = Annotated[float, typer.Option("--max-training-time", help="Seconds of training per table.")]
+FolderFormatOpt = Annotated[str, typer.Option("--format", help="File format of the tables written to a folder: csv "
+                                              "or parquet.")]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the database evaluation report (HTML); "
+                                                "a fifth of the entities are held back from training as its "
+                                                "reference.")]
+DB_WHERE = ("Condition on a table generated first, flowing to its children: table.col=value, table.col=a|b, "
+            "table.col=low..high (repeatable).")
+DB_WHAT_IF = "Change a numeric column of a table generated first: table.col=*1.1, table.col=+5 (repeatable)."
 
 SINGLE = "data"
 
 
 def is_relational(args: list[str]) -> bool:
     """Whether a command line is for this module (decided before Typer parses it)."""
-    if len(args) < 2 or args[0] not in ("inspect", "fit", "sample", "synth"):
+    if len(args) < 2 or args[0] not in ("inspect", "fit", "sample", "synth", "evaluate"):
         return False
     first = args[1]
+    if args[0] == "evaluate":  # evaluate REAL SYNTHETIC (the single-table form names --real/--synthetic)
+        return not first.startswith("-")
     if args[0] == "sample":
         return Path(first).is_file() and is_database_model(first)
     return is_url(first) or (Path(first).is_dir() and not _one_table_dataset(Path(first))) or "--sequence-key" in args
@@ -126,26 +140,140 @@ def fit(source: SourceArg, output: Annotated[Path, typer.Option("--output", "-o"
 
 @app.command()
 def sample(model: Annotated[Path, typer.Argument(help="Database model file written by 'datatwin fit'.")],
-           output: OutOpt, scale: ScaleOpt = 1.0, seed: SeedOpt = 0, replace: ReplaceOpt = False) -> None:
+           output: OutOpt, scale: ScaleOpt = 1.0, seed: SeedOpt = 0, replace: ReplaceOpt = False,
+           where: Annotated[list[str] | None, typer.Option("--where", "-w", help=DB_WHERE)] = None,
+           what_if: Annotated[list[str] | None, typer.Option("--what-if", help=DB_WHAT_IF)] = None,
+           fmt: FolderFormatOpt = "csv") -> None:
     """Generate a synthetic database into a folder, a new database, or one file."""
+    _check_format(fmt)
     _check_output(output, replace)
     db = DatabaseSynthesizer.load(model)
-    _write(db.sample(scale, seed=seed), db, output, replace)
+    conds, changes = _conditions(db, where, what_if)
+    _write(db.sample(scale, seed=seed, conditions=conds, what_if=changes), db, output, replace, fmt)
 
 
 @app.command()
 def synth(source: SourceArg, output: OutOpt, schema: SchemaOpt = None, sequence_key: SeqKeyOpt = None,
           sequence_index: SeqIdxOpt = None, scale: ScaleOpt = 1.0, seed: SeedOpt = 0, engine: EngineOpt = "argn",
           max_training_time: TimeOpt = 600.0, replace: ReplaceOpt = False,
-          model_out: Annotated[Path | None, typer.Option("--model", help="Also save the model here.")] = None) -> None:
+          model_out: Annotated[Path | None, typer.Option("--model", help="Also save the model here.")] = None,
+          where: Annotated[list[str] | None, typer.Option("--where", "-w", help=DB_WHERE)] = None,
+          what_if: Annotated[list[str] | None, typer.Option("--what-if", help=DB_WHAT_IF)] = None,
+          fmt: FolderFormatOpt = "csv", report: ReportOpt = None) -> None:
     """Learn a database (or one sequence table) and write a synthetic one, in one step."""
+    _check_format(fmt)
     _check_output(output, replace)
     if model_out is not None:
         _check_file_target(model_out)
+    if report is not None:
+        check_output(report, (), (model_out,))
+        if where or what_if:
+            raise InputError("--report compares the synthetic database with the real one; leave out --where and "
+                             "--what-if (or evaluate the conditioned output yourself)")
+        _synth_with_report(source, output, schema, sequence_key, sequence_index, scale, seed, engine,
+                           max_training_time, replace, model_out, fmt, report)
+        return
     db = _fit(source, schema, sequence_key, sequence_index, seed, engine, max_training_time)
+    conds, changes = _conditions(db, where, what_if)
     if model_out is not None:
         db.save(model_out)
-    _write(db.sample(scale, seed=seed), db, output, replace)
+    _write(db.sample(scale, seed=seed, conditions=conds, what_if=changes), db, output, replace, fmt)
+
+
+def _synth_with_report(source: str, output: str, schema: Path | None, key: str | None, index: str | None,
+                       scale: float, seed: int, engine: str, max_training_time: float, replace: bool,
+                       model_out: Path | None, fmt: str, report: Path) -> None:
+    """'synth --report': a fifth of the entities (with all their rows) held back as the reference."""
+    data, given = _source(source, schema, key, index)
+    found, frames = read_source(data, given)
+    found.validate(frames)
+    train, holdout = split_database(frames, found, share=0.2, seed=seed)
+    db = DatabaseSynthesizer(engine, random_state=seed, max_training_time=max_training_time)
+    with cli.err.status("learning the tables ..."):
+        db.fit(train, found)
+    if model_out is not None:
+        db.save(model_out)
+    tables = db.sample(scale, seed=seed)
+    _write(tables, db, output, replace, fmt)
+    with cli.err.status("evaluating the synthetic database ..."):
+        result = evaluate_database(train, tables, found, holdout=holdout, random_state=seed)
+    result.save_html(report)
+    cli.err.print(f"report written to [bold]{report}[/bold]")
+    _print_summary(result)
+
+
+@app.command()
+def evaluate(real: Annotated[str, typer.Argument(help="The real database (URL or folder), or one real table.")],
+             synthetic: Annotated[str, typer.Argument(help="The synthetic database or table, the same shape.")],
+             report: Annotated[Path | None, typer.Option("--report", "-o", help="HTML report to write.")] = None,
+             json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
+             holdout: Annotated[str | None, typer.Option("--holdout", help="Real entities the generator never saw "
+                                                         "(same form as REAL): every figure gets its reference.")]
+             = None,
+             schema: SchemaOpt = None, sequence_key: SeqKeyOpt = None, sequence_index: SeqIdxOpt = None,
+             seed: SeedOpt = 0,
+             max_rows: Annotated[int, typer.Option("--max-rows", help="Rows evaluated per table (seeded subsample).",
+                                                   min=100)] = 50_000) -> None:
+    """Score a synthetic database (or sequence table) against the real one: keys, children per parent,
+    each table, parent-to-child trends, detection, sequences; print the verdicts, write the report."""
+    for p, earlier in ((report, ()), (json_out, (report,))):
+        if p is not None:
+            check_output(p, (), earlier)
+    if sequence_key or sequence_index:
+        if not (sequence_key and sequence_index):
+            raise InputError("--sequence-key and --sequence-index go together: the entity column and the order column")
+        hold = read_table(holdout) if holdout else None
+        with cli.err.status("evaluating the sequences ..."):
+            result = evaluate_sequence(read_table(real), read_table(synthetic), sequence_key, sequence_index,
+                                       holdout=hold, max_rows=max_rows, random_state=seed)
+    elif not (is_url(real) or Path(real).is_dir()):
+        if is_url(synthetic) or Path(synthetic).is_dir():
+            raise InputError(f"{real!r} is one table but {synthetic!r} is a database; compare like with like")
+        hold = read_table(holdout) if holdout else None
+        with cli.err.status("evaluating the table ..."):
+            result = evaluate_table(read_table(real), read_table(synthetic), holdout=hold, max_rows=max_rows,
+                                    random_state=seed)
+    else:
+        found, real_frames = read_source(real, schema)
+        if not (is_url(synthetic) or Path(synthetic).is_dir()):
+            raise InputError(f"{synthetic!r} is neither a database URL nor a folder of tables; give the synthetic "
+                             f"database in the same form as the real one")
+        _, syn_frames = read_source(synthetic, found)
+        hold_frames = read_source(holdout, found)[1] if holdout else None
+        with cli.err.status("evaluating the database ..."):
+            result = evaluate_database(real_frames, syn_frames, found, holdout=hold_frames, max_rows=max_rows,
+                                       random_state=seed)
+    if report is not None:
+        result.save_html(report)
+        cli.err.print(f"report written to [bold]{report}[/bold]")
+    if json_out is not None:
+        result.save_json(json_out)
+    _print_summary(result)
+
+
+def _print_summary(result: Any) -> None:
+    """The verdicts, one line each, worst first, with the overall verdict in the title."""
+    colour = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+    table = Table(title=f"evaluation: [{colour.get(result.overall, 'white')}]{result.overall}[/]")
+    for col in ("check", "verdict", "what it means"):
+        table.add_column(col)
+    rank = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
+    for v in sorted(result.verdicts, key=lambda v: rank.get(v["status"], 9)):
+        table.add_row(v["title"], f"[{colour.get(v['status'], 'white')}]{v['status']}[/]", v["message"])
+    cli.err.print(table)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("csv", "parquet"):
+        raise InputError(f"--format must be csv or parquet, got {fmt!r}")
+
+
+def _conditions(db: DatabaseSynthesizer, where: list[str] | None, what_if: list[str] | None) -> tuple[Any, Any]:
+    if where and what_if:
+        raise InputError("--what-if cannot be combined with --where")
+    tables = [t for t in db.order_ if t != ENTITY]
+    return (split_qualified(parse_conditions(where), tables, "--where"),
+            split_qualified(parse_what_if(what_if), tables, "--what-if"))
 
 
 def _check_file_target(p: Path) -> None:
@@ -170,7 +298,7 @@ def _check_output(output: str, replace: bool) -> None:
         raise OutputError(f"cannot write {output!r}: folder {str(p.parent)!r} does not exist; create it first")
 
 
-def _write(tables: dict[str, Any], db: DatabaseSynthesizer, output: str, replace: bool) -> None:
+def _write(tables: dict[str, Any], db: DatabaseSynthesizer, output: str, replace: bool, fmt: str = "csv") -> None:
     rows = sum(len(t) for t in tables.values())
     if is_url(output):
         schema = Schema({t: ts for t, ts in db.schema_.tables.items() if t != ENTITY},
@@ -183,14 +311,14 @@ def _write(tables: dict[str, Any], db: DatabaseSynthesizer, output: str, replace
         write_table(next(iter(tables.values())), output)
         where = output
     else:
-        _write_folder(tables, Path(output), replace)
+        _write_folder(tables, Path(output), replace, fmt)
         where = output + "/"
     cli.err.print(f"{len(tables)} table(s), {rows:,} synthetic rows written to [bold]{where}[/bold]")
 
 
-def _write_folder(tables: dict[str, Any], folder: Path, replace: bool) -> None:
+def _write_folder(tables: dict[str, Any], folder: Path, replace: bool, fmt: str = "csv") -> None:
     """Every table is written to a temporary folder first, then moved in: a failure leaves nothing."""
-    targets = {t: folder / f"{t}.csv" for t in tables}
+    targets = {t: folder / f"{t}.{fmt}" for t in tables}
     clash = [str(p.name) for p in targets.values() if p.exists()]
     if clash and not replace:
         raise OutputError(f"{str(folder)!r} already has {', '.join(clash)}; use --replace to overwrite")
@@ -198,10 +326,10 @@ def _write_folder(tables: dict[str, Any], folder: Path, replace: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".datatwin-", dir=parent))
     try:
         for t, df in tables.items():
-            write_table(df, tmp / f"{t}.csv")
+            write_table(df, tmp / targets[t].name)
         folder.mkdir(exist_ok=True)
         for t in tables:
-            os.replace(tmp / f"{t}.csv", targets[t])
+            os.replace(tmp / targets[t].name, targets[t])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 from .._exceptions import InputError, OutputError
 from .._json import plain
 
-__all__ = ["EvaluationResult"]
+__all__ = ["DatabaseEvaluationResult", "EvaluationResult"]
 
 RESULT_FORMAT_VERSION = 1
 
@@ -75,6 +75,8 @@ class EvaluationResult:
     def from_dict(cls, data: dict[str, Any]) -> EvaluationResult:
         if not isinstance(data, dict) or "summary" not in data or "verdicts" not in data:
             raise InputError("not an evaluation result: expected the dict that EvaluationResult.to_dict() gives")
+        if data.get("kind") == "database" and cls is EvaluationResult:
+            return DatabaseEvaluationResult(data)
         return cls(data)
 
     @classmethod
@@ -122,3 +124,27 @@ def _write(path: str | os.PathLike[str], text: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {str(p)!r}: {exc.strerror or exc}") from None
     return p
+
+
+class DatabaseEvaluationResult(EvaluationResult):
+    """Figures and verdicts of a database or sequence-table evaluation
+    (:func:`datatwin.evaluation.evaluate_database`): the same access and output methods, its own
+    sections ("keys", "cardinality", "tables", "trends", "detection", "sequences") and report."""
+
+    def __getitem__(self, section: str) -> Any:
+        """``"figures"`` (synthetic against real), ``"reference"`` (holdout against real, or None), ``"data"``."""
+        return self._data[section]
+
+    def __repr__(self) -> str:
+        s = self.summary
+        figs = [f"overall={s['overall']!r}"]
+        for k in ("fk_integrity_min", "cardinality_mean", "table_quality_mean", "detection_child_parent_auc_mean"):
+            if s.get(k) is not None:
+                figs.append(f"{k}={s[k]:.3f}")
+        return f"DatabaseEvaluationResult({', '.join(figs)})"
+
+    def to_html(self) -> str:
+        """The self-contained HTML report of the database (plots embedded; needs matplotlib)."""
+        from ._database_report import render_database_html
+
+        return render_database_html(self._data)

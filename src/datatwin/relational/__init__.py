@@ -5,6 +5,7 @@
 - ``_sql``: schema and rows read from a database URL, synthetic databases written in one transaction;
 - ``_sequence``: ordered histories per entity, generated step by step;
 - ``_model``: :class:`DatabaseSynthesizer` (and :class:`SequenceSynthesizer` for one table);
+- ``_conditions``: conditions and what-if on a parent, flowing to its children;
 - ``_persistence``: the model file.
 """
 

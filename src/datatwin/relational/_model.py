@@ -279,13 +279,25 @@ class DatabaseSynthesizer:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(data) first")
 
     # ------------------------------------------------------------------ sample
-    def sample(self, scale: float = 1.0, *, seed: int | None = None) -> dict[str, pd.DataFrame]:
+    def sample(self, scale: float = 1.0, *, seed: int | None = None,
+               conditions: dict[str, dict[str, Any]] | None = None,
+               what_if: dict[str, dict[str, Any]] | None = None) -> dict[str, pd.DataFrame]:
         """A synthetic database: ``{table: DataFrame}``, ``scale`` times as many root rows.
 
         Child tables follow their parents' learned child counts, so the whole database scales.
         The same seed gives the same tables, byte for byte.
+
+        ``conditions={"district": {"region": "Prague"}}`` (values, ``[any of]`` or ``(low, high)``
+        as in :meth:`Synthesizer.sample`) generates only matching rows of a table generated
+        first (a root); ``what_if={"customer": {"income": lambda s: s * 1.1}}`` changes them
+        as :meth:`Synthesizer.what_if` does. Either way their child counts follow, and every
+        child table is generated from these parents (see ``_conditions``).
         """
         self._check()
+        from ._conditions import check_conditions, flowing_tables, sample_root
+
+        conds, changes = check_conditions(self, conditions, what_if)
+        flowing = flowing_tables(self, set(conds) | set(changes))
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0 or not np.isfinite(scale):
             raise InputError(f"scale must be a positive number, got {scale!r}")
         seed = self.random_state if seed is None else seed
@@ -307,12 +319,15 @@ class DatabaseSynthesizer:
             syn = self.synthesizers_.get(t)
             if fk is None:
                 n = max(1, int(round(plan["rows"] * scale)))
-                frame = syn.sample(n, seed=gen_seed) if syn is not None else pd.DataFrame(index=range(n))
+                frame = sample_root(syn, n, gen_seed, conds.get(t), changes.get(t)) if syn is not None else \
+                    pd.DataFrame(index=range(n))
                 prow = np.full(n, -1)
             else:
                 pf = inner[fk.parent_table]
                 ratio = len(pf) / max(1, self.plans_[fk.parent_table]["rows"])
-                counts = _rescale(_counts(pf, _count_col(fk)), (plan["rows"] - plan.get("null_rows", 0)) * ratio, rng)
+                counts = _counts(pf, _count_col(fk))
+                if t not in flowing:  # below a condition the learned counts are the point, not the total
+                    counts = _rescale(counts, (plan["rows"] - plan.get("null_rows", 0)) * ratio, rng)
                 ctx = pd.DataFrame({f"ctx.{c}": pf[c].to_numpy() for c in plan["ctx_columns"]}, index=range(len(pf)))
                 if "sequence" in plan:
                     frame, prow = self._sample_sequences(plan, syn, ctx, counts, pf, fk, gen_seed)
