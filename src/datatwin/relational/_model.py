@@ -35,11 +35,10 @@ from .._exceptions import InputError, NotFittedError
 from .._params import Interval, Options, validate_params
 from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
-from ..sampling import complete_rows
 from ..synthesizer import Synthesizer
 from ._discover import read_folder
 from ._schema import ForeignKey, Schema, key_values
-from ._sequence import generate_histories, known_only, sequence_frame, sequence_plan
+from ._sequence import Completer, generate_histories, sequence_frame, sequence_plan
 from ._sql import is_url, read_database
 
 __all__ = ["DatabaseSynthesizer", "read_source"]
@@ -320,10 +319,7 @@ class DatabaseSynthesizer:
                     prow = np.repeat(np.arange(len(pf)), counts)
                     n_null = int(round(plan.get("null_rows", 0) * ratio))
                     prow = np.concatenate([prow, np.full(n_null, -1)])
-                    seeds = ctx.iloc[np.maximum(prow, 0)].reset_index(drop=True)
-                    if n_null:
-                        seeds.iloc[len(seeds) - n_null:] = None
-                    frame = _complete(syn, seeds, gen_seed) if syn is not None else pd.DataFrame(
+                    frame = _complete(syn, ctx, prow, gen_seed) if syn is not None else pd.DataFrame(
                         index=range(len(prow)))
                     frame = frame.drop(columns=[c for c in frame.columns if c.startswith("ctx.")])
             frame = frame.reset_index(drop=True)
@@ -440,14 +436,17 @@ def _rescale(counts: np.ndarray, expected: float, rng: np.random.Generator) -> n
     return (base + (rng.random(len(x)) < x - base)).astype(int)
 
 
-def _complete(syn: Synthesizer, seeds: pd.DataFrame, seed: int) -> pd.DataFrame:
-    if len(seeds) == 0:
+def _complete(syn: Synthesizer, ctx: pd.DataFrame, prow: np.ndarray, seed: int) -> pd.DataFrame:
+    """Child rows completed around their parent's row ``ctx[prow]`` (-1: no parent), in seeded
+    blocks; the parents are encoded once, not once per child."""
+    if len(prow) == 0:
         return pd.DataFrame(columns=syn.columns_)
-    seeds = known_only(syn.model_, seeds.copy())
+    completer = Completer(syn.model_, ctx)
     parts = []
-    for k, start in enumerate(range(0, len(seeds), BLOCK_ROWS)):
-        block = seeds.iloc[start:start + BLOCK_ROWS].reset_index(drop=True)
-        parts.append(complete_rows(syn.model_, block, int(np.random.SeedSequence([seed, k]).generate_state(1)[0])))
+    for k, start in enumerate(range(0, len(prow), BLOCK_ROWS)):
+        values = completer(prow[start:start + BLOCK_ROWS], {},
+                           int(np.random.SeedSequence([seed, k]).generate_state(1)[0]))
+        parts.append(pd.DataFrame({c: values[c] for c in syn.columns_}))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
