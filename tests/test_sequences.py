@@ -3,14 +3,18 @@ the code path interchangeable in what they guarantee."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from datatwin import DatabaseSynthesizer, SequenceSynthesizer
-from datatwin.relational import _sequence
+from datatwin.cli import main
+from datatwin.io import write_table
+from datatwin.relational import _model, _sequence
 from datatwin.relational._discover import detect_schema
-from relational_helpers import FAST, tiny_frames
+from relational_helpers import FAST, check_keys, tiny_frames
 
 
 def _walks(n_ent: int = 30, n_steps: int = 20, seed: int = 0) -> pd.DataFrame:
@@ -102,3 +106,40 @@ def test_frame_path_keeps_the_same_guarantees(walks, monkeypatch):
     assert out.groupby("store").size().eq(20).all()
     assert pd.to_datetime(out["week"]).groupby(out["store"]).diff().dropna().dt.days.eq(7).all()
     assert out.to_csv(index=False) == walks.sample(seed=1).to_csv(index=False)
+
+
+# ------------------------------------------------------------------ shards: memory follows the shard
+def test_shards_stream_to_the_same_files_as_the_whole_database(tiny_db, tmp_path, monkeypatch):
+    """With the database cut into shards, the folder written shard by shard holds exactly the
+    tables of sample(), and keys stay unique and intact across shards."""
+    monkeypatch.setattr(_model, "SHARD_ROWS", 400)
+    assert tiny_db.n_shards(3.0) > 2
+    whole = tiny_db.sample(scale=3.0, seed=4)
+    check_keys(tiny_db.schema_, whole)
+    assert whole["customer"]["customer_id"].tolist() == list(range(1, len(whole["customer"]) + 1))
+    model = tmp_path / "m.dtw"
+    tiny_db.save(model)
+    main(["sample", str(model), "-o", str(tmp_path / "out"), "--scale", "3", "--seed", "4"])
+    for t, df in whole.items():
+        write_table(df, tmp_path / f"{t}.csv")
+        assert (tmp_path / "out" / f"{t}.csv").read_bytes() == (tmp_path / f"{t}.csv").read_bytes(), t
+    target = f"sqlite:///{tmp_path / 'syn.db'}"
+    main(["sample", str(model), "-o", target, "--scale", "3", "--seed", "4"])
+    con = sqlite3.connect(tmp_path / "syn.db")
+    try:
+        for t, df in whole.items():
+            assert con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] == len(df), t
+        dangling = con.execute("SELECT COUNT(*) FROM trans t LEFT JOIN account a ON t.account_id = a.account_id "
+                               "WHERE a.account_id IS NULL").fetchone()[0]
+    finally:
+        con.close()
+    assert dangling == 0
+
+
+def test_shard_count_depends_on_the_scale_not_on_the_writer(tiny_db, monkeypatch):
+    monkeypatch.setattr(_model, "SHARD_ROWS", 400)
+    parts = list(tiny_db.iter_sample(scale=3.0, seed=4))
+    assert len(parts) == tiny_db.n_shards(3.0)
+    # Every shard is a small database of its own: each root table has rows in it.
+    assert all(len(p["customer"]) and len(p["employee"]) and len(p["tag"]) for p in parts)
+    assert tiny_db.n_shards(0.01) == 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+from collections.abc import Iterator
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ log = logging.getLogger("datatwin")
 
 ENTITY = "__entity"  # the virtual parent of a standalone sequence table
 BLOCK_ROWS = 100_000  # seed rows completed per call: memory follows the block, not the table
+SHARD_ROWS = 250_000  # rows (all tables) per shard of a generated database: memory follows the shard
 
 
 def read_source(source: Any, schema: Schema | dict[str, Any] | str | os.PathLike[str] | None = None
@@ -284,14 +286,43 @@ class DatabaseSynthesizer:
         Child tables follow their parents' learned child counts, so the whole database scales.
         The same seed gives the same tables, byte for byte.
         """
+        parts = list(self.iter_sample(scale, seed=seed))
+        if len(parts) == 1:
+            return parts[0]
+        return {t: pd.concat([p[t] for p in parts], ignore_index=True) for t in parts[0]}
+
+    def n_shards(self, scale: float = 1.0) -> int:
+        """How many shards a database of this ``scale`` is generated in (see :meth:`iter_sample`)."""
+        self._check()
+        total = sum(p["rows"] for t, p in self.plans_.items() if t != ENTITY) * scale
+        roots = [max(1, int(round(p["rows"] * scale))) for p in self.plans_.values() if p["context"] is None]
+        # Every root table keeps at least one row per shard, so each shard is a whole small database.
+        return max(1, min(int(np.ceil(total / SHARD_ROWS)), min(roots, default=1)))
+
+    def iter_sample(self, scale: float = 1.0, *, seed: int | None = None) -> Iterator[dict[str, pd.DataFrame]]:
+        """The database of :meth:`sample`, one shard at a time: memory follows the shard, not the database.
+
+        A shard is a small database of its own: a share of every root table's rows, their
+        children, grandchildren and matched keys, with keys numbered after the previous shards'
+        ones. The number of shards depends on the model and ``scale`` only (about
+        ``SHARD_ROWS`` rows each), and shard ``k`` is seeded by ``(seed, k)``: concatenated, the
+        shards are :meth:`sample`'s tables, byte for byte, however they are written.
+        """
         self._check()
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0 or not np.isfinite(scale):
             raise InputError(f"scale must be a positive number, got {scale!r}")
         seed = self.random_state if seed is None else seed
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+        k_all = self.n_shards(scale)
+        offsets = {t: 0 for t in self.order_}
+        for k in range(k_all):
+            yield self._sample_shard(scale, int(seed), k, k_all, offsets)
+
+    def _sample_shard(self, scale: float, seed: int, k: int, k_all: int, offsets: dict[str, int]
+                      ) -> dict[str, pd.DataFrame]:
         schema = self.schema_
-        rng_root = np.random.SeedSequence([int(seed), 7])
+        rng_root = np.random.SeedSequence([int(seed), 7, k])
         table_ss = dict(zip(self.order_, rng_root.spawn(len(self.order_)), strict=True))
         inner: dict[str, pd.DataFrame] = {}
         out: dict[str, pd.DataFrame] = {}
@@ -305,7 +336,8 @@ class DatabaseSynthesizer:
             fk = schema.foreign_keys[plan["context"]] if plan["context"] is not None else None
             syn = self.synthesizers_.get(t)
             if fk is None:
-                n = max(1, int(round(plan["rows"] * scale)))
+                total = max(1, int(round(plan["rows"] * scale)))
+                n = total * (k + 1) // k_all - total * k // k_all  # this shard's share of the root rows
                 frame = syn.sample(n, seed=gen_seed) if syn is not None else pd.DataFrame(index=range(n))
                 prow = np.full(n, -1)
             else:
@@ -326,8 +358,11 @@ class DatabaseSynthesizer:
             inner[t] = frame
             parent_rows[t] = prow
             table = pd.DataFrame(index=range(len(frame)))
+            first_key = offsets[t] + 1  # keys go on from the previous shards'
             for c, text in plan["pk_text"].items():
-                table[c] = [f"{c}_{i}" for i in range(1, len(frame) + 1)] if text else np.arange(1, len(frame) + 1)
+                table[c] = [f"{c}_{i}" for i in range(first_key, first_key + len(frame))] if text else \
+                    np.arange(first_key, first_key + len(frame))
+            offsets[t] += len(frame)
             for pfk in schema.parents_of(t):
                 if pfk in deferred:
                     continue
@@ -346,7 +381,7 @@ class DatabaseSynthesizer:
                 inner[t] = inner[t][keep].reset_index(drop=True)
         for pfk in deferred:
             t = pfk.table
-            rng = np.random.default_rng(np.random.SeedSequence([int(seed), 11, self.order_.index(t)]))
+            rng = np.random.default_rng(np.random.SeedSequence([int(seed), 11, self.order_.index(t), k]))
             _match(out[t], pfk, out[pfk.parent_table], inner[pfk.parent_table], rng,
                    self.plans_[t]["null_share"].get(pfk.name, 0.0))
         return {t: self._finish(t, out[t]) for t in self.order_ if t != ENTITY}
