@@ -14,7 +14,7 @@ from datatwin.cli import main
 from datatwin.io import write_table
 from datatwin.relational import _model, _sequence
 from datatwin.relational._discover import detect_schema
-from relational_helpers import FAST, check_keys, tiny_frames
+from relational_helpers import FAST, check_keys, lag1, tiny_frames
 
 
 def _walks(n_ent: int = 30, n_steps: int = 20, seed: int = 0) -> pd.DataFrame:
@@ -143,3 +143,46 @@ def test_shard_count_depends_on_the_scale_not_on_the_writer(tiny_db, monkeypatch
     # Every shard is a small database of its own: each root table has rows in it.
     assert all(len(p["customer"]) and len(p["employee"]) and len(p["tag"]) for p in parts)
     assert tiny_db.n_shards(0.01) == 1
+
+
+# ------------------------------------------------------------------ temporal quality
+@pytest.mark.parametrize("phi", [0.2, 0.8])
+def test_ar1_autocorrelation_comes_back(phi):
+    """An AR(1) table: the synthetic histories' lag-1 autocorrelation is near the real one, for
+    a weakly and a strongly persistent series alike (changes are conditioned on the level)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for e in range(40):
+        x = rng.normal(0, 1 / np.sqrt(1 - phi**2))
+        for t in range(40):
+            x = phi * x + rng.normal()
+            rows.append((e, t, round(x, 3)))
+    df = pd.DataFrame(rows, columns=["unit", "t", "x"])
+    out = SequenceSynthesizer("unit", "t", engine_options={"max_epochs": 20}).fit(df).sample(seed=1)
+    real, syn = lag1(df, "unit", "x"), lag1(out, "unit", "x")
+    assert abs(syn - real) < 0.12, (real, syn)
+
+
+def test_numbers_that_move_together_do_not_drift_apart():
+    """A close, high and low that are one random walk plus small spreads: generated as spreads
+    from their anchor, so after 150 steps high and low still bracket close."""
+    rng = np.random.default_rng(3)
+    n_ent, n = 8, 150
+    close = 100 + np.cumsum(rng.normal(0, 1, (n_ent, n)), axis=1)
+    high = close + np.abs(rng.normal(0, 0.5, (n_ent, n)))
+    low = close - np.abs(rng.normal(0, 0.5, (n_ent, n)))
+    df = pd.DataFrame({"tk": np.repeat(np.arange(n_ent), n), "day": np.tile(np.arange(n), n_ent),
+                       "close": close.ravel().round(2), "high": high.ravel().round(2), "low": low.ravel().round(2)})
+    seq = SequenceSynthesizer("tk", "day", engine_options={"max_epochs": 5}).fit(df)
+    assert seq.database_.plans_["data"]["sequence"]["spread"] == {"high": "close", "low": "close"}
+    out = seq.sample(seed=0)
+    assert (out["high"] >= out["low"]).mean() > 0.95
+    assert (out["high"] - out["close"]).abs().quantile(0.95) < 5  # real: about 1; drifting walks: tens
+    assert lag1(out, "tk", "close") > 0.8
+
+
+def test_calendar_of_a_date_index():
+    days = np.array([0.0, 3.0, 31.0 + 28 + 31, np.nan])  # 1970-01-01 (Thu), 01-04 (Sun), 04-01
+    cal = _sequence._calendar(days)
+    assert cal["seq.doy"][:3].tolist() == [0.0, 3.0, 90.0] and np.isnan(cal["seq.doy"][3])
+    assert cal["seq.dow"][:3].tolist() == [3.0, 6.0, 2.0]

@@ -89,7 +89,62 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
             categorical.append(c)
     return {"key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
             "categorical": categorical, "bounds": bounds, "integer": integer,
-            "other": [c for c in meta.columns if c not in numeric and c not in categorical]}
+            "other": [c for c in meta.columns if c not in numeric and c not in categorical],
+            "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "dlag": True}
+
+
+def _spread_pairs(df: pd.DataFrame, numeric: list[str]) -> dict[str, str]:
+    """Numbers that move together with an earlier one (a stock's high, low and close with its
+    open): ``{column: anchor}``. Such a column is generated as its spread from the anchor's
+    new value, not as its own change: two random walks summed from their own changes drift
+    apart (the high falls below the low after a few hundred days), a spread does not."""
+    out: dict[str, str] = {}
+    anchors: list[str] = []
+    values = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan) for c in numeric}
+    for c in numeric:
+        v = values[c]
+        for a in anchors:
+            w = values[a]
+            ok = ~np.isnan(v) & ~np.isnan(w)
+            if ok.sum() < 20 or np.std(v[ok]) == 0 or np.std(w[ok]) == 0:
+                continue
+            ratio = np.std(v[ok]) / np.std(w[ok])
+            if 0.5 < ratio < 2 and np.corrcoef(v[ok], w[ok])[0, 1] > SPREAD_CORR:
+                out[c] = a
+                break
+        else:
+            anchors.append(c)
+    return out
+
+
+SPREAD_CORR = 0.98  # level correlation above which a column is generated as a spread from its anchor
+
+
+def _calendar(days: np.ndarray) -> dict[str, np.ndarray]:
+    """Day of year and of week of times given in days since 1970 (NaN stays NaN)."""
+    ok = ~np.isnan(days)
+    d = np.floor(np.where(ok, days, 0)).astype("int64").astype("datetime64[D]")
+    year_start = d.astype("datetime64[Y]").astype("datetime64[D]")
+    doy = (d - year_start).astype(np.int64).astype(float)
+    dow = ((d.astype(np.int64) + 3) % 7).astype(float)  # 1970-01-01 was a Thursday: Monday = 0
+    return {"seq.doy": np.where(ok, doy, np.nan), "seq.dow": np.where(ok, dow, np.nan)}
+
+
+def step_features(plan: dict[str, Any], prev_time: np.ndarray, prev: dict[str, np.ndarray],
+                  prev2: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Given columns of a step beyond its position, previous time and lags, the same in training
+    and generation: the calendar of the previous time (weekly sales peak in late November; trading
+    stops at weekends), each number's previous change (momentum or mean reversion of changes),
+    and each spread column's previous spread from its anchor, on its own fine scale."""
+    out: dict[str, np.ndarray] = {}
+    if plan.get("calendar"):
+        out.update(_calendar(prev_time))
+    if plan.get("dlag"):
+        for c in plan["numeric"]:
+            out[f"dlag.{c}"] = prev[c] - prev2[c]
+    for c, a in plan.get("spread", {}).items():
+        out[f"spread.{c}"] = prev[c] - prev[a]
+    return out
 
 
 def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, ctx: pd.DataFrame
@@ -118,13 +173,25 @@ def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, c
         lag = df[c].shift(1)
         lagged[c] = lag
         out[f"lag.{c}"] = lag.to_numpy()[rest]
+    x_all = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in plan["numeric"]}
+    lag1 = {c: pd.to_numeric(lagged[c], errors="coerce").to_numpy(float) for c in plan["numeric"]}
+    # Two steps back, within the entity (steps 0 and 1 have none).
+    lag2 = {c: np.where(step >= 2, np.r_[np.nan, v[:-1]], np.nan) for c, v in lag1.items()}
+    for k, v in step_features(plan, np.where(first, np.nan, prev_t), lag1, lag2).items():
+        out[k] = v[rest]
     out["seq.gap"] = (t - prev_t)[rest]
+    spread = plan.get("spread", {})
     for c in plan["numeric"]:
-        x = pd.to_numeric(df[c], errors="coerce").to_numpy(float)
-        lag = pd.to_numeric(lagged[c], errors="coerce").to_numpy(float)
+        x, lag = x_all[c], lag1[c]
+        if c in spread:
+            continue
         use_delta = ~np.isnan(x) & ~np.isnan(lag)
         out[c] = np.where(use_delta, np.nan, x)[rest]
         out[f"d.{c}"] = np.where(use_delta, x - lag, np.nan)[rest]
+    for c, a in spread.items():  # after their anchors' changes: generated from the anchor's new value
+        sv = x_all[c] - x_all[a]
+        out[c] = np.where(np.isnan(sv), x_all[c], np.nan)[rest]
+        out[f"s.{c}"] = sv[rest]
     for c in plan["categorical"] + plan["other"]:
         out[c] = df[c].to_numpy()[rest]
     return pd.DataFrame(head), pd.DataFrame(out)
@@ -369,13 +436,20 @@ def _first_steps(first_model: Any, ctx: pd.DataFrame, n: int, seed: int) -> dict
 
 
 def _next_values(plan: dict[str, Any], t: int, gap: np.ndarray, level: dict[str, np.ndarray],
-                 delta: dict[str, np.ndarray], lag: dict[str, np.ndarray], min_gap: float
-                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The gap and each number of one step: previous value + change where both exist, else the level."""
+                 delta: dict[str, np.ndarray], lag: dict[str, np.ndarray], min_gap: float,
+                 spread_v: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The gap and each number of one step: previous value + change where both exist (a spread
+    column: its anchor's new value + spread), else the level."""
+    spread_v = spread_v or {c: np.full(len(gap), np.nan) for c in plan.get("spread", {})}
     gap = np.where(np.isnan(gap), min_gap, np.maximum(gap, min_gap)) if t > 0 else np.zeros(len(gap))
-    out = {}
-    for c in plan["numeric"]:
-        x = np.where(~np.isnan(delta[c]) & ~np.isnan(lag[c]), lag[c] + delta[c], level[c])
+    out: dict[str, np.ndarray] = {}
+    spread = plan.get("spread", {})
+    for c in [c for c in plan["numeric"] if c not in spread] + list(spread):
+        if c in spread:  # the anchor's new value plus the spread
+            sv, a = spread_v[c], out[spread[c]]
+            x = np.where(~np.isnan(sv) & ~np.isnan(a), a + sv, level[c])
+        else:
+            x = np.where(~np.isnan(delta[c]) & ~np.isnan(lag[c]), lag[c] + delta[c], level[c])
         x = np.clip(x, *plan["bounds"][c])
         out[c] = np.round(x) if c in plan["integer"] else x
     return gap, out
@@ -389,6 +463,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
     sc = StepCodes(model, plan, ctx)
     prev_time = starts.astype(float).copy()
     prev = {c: np.full(n_ent, np.nan) for c in numeric}
+    prev2 = {c: np.full(n_ent, np.nan) for c in numeric}
     max_len = int(lengths.max()) if n_ent else 0
     step_rows = [np.flatnonzero(lengths > t) for t in range(max_len)]
     # Per step: times, numbers, and the codes of categorical / other columns (decoded at the end).
@@ -400,7 +475,9 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
     time_enc = sc.encoder("seq.prev_time")
     per_unit = (DAY / time_enc.seconds_per_unit) if time_enc is not None and plan["index_kind"] == "datetime" \
         else 1.0
-    read = ["seq.gap", *[f"d.{c}" for c in numeric], *numeric, *[f"lag.{c}" for c in numeric]]
+    spread = list(plan.get("spread", {}))
+    read = ["seq.gap", *[f"d.{c}" for c in numeric], *numeric, *[f"lag.{c}" for c in numeric],
+            *[f"s.{c}" for c in spread]]
     first_out: dict[str, Any] = {}
     for t in range(max_len):
         act = step_rows[t]
@@ -424,12 +501,15 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
                      if plan["index_kind"] == "datetime" else prev_time[act].copy()}
             for c in numeric:
                 given[f"lag.{c}"] = prev[c][act]
+            given.update(step_features(plan, prev_time[act], {c: prev[c][act] for c in numeric},
+                                       {c: prev2[c][act] for c in numeric}))
             known = sc.known(act, given, {c: prev_codes[c][act] for c in categorical})
             codes = draw_codes(model, known, m, step_seed)
             got = sc.numbers(codes, read, np.random.default_rng(np.random.SeedSequence([seed, t, 1])))
             lag = {c: np.where(np.isnan(prev[c][act]), got[f"lag.{c}"], prev[c][act]) for c in numeric}
             gap, x = _next_values(plan, t, got["seq.gap"], {c: got[c] for c in numeric},
-                                  {c: got[f"d.{c}"] for c in numeric}, lag, min_gap)
+                                  {c: got[f"d.{c}"] for c in numeric}, lag, min_gap,
+                                  {c: got[f"s.{c}"] for c in spread})
             for c in categorical + other:
                 part = sc.column_codes(codes, c)
                 held[c].append(part if part is not None else np.zeros((m, 0), dtype=np.int32))
@@ -439,6 +519,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
         times.append(now)
         for c in numeric:
             nums[c].append(x[c])
+            prev2[c][act] = prev[c][act]
             prev[c][act] = x[c]
         prev_time[act] = now
     if not times:
@@ -468,6 +549,7 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
     n_ent = len(lengths)
     prev_time = starts.astype(float).copy()
     prev: dict[str, np.ndarray] = {c: np.full(n_ent, np.nan) for c in numeric}
+    prev2: dict[str, np.ndarray] = {c: np.full(n_ent, np.nan) for c in numeric}
     prev_cat: dict[str, np.ndarray] = {c: np.full(n_ent, None, dtype=object) for c in categorical}
     first = Completer(first_model, ctx)
     step = Completer(model, ctx) if model is not None else None
@@ -489,25 +571,22 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
                 given[f"lag.{c}"] = prev[c][act]
             for c in categorical:
                 given[f"lag.{c}"] = prev_cat[c][act]
+            given.update(step_features(plan, prev_time[act], {c: prev[c][act] for c in numeric},
+                                       {c: prev2[c][act] for c in numeric}))
             out = step(act, given, step_seed)
         m = len(act)
-        gap = _floats(out, "seq.gap", m) if "seq.gap" in out else np.full(m, min_gap)
-        gap = np.where(np.isnan(gap), min_gap, np.maximum(gap, min_gap)) if t > 0 else np.zeros(m)
+        lag = {c: prev[c][act] for c in numeric}
+        if t > 0:  # a missing previous value was imagined by the model
+            lag = {c: np.where(np.isnan(v), _floats(out, f"lag.{c}", m), v) for c, v in lag.items()}
+        gap, x = _next_values(plan, t, _floats(out, "seq.gap", m) if "seq.gap" in out else np.full(m, min_gap),
+                              {c: _floats(out, c, m) for c in numeric}, {c: _floats(out, f"d.{c}", m) for c in numeric},
+                              lag, min_gap, {c: _floats(out, f"s.{c}", m) for c in plan.get("spread", {})})
         now = prev_time[act] + gap
         cols[plan["index"]].append(now)
         for c in numeric:
-            level = _floats(out, c, m)
-            delta = _floats(out, f"d.{c}", m)
-            lag = prev[c][act]
-            if t > 0 and f"lag.{c}" in out:  # a missing previous value was imagined by the model
-                lag = np.where(np.isnan(lag), _floats(out, f"lag.{c}", m), lag)
-            x = np.where(~np.isnan(delta) & ~np.isnan(lag), lag + delta, level)
-            lo, hi = plan["bounds"][c]
-            x = np.clip(x, lo, hi)
-            if c in plan["integer"]:
-                x = np.round(x)
-            cols[c].append(x)
-            prev[c][act] = x
+            cols[c].append(x[c])
+            prev2[c][act] = prev[c][act]
+            prev[c][act] = x[c]
         for c in categorical:
             v = pd.Series(out[c]).to_numpy(dtype=object)
             cols[c].append(pd.Series(out[c]))
