@@ -101,6 +101,18 @@ def bench(name: str, tmt: float, judge_py: str, work: Path) -> dict:
     return summary
 
 
+def read_baseline(path: Path, names: list[str]) -> dict[str, dict]:
+    """Figures of a previous run: its --json-out file, or its log (one JSON line per dataset, in
+    the order of --datasets when the lines carry no name)."""
+    text = path.read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return {d.pop("dataset", names[i] if i < len(names) else str(i)): d for i, d in enumerate(lines)}
+
+
 def fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) and v < 10 else (f"{v:,.0f}" if isinstance(v, (int, float)) else str(v))
 
@@ -111,24 +123,39 @@ def main() -> None:
     ap.add_argument("--max-training-time", type=float, default=120.0, help="seconds per table (default 120)")
     ap.add_argument("--judge", default=str(ROOT / ".judge" / "venv" / "bin" / "python"))
     ap.add_argument("--note", default="", help="what else ran on the machine")
+    ap.add_argument("--json-out", type=Path, help="also write the figures here (JSON)")
+    ap.add_argument("--baseline", type=Path, help="log or JSON of the previous version's run, shown as 'before' "
+                                                  "(its printed per-dataset JSON lines are read)")
+    ap.add_argument("--baseline-label", default="before", help="what the baseline is (a commit)")
+    ap.add_argument("--write", action=argparse.BooleanOptionalAction, default=True,
+                    help="write the BENCHMARKS.md section (default on)")
+    ap.add_argument("--from-json", type=Path, help="no run: table and section from a --json-out file")
     a = ap.parse_args()
-    results = {}
+    results = json.loads(a.from_json.read_text()) if a.from_json else {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in a.datasets.split(","):
+        for name in a.datasets.split(",") if not a.from_json else []:
             print(f"[bench] {name} ...", flush=True)
             results[name] = bench(name, a.max_training_time, a.judge, Path(tmp))
-            print(json.dumps(results[name]), flush=True)
+            print(json.dumps({"dataset": name, **results[name]}), flush=True)
+    if a.json_out:
+        a.json_out.write_text(json.dumps(results, indent=1))
+    before = read_baseline(a.baseline, list(results)) if a.baseline else {}
     keys = ["fk_integrity_min", "pk_unique_min", "cardinality_mean", "table_quality_mean",
             "detection_child_parent_auc_mean", "detection_child_parent_auc_max", "trans_acf1_mad", "quality",
             "acf1_mad", "index_step_sim", "detection_with_previous_row_auc", "fit_s", "sample_s", "rows_per_s"]
-    lines = ["| data | figure | datatwin | MOSTLY AI | SDV |", "|---|---|---|---|---|"]
+    head = f"| data | figure | {a.baseline_label} | datatwin | MOSTLY AI | SDV |" if before else \
+        "| data | figure | datatwin | MOSTLY AI | SDV |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, s in results.items():
         for k in keys:
             if k in s and s[k] is not None:
                 anc = ANCHORS.get(name, {}).get(k, ("–", "–"))
-                lines.append(f"| {name} | {k} | {fmt(s[k])} | {fmt(anc[0])} | {fmt(anc[1])} |")
+                was = f"{fmt(before[name][k])} | " if before and k in before.get(name, {}) else "– | " if before else ""
+                lines.append(f"| {name} | {k} | {was}{fmt(s[k])} | {fmt(anc[0])} | {fmt(anc[1])} |")
     table = "\n".join(lines)
     print(table)
+    if not a.write:
+        return
     today = dt.date.today().isoformat()
     body = (f"Measured {today} on {platform.node() or 'vm'} (2-core VM, Python {platform.python_version()}, "
             f"{os.cpu_count()} CPUs seen){'; ' + a.note if a.note else ''}. Command: `.venv/bin/python "

@@ -4,12 +4,15 @@ or a table with ``--sequence-key`` (and ``evaluate REAL SYNTHETIC`` given as two
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -17,7 +20,7 @@ from .. import cli
 from .._exceptions import InputError, OutputError
 from ..evaluation import evaluate as evaluate_table
 from ..evaluation import evaluate_database, evaluate_sequence, split_database
-from ..io import read_table, write_table
+from ..io import escape_formula_cells, read_table, write_table, write_table_chunks
 from ..relational import (
     DatabaseSynthesizer,
     Schema,
@@ -149,7 +152,7 @@ def sample(model: Annotated[Path, typer.Argument(help="Database model file writt
     _check_output(output, replace)
     db = DatabaseSynthesizer.load(model)
     conds, changes = _conditions(db, where, what_if)
-    _write(db.sample(scale, seed=seed, conditions=conds, what_if=changes), db, output, replace, fmt)
+    _write(db.iter_sample(scale, seed=seed, conditions=conds, what_if=changes), db, output, replace, fmt)
 
 
 @app.command()
@@ -177,7 +180,7 @@ def synth(source: SourceArg, output: OutOpt, schema: SchemaOpt = None, sequence_
     conds, changes = _conditions(db, where, what_if)
     if model_out is not None:
         db.save(model_out)
-    _write(db.sample(scale, seed=seed, conditions=conds, what_if=changes), db, output, replace, fmt)
+    _write(db.iter_sample(scale, seed=seed, conditions=conds, what_if=changes), db, output, replace, fmt)
 
 
 def _synth_with_report(source: str, output: str, schema: Path | None, key: str | None, index: str | None,
@@ -194,7 +197,7 @@ def _synth_with_report(source: str, output: str, schema: Path | None, key: str |
     if model_out is not None:
         db.save(model_out)
     tables = db.sample(scale, seed=seed)
-    _write(tables, db, output, replace, fmt)
+    _write(iter([tables]), db, output, replace, fmt)
     with cli.err.status("evaluating the synthetic database ..."):
         result = evaluate_database(train, tables, found, holdout=holdout, random_state=seed)
     result.save_html(report)
@@ -298,37 +301,64 @@ def _check_output(output: str, replace: bool) -> None:
         raise OutputError(f"cannot write {output!r}: folder {str(p.parent)!r} does not exist; create it first")
 
 
-def _write(tables: dict[str, Any], db: DatabaseSynthesizer, output: str, replace: bool, fmt: str = "csv") -> None:
-    rows = sum(len(t) for t in tables.values())
+def _write(shards: Iterator[dict[str, Any]], db: DatabaseSynthesizer, output: str, replace: bool,
+           fmt: str = "csv") -> None:
+    """Write the database shard by shard (see DatabaseSynthesizer.iter_sample): memory holds one
+    shard, the output is complete or absent (temporary files renamed, or one transaction)."""
+    names = [t for t in db.order_ if t != ENTITY]
+    counts: dict[str, int] = {}
+
+    def counted() -> Iterator[dict[str, Any]]:
+        for part in shards:
+            for t, df in part.items():
+                counts[t] = counts.get(t, 0) + len(df)
+            yield part
+
     if is_url(output):
         schema = Schema({t: ts for t, ts in db.schema_.tables.items() if t != ENTITY},
                         [fk for fk in db.schema_.foreign_keys if ENTITY not in (fk.table, fk.parent_table)])
-        write_database(output, schema, tables, replace=replace)
+        write_database(output, schema, counted(), replace=replace)
         where = safe_url(output)
     elif _is_file_out(output):
-        if len(tables) != 1:
-            raise InputError(f"the model has {len(tables)} tables; write them to a folder or a database, not one file")
-        write_table(next(iter(tables.values())), output)
+        if len(names) != 1:
+            raise InputError(f"the model has {len(names)} tables; write them to a folder or a database, not one file")
+        write_table_chunks((part[names[0]] for part in counted()), output)
         where = output
     else:
-        _write_folder(tables, Path(output), replace, fmt)
+        _write_folder(counted(), names, Path(output), replace, fmt)
         where = output + "/"
-    cli.err.print(f"{len(tables)} table(s), {rows:,} synthetic rows written to [bold]{where}[/bold]")
+    cli.err.print(f"{len(names)} table(s), {sum(counts.values()):,} synthetic rows written to [bold]{where}[/bold]")
 
 
-def _write_folder(tables: dict[str, Any], folder: Path, replace: bool, fmt: str = "csv") -> None:
-    """Every table is written to a temporary folder first, then moved in: a failure leaves nothing."""
-    targets = {t: folder / f"{t}.{fmt}" for t in tables}
+def _write_folder(shards: Iterable[dict[str, Any]], names: list[str], folder: Path, replace: bool,
+                  fmt: str = "csv") -> None:
+    """Every table is appended shard by shard to a temporary folder, then moved in: a failure
+    leaves nothing. The files are those of writing each whole table at once. (Parquet tables are
+    gathered and written whole: one shard's column types need not be the next one's.)"""
+    targets = {t: folder / f"{t}.{fmt}" for t in names}
     clash = [str(p.name) for p in targets.values() if p.exists()]
     if clash and not replace:
         raise OutputError(f"{str(folder)!r} already has {', '.join(clash)}; use --replace to overwrite")
     parent = folder.parent if str(folder.parent) else Path(".")
     tmp = Path(tempfile.mkdtemp(prefix=".datatwin-", dir=parent))
     try:
-        for t, df in tables.items():
-            write_table(df, tmp / targets[t].name)
+        if fmt == "parquet":
+            parts: dict[str, list[Any]] = {t: [] for t in names}
+            for part in shards:
+                for t in names:
+                    parts[t].append(part[t])
+            for t in names:
+                write_table(pd.concat(parts[t], ignore_index=True) if len(parts[t]) > 1 else parts[t][0],
+                            tmp / targets[t].name)
+        else:
+            with contextlib.ExitStack() as stack:
+                files = {t: stack.enter_context(open(tmp / f"{t}.csv", "w", encoding="utf-8", newline=""))
+                         for t in names}
+                for i, part in enumerate(shards):
+                    for t in names:
+                        escape_formula_cells(part[t]).to_csv(files[t], index=False, header=i == 0, lineterminator="\n")
         folder.mkdir(exist_ok=True)
-        for t in tables:
+        for t in names:
             os.replace(tmp / targets[t].name, targets[t])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -28,6 +28,7 @@ import pandas as pd
 from .._exceptions import InputError
 from .._progress import ProgressCallback, report
 from . import _fidelity
+from ._database_report import SECTIONS
 from ._models import feature_frames, lgbm
 from ._prepare import ANALYSED, canonical_strings, infer_kinds, prepare
 from ._result import RESULT_FORMAT_VERSION, DatabaseEvaluationResult
@@ -50,14 +51,6 @@ DETECTION_BANDS = (0.65, 0.80)  # ROC AUC
 ACF_BANDS = (0.15, 0.30)  # Wasserstein-1 between per-entity autocorrelations (0 ideal, 2 worst)
 REFERENCE_SLACK = 0.02  # a figure within this of the holdout's own passes
 TREND_STRONG = 0.3  # a parent/child pair counts when its real association exceeds this
-SECTIONS = {
-    "keys": "Keys",
-    "cardinality": "Children per parent",
-    "tables": "Each table",
-    "trends": "Parent-to-child trends",
-    "detection": "Child with its parent: real or synthetic?",
-    "sequences": "Sequences",
-}
 
 
 # ----------------------------------------------------------------------------- schema

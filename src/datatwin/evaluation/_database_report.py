@@ -9,8 +9,17 @@ from typing import Any
 import numpy as np
 
 from . import _plots
-from ._database import SECTIONS
 from ._report import STATUS_WORD
+
+# The report's sections, in order (the evaluation groups its verdicts by them).
+SECTIONS = {
+    "keys": "Keys",
+    "cardinality": "Children per parent",
+    "tables": "Each table",
+    "trends": "Parent-to-child trends",
+    "detection": "Child with its parent: real or synthetic?",
+    "sequences": "Sequences",
+}
 
 MAX_PLOTS = 24
 

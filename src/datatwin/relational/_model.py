@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+from collections.abc import Iterator
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,10 @@ from .._exceptions import InputError, NotFittedError
 from .._params import Interval, Options, validate_params
 from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
-from ..sampling import complete_rows
 from ..synthesizer import Synthesizer
 from ._discover import read_folder
 from ._schema import ForeignKey, Schema, key_values
-from ._sequence import generate_histories, known_only, sequence_frame, sequence_plan
+from ._sequence import Completer, generate_histories, sequence_frame, sequence_plan
 from ._sql import is_url, read_database
 
 __all__ = ["DatabaseSynthesizer", "read_source"]
@@ -48,6 +48,7 @@ log = logging.getLogger("datatwin")
 
 ENTITY = "__entity"  # the virtual parent of a standalone sequence table
 BLOCK_ROWS = 100_000  # seed rows completed per call: memory follows the block, not the table
+SHARD_ROWS = 250_000  # rows (all tables) per shard of a generated database: memory follows the shard
 
 
 def read_source(source: Any, schema: Schema | dict[str, Any] | str | os.PathLike[str] | None = None
@@ -293,8 +294,33 @@ class DatabaseSynthesizer:
         as :meth:`Synthesizer.what_if` does. Either way their child counts follow, and every
         child table is generated from these parents (see ``_conditions``).
         """
+        parts = list(self.iter_sample(scale, seed=seed, conditions=conditions, what_if=what_if))
+        if len(parts) == 1:
+            return parts[0]
+        return {t: pd.concat([p[t] for p in parts], ignore_index=True) for t in parts[0]}
+
+    def n_shards(self, scale: float = 1.0) -> int:
+        """How many shards a database of this ``scale`` is generated in (see :meth:`iter_sample`)."""
         self._check()
-        from ._conditions import check_conditions, flowing_tables, sample_root
+        total = sum(p["rows"] for t, p in self.plans_.items() if t != ENTITY) * scale
+        roots = [max(1, int(round(p["rows"] * scale))) for p in self.plans_.values() if p["context"] is None]
+        # Every root table keeps at least one row per shard, so each shard is a whole small database.
+        return max(1, min(int(np.ceil(total / SHARD_ROWS)), min(roots, default=1)))
+
+    def iter_sample(self, scale: float = 1.0, *, seed: int | None = None,
+                    conditions: dict[str, dict[str, Any]] | None = None,
+                    what_if: dict[str, dict[str, Any]] | None = None) -> Iterator[dict[str, pd.DataFrame]]:
+        """The database of :meth:`sample`, one shard at a time: memory follows the shard, not the database.
+
+        A shard is a small database of its own: a share of every root table's rows, their
+        children, grandchildren and matched keys, with keys numbered after the previous shards'
+        ones. The number of shards depends on the model and ``scale`` only (about
+        ``SHARD_ROWS`` rows each), and shard ``k`` is seeded by ``(seed, k)``: concatenated, the
+        shards are :meth:`sample`'s tables, byte for byte, however they are written.
+        ``conditions`` and ``what_if`` as in :meth:`sample`.
+        """
+        self._check()
+        from ._conditions import check_conditions, flowing_tables
 
         conds, changes = check_conditions(self, conditions, what_if)
         flowing = flowing_tables(self, set(conds) | set(changes))
@@ -303,8 +329,17 @@ class DatabaseSynthesizer:
         seed = self.random_state if seed is None else seed
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+        k_all = self.n_shards(scale)
+        offsets = {t: 0 for t in self.order_}
+        for k in range(k_all):
+            yield self._sample_shard(scale, int(seed), k, k_all, offsets, conds, changes, flowing)
+
+    def _sample_shard(self, scale: float, seed: int, k: int, k_all: int, offsets: dict[str, int],
+                      conds: dict[str, Any], changes: dict[str, Any], flowing: set[str]) -> dict[str, pd.DataFrame]:
+        from ._conditions import sample_root
+
         schema = self.schema_
-        rng_root = np.random.SeedSequence([int(seed), 7])
+        rng_root = np.random.SeedSequence([int(seed), 7, k])
         table_ss = dict(zip(self.order_, rng_root.spawn(len(self.order_)), strict=True))
         inner: dict[str, pd.DataFrame] = {}
         out: dict[str, pd.DataFrame] = {}
@@ -318,7 +353,8 @@ class DatabaseSynthesizer:
             fk = schema.foreign_keys[plan["context"]] if plan["context"] is not None else None
             syn = self.synthesizers_.get(t)
             if fk is None:
-                n = max(1, int(round(plan["rows"] * scale)))
+                total = max(1, int(round(plan["rows"] * scale)))
+                n = total * (k + 1) // k_all - total * k // k_all  # this shard's share of the root rows
                 frame = sample_root(syn, n, gen_seed, conds.get(t), changes.get(t)) if syn is not None else \
                     pd.DataFrame(index=range(n))
                 prow = np.full(n, -1)
@@ -335,18 +371,18 @@ class DatabaseSynthesizer:
                     prow = np.repeat(np.arange(len(pf)), counts)
                     n_null = int(round(plan.get("null_rows", 0) * ratio))
                     prow = np.concatenate([prow, np.full(n_null, -1)])
-                    seeds = ctx.iloc[np.maximum(prow, 0)].reset_index(drop=True)
-                    if n_null:
-                        seeds.iloc[len(seeds) - n_null:] = None
-                    frame = _complete(syn, seeds, gen_seed) if syn is not None else pd.DataFrame(
+                    frame = _complete(syn, ctx, prow, gen_seed) if syn is not None else pd.DataFrame(
                         index=range(len(prow)))
                     frame = frame.drop(columns=[c for c in frame.columns if c.startswith("ctx.")])
             frame = frame.reset_index(drop=True)
             inner[t] = frame
             parent_rows[t] = prow
             table = pd.DataFrame(index=range(len(frame)))
+            first_key = offsets[t] + 1  # keys go on from the previous shards'
             for c, text in plan["pk_text"].items():
-                table[c] = [f"{c}_{i}" for i in range(1, len(frame) + 1)] if text else np.arange(1, len(frame) + 1)
+                table[c] = [f"{c}_{i}" for i in range(first_key, first_key + len(frame))] if text else \
+                    np.arange(first_key, first_key + len(frame))
+            offsets[t] += len(frame)
             for pfk in schema.parents_of(t):
                 if pfk in deferred:
                     continue
@@ -365,7 +401,7 @@ class DatabaseSynthesizer:
                 inner[t] = inner[t][keep].reset_index(drop=True)
         for pfk in deferred:
             t = pfk.table
-            rng = np.random.default_rng(np.random.SeedSequence([int(seed), 11, self.order_.index(t)]))
+            rng = np.random.default_rng(np.random.SeedSequence([int(seed), 11, self.order_.index(t), k]))
             _match(out[t], pfk, out[pfk.parent_table], inner[pfk.parent_table], rng,
                    self.plans_[t]["null_share"].get(pfk.name, 0.0))
         return {t: self._finish(t, out[t]) for t in self.order_ if t != ENTITY}
@@ -455,14 +491,17 @@ def _rescale(counts: np.ndarray, expected: float, rng: np.random.Generator) -> n
     return (base + (rng.random(len(x)) < x - base)).astype(int)
 
 
-def _complete(syn: Synthesizer, seeds: pd.DataFrame, seed: int) -> pd.DataFrame:
-    if len(seeds) == 0:
+def _complete(syn: Synthesizer, ctx: pd.DataFrame, prow: np.ndarray, seed: int) -> pd.DataFrame:
+    """Child rows completed around their parent's row ``ctx[prow]`` (-1: no parent), in seeded
+    blocks; the parents are encoded once, not once per child."""
+    if len(prow) == 0:
         return pd.DataFrame(columns=syn.columns_)
-    seeds = known_only(syn.model_, seeds.copy())
+    completer = Completer(syn.model_, ctx)
     parts = []
-    for k, start in enumerate(range(0, len(seeds), BLOCK_ROWS)):
-        block = seeds.iloc[start:start + BLOCK_ROWS].reset_index(drop=True)
-        parts.append(complete_rows(syn.model_, block, int(np.random.SeedSequence([seed, k]).generate_state(1)[0])))
+    for k, start in enumerate(range(0, len(prow), BLOCK_ROWS)):
+        values = completer(prow[start:start + BLOCK_ROWS], {},
+                           int(np.random.SeedSequence([seed, k]).generate_state(1)[0]))
+        parts.append(pd.DataFrame({c: values[c] for c in syn.columns_}))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 

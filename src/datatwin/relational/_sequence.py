@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import InputError
-from ..encoding import MODELLED_KINDS
+from ..encoding import MODELLED_KINDS, CategoricalEncoder, NumericEncoder
 from ..metadata import Metadata
-from ..sampling import complete_rows
+from ..sampling import complete_codes, complete_rows, draw_codes, encode_numbers, encode_seed_rows
 
-__all__ = ["generate_histories", "sequence_frame", "sequence_plan"]
+__all__ = ["Completer", "generate_histories", "history_blocks", "sequence_frame", "sequence_plan"]
 
 DAY = 86400.0
 
@@ -89,7 +89,62 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
             categorical.append(c)
     return {"key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
             "categorical": categorical, "bounds": bounds, "integer": integer,
-            "other": [c for c in meta.columns if c not in numeric and c not in categorical]}
+            "other": [c for c in meta.columns if c not in numeric and c not in categorical],
+            "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "dlag": True}
+
+
+def _spread_pairs(df: pd.DataFrame, numeric: list[str]) -> dict[str, str]:
+    """Numbers that move together with an earlier one (a stock's high, low and close with its
+    open): ``{column: anchor}``. Such a column is generated as its spread from the anchor's
+    new value, not as its own change: two random walks summed from their own changes drift
+    apart (the high falls below the low after a few hundred days), a spread does not."""
+    out: dict[str, str] = {}
+    anchors: list[str] = []
+    values = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan) for c in numeric}
+    for c in numeric:
+        v = values[c]
+        for a in anchors:
+            w = values[a]
+            ok = ~np.isnan(v) & ~np.isnan(w)
+            if ok.sum() < 20 or np.std(v[ok]) == 0 or np.std(w[ok]) == 0:
+                continue
+            ratio = np.std(v[ok]) / np.std(w[ok])
+            if 0.5 < ratio < 2 and np.corrcoef(v[ok], w[ok])[0, 1] > SPREAD_CORR:
+                out[c] = a
+                break
+        else:
+            anchors.append(c)
+    return out
+
+
+SPREAD_CORR = 0.98  # level correlation above which a column is generated as a spread from its anchor
+
+
+def _calendar(days: np.ndarray) -> dict[str, np.ndarray]:
+    """Day of year and of week of times given in days since 1970 (NaN stays NaN)."""
+    ok = ~np.isnan(days)
+    d = np.floor(np.where(ok, days, 0)).astype("int64").astype("datetime64[D]")
+    year_start = d.astype("datetime64[Y]").astype("datetime64[D]")
+    doy = (d - year_start).astype(np.int64).astype(float)
+    dow = ((d.astype(np.int64) + 3) % 7).astype(float)  # 1970-01-01 was a Thursday: Monday = 0
+    return {"seq.doy": np.where(ok, doy, np.nan), "seq.dow": np.where(ok, dow, np.nan)}
+
+
+def step_features(plan: dict[str, Any], prev_time: np.ndarray, prev: dict[str, np.ndarray],
+                  prev2: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Given columns of a step beyond its position, previous time and lags, the same in training
+    and generation: the calendar of the previous time (weekly sales peak in late November; trading
+    stops at weekends), each number's previous change (momentum or mean reversion of changes),
+    and each spread column's previous spread from its anchor, on its own fine scale."""
+    out: dict[str, np.ndarray] = {}
+    if plan.get("calendar"):
+        out.update(_calendar(prev_time))
+    if plan.get("dlag"):
+        for c in plan["numeric"]:
+            out[f"dlag.{c}"] = prev[c] - prev2[c]
+    for c, a in plan.get("spread", {}).items():
+        out[f"spread.{c}"] = prev[c] - prev[a]
+    return out
 
 
 def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, ctx: pd.DataFrame
@@ -118,13 +173,25 @@ def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, c
         lag = df[c].shift(1)
         lagged[c] = lag
         out[f"lag.{c}"] = lag.to_numpy()[rest]
+    x_all = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in plan["numeric"]}
+    lag1 = {c: pd.to_numeric(lagged[c], errors="coerce").to_numpy(float) for c in plan["numeric"]}
+    # Two steps back, within the entity (steps 0 and 1 have none).
+    lag2 = {c: np.where(step >= 2, np.r_[np.nan, v[:-1]], np.nan) for c, v in lag1.items()}
+    for k, v in step_features(plan, np.where(first, np.nan, prev_t), lag1, lag2).items():
+        out[k] = v[rest]
     out["seq.gap"] = (t - prev_t)[rest]
+    spread = plan.get("spread", {})
     for c in plan["numeric"]:
-        x = pd.to_numeric(df[c], errors="coerce").to_numpy(float)
-        lag = pd.to_numeric(lagged[c], errors="coerce").to_numpy(float)
+        x, lag = x_all[c], lag1[c]
+        if c in spread:
+            continue
         use_delta = ~np.isnan(x) & ~np.isnan(lag)
         out[c] = np.where(use_delta, np.nan, x)[rest]
         out[f"d.{c}"] = np.where(use_delta, x - lag, np.nan)[rest]
+    for c, a in spread.items():  # after their anchors' changes: generated from the anchor's new value
+        sv = x_all[c] - x_all[a]
+        out[c] = np.where(np.isnan(sv), x_all[c], np.nan)[rest]
+        out[f"s.{c}"] = sv[rest]
     for c in plan["categorical"] + plan["other"]:
         out[c] = df[c].to_numpy()[rest]
     return pd.DataFrame(head), pd.DataFrame(out)
@@ -142,79 +209,400 @@ def known_only(model: Any, seeds: pd.DataFrame) -> pd.DataFrame:
     return seeds
 
 
+HISTORY_BLOCK_ROWS = 100_000  # rows per seeded block of entities (a data-fixed split, never a caller's knob)
+
+
+def history_blocks(lengths: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive entity ranges ``[a, b)`` of at most ``HISTORY_BLOCK_ROWS`` rows (an entity
+    longer than that is a block alone). Each block is generated with its own seed, so the rows
+    depend on the lengths and the seed only: never on how many blocks are generated at once."""
+    ends = np.cumsum(np.asarray(lengths, dtype=np.int64))
+    out, a = [], 0
+    while a < len(ends):
+        base = int(ends[a - 1]) if a else 0
+        b = max(a + 1, int(np.searchsorted(ends, base + HISTORY_BLOCK_ROWS, side="right")))
+        out.append((a, b))
+        a = b
+    return out
+
+
+class Completer:
+    """Conditional completion of rows of one model around a fixed frame of context rows.
+
+    The context (a parent's synthetic rows) is encoded once; each call gives the context row of
+    every output row (``-1``: none, generated too) and the per-call given columns, and gets back
+    the decoded columns. Without constraints on the model the given cells never go through a
+    frame: this is what makes a step of a thousand histories cost about one engine call.
+    """
+
+    def __init__(self, model: Any, ctx: pd.DataFrame) -> None:
+        self.model = model
+        self.columns = set(model.columns)
+        cols = [c for c in ctx.columns if c in self.columns]
+        self.fast = not (model.constraints.checked or model.constraints.formulas)
+        self.ctx = known_only(model, ctx[cols].reset_index(drop=True).copy())
+        self.ctx_known = encode_seed_rows(model, self.ctx) if self.fast else {}
+
+    def __call__(self, rows: np.ndarray, given: dict[str, Any], seed: int) -> dict[str, Any]:
+        given = {k: v for k, v in given.items() if k in self.columns}
+        if not self.fast:
+            df = self.ctx.iloc[np.maximum(rows, 0)].reset_index(drop=True)
+            if (rows < 0).any():
+                df.loc[rows < 0, :] = None
+            for k, v in given.items():
+                df[k] = v
+            out = complete_rows(self.model, known_only(self.model, df), seed)
+            return {c: out[c] for c in out.columns}
+        has = rows >= 0
+        known = {j: (codes[rows], mask[rows] & has) for j, (codes, mask) in self.ctx_known.items()}
+        if given:
+            known.update(encode_seed_rows(self.model, known_only(self.model, pd.DataFrame(given))))
+        return complete_codes(self.model, known, len(rows), seed)
+
+
+def _floats(values: dict[str, Any], c: str, n: int) -> np.ndarray:
+    if c not in values:
+        return np.full(n, np.nan)
+    return pd.to_numeric(pd.Series(values[c]), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def generate_histories(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame, lengths: np.ndarray,
                        starts: np.ndarray, seed: int, min_gap: float) -> tuple[pd.DataFrame, np.ndarray]:
     """Histories for every entity (row of ``ctx``) with ``lengths[i]`` steps from ``starts[i]``.
 
     Returns the generated rows (entity-major, steps in order, with the order column rebuilt)
-    and the entity index of each row.
+    and the entity index of each row. Entities are generated in seeded blocks
+    (:func:`history_blocks`), all entities of a block in lock-step: one conditional call per step.
     """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    parts = [_history_block(first_model, model, plan, ctx.iloc[a:b].reset_index(drop=True), lengths[a:b],
+                            np.asarray(starts[a:b], dtype=float), int(np.random.SeedSequence([seed, 1, k])
+                                                                      .generate_state(1)[0]), min_gap)
+             for k, (a, b) in enumerate(history_blocks(lengths))]
+    if not parts:
+        return pd.DataFrame(columns=[plan["index"], *plan["numeric"], *plan["categorical"], *plan["other"]]), \
+            np.zeros(0, int)
+    offsets = np.cumsum([0] + [b - a for a, b in history_blocks(lengths)])
+    df = pd.concat([p[0] for p in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
+    ent = np.concatenate([p[1] + offsets[k] for k, p in enumerate(parts)])
+    return df, ent
+
+
+class StepCodes:
+    """The step model driven at code level: the state between steps is the drawn codes and the
+    numbers, never a frame.
+
+    Per step, the given cells are encoded straight from arrays (a categorical lag is the
+    previous step's code mapped through a table; a number goes through its bins), one engine
+    call draws every active entity's row, and only the numbers the next step needs are decoded.
+    Categorical and other columns are decoded once per block at the end. Used when the model
+    has no constraints and no generated columns other than constants (the relational models);
+    otherwise :class:`Completer` does the same through frames.
+    """
+
+    def __init__(self, model: Any, plan: dict[str, Any], ctx: pd.DataFrame) -> None:
+        self.model = model
+        self.plan = plan
+        encs = model.encoder.encoders
+        self.index = {e.name: i for i, e in enumerate(encs)}
+        self.slices = model.encoder.slices
+        cols = [c for c in ctx.columns if c in set(model.columns)]
+        self.ctx_known = encode_seed_rows(model, known_only(model, ctx[cols].reset_index(drop=True).copy()))
+        for name in cols:  # a parent's missing number is given as missing (NA code), as lags are
+            enc = self.encoder(name)
+            if isinstance(enc, NumericEncoder) and enc.has_na_:
+                j = self.slices[self.index[name]].start
+                codes, mask = self.ctx_known[j]
+                na = len(enc.values_) if enc.mode_ == "discrete" else enc.n_coarse_
+                self.ctx_known[j] = (np.where(mask, codes, na).astype(np.int32), np.ones(len(mask), dtype=bool))
+                if enc.mode_ != "discrete":
+                    fine, _ = self.ctx_known[j + 1]
+                    self.ctx_known[j + 1] = (np.where(mask, fine, 0).astype(np.int32), np.ones(len(mask), dtype=bool))
+        self.lag_map: dict[str, np.ndarray] = {}
+        for c in plan["categorical"]:
+            g, lag = self.encoder(c), self.encoder(f"lag.{c}")
+            if isinstance(g, CategoricalEncoder) and isinstance(lag, CategoricalEncoder):
+                codes = lag.encode(pd.Series(list(g.levels_), dtype=object)).astype(np.int64)
+                if not lag.has_rare_:  # a value the lag never saw cannot be given: it is generated
+                    codes[codes >= len(lag.levels_)] = -1
+                rare = [len(lag.levels_) if lag.has_rare_ else -1] if g.has_rare_ else []
+                # A missing previous value is given as the lag's NA code where it has one.
+                na = [len(lag.levels_) + int(lag.has_rare_) if lag.has_na_ else -1] if g.has_na_ else []
+                # (The last entry catches any code past the column's own: nothing given.)
+                self.lag_map[c] = np.array([*codes, *rare, *na, -1], dtype=np.int64)
+
+    @staticmethod
+    def usable(model: Any, plan: dict[str, Any]) -> bool:
+        if model.constraints.checked or model.constraints.formulas:
+            return False
+        if any(type(g).__name__ != "ConstantGenerator" for g in model.generators.values()):
+            return False
+        encs = {e.name: e for e in model.encoder.encoders}
+        return all(isinstance(encs.get(c), CategoricalEncoder) == isinstance(encs.get(f"lag.{c}"), CategoricalEncoder)
+                   for c in plan["categorical"] if c in encs or f"lag.{c}" in encs)
+
+    def encoder(self, name: str) -> Any:
+        i = self.index.get(name)
+        return None if i is None else self.model.encoder.encoders[i]
+
+    def known(self, act: np.ndarray, numbers: dict[str, np.ndarray], cat_codes: dict[str, np.ndarray]
+              ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Given codes of the active entities: context, then step columns from arrays.
+        ``numbers`` are in the encoder's units already; ``cat_codes`` are the previous step's codes."""
+        known = {j: (codes[act], mask[act]) for j, (codes, mask) in self.ctx_known.items()}
+        for name, v in numbers.items():
+            enc = self.encoder(name)
+            if enc is None:
+                continue
+            ok = ~np.isnan(v)
+            parts = encode_numbers(enc, v, ok)
+            if enc.has_na_:
+                # "The previous value was missing" is itself given (the NA code), not left to the
+                # model: every row then knows the same cells, so a step is one engine call.
+                na = len(enc.values_) if enc.mode_ == "discrete" else enc.n_coarse_
+                parts = [np.where(ok, p, na if k == 0 else 0).astype(np.int32) for k, p in enumerate(parts)]
+                ok = np.ones(len(v), dtype=bool)
+            for k, part in enumerate(parts):
+                known[self.slices[self.index[name]].start + k] = (part, ok)
+        for c, codes in cat_codes.items():
+            name = f"lag.{c}"
+            if c not in self.lag_map or name not in self.index:
+                continue
+            table = self.lag_map[c]
+            lag = table[np.minimum(codes, len(table) - 1)]
+            known[self.slices[self.index[name]].start] = (np.maximum(lag, 0).astype(np.int32), lag >= 0)
+        return known
+
+    def numbers(self, codes: np.ndarray, names: list[str], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Decoded numbers of ``names`` (NaN where missing or not modelled), rounded as a frame would be."""
+        m = len(codes)
+        u = rng.random(m) if self.model.encoder._binned() else None
+        out: dict[str, np.ndarray] = {}
+
+        def one(name: str) -> np.ndarray:
+            if name in out:
+                return out[name]
+            enc = self.encoder(name)
+            if isinstance(enc, NumericEncoder):
+                twin = one(enc.twin_) if enc.twin_ else None
+                sl = self.slices[self.index[name]]
+                v = enc.decode_numbers([codes[:, j] for j in range(sl.start, sl.stop)], rng, None, u=u, twin=twin)
+                if enc.meta.integer:
+                    v = np.round(v)
+                elif enc.meta.decimals is not None:
+                    v = np.round(v, enc.meta.decimals)
+            else:
+                gen = self.model.generators.get(name)
+                value = getattr(getattr(gen, "meta", None), "value", None)
+                try:
+                    v = np.full(m, np.nan if value is None else float(value))
+                except (TypeError, ValueError):
+                    v = np.full(m, np.nan)
+            out[name] = v
+            return v
+
+        for name in names:
+            one(name)
+        return out
+
+    def column_codes(self, codes: np.ndarray, name: str) -> np.ndarray | None:
+        i = self.index.get(name)
+        return None if i is None else codes[:, self.slices[i]]
+
+    def decode(self, name: str, parts: np.ndarray | None, n: int, rng: np.random.Generator) -> Any:
+        """A categorical or other column's values from its codes (or its constant)."""
+        enc = self.encoder(name)
+        if enc is not None and parts is not None:
+            return enc.decode([parts[:, k] for k in range(parts.shape[1])], rng)
+        gen = self.model.generators.get(name)
+        if gen is not None:
+            return gen.generate(n, 0, rng)
+        return np.full(n, np.nan)
+
+
+def _history_block(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame, lengths: np.ndarray,
+                   starts: np.ndarray, seed: int, min_gap: float) -> tuple[pd.DataFrame, np.ndarray]:
+    if model is not None and StepCodes.usable(model, plan):
+        return _history_block_codes(first_model, model, plan, ctx, lengths, starts, seed, min_gap)
+    return _history_block_frames(first_model, model, plan, ctx, lengths, starts, seed, min_gap)
+
+
+def _first_steps(first_model: Any, ctx: pd.DataFrame, n: int, seed: int) -> dict[str, Any]:
+    first = Completer(first_model, ctx)
+    if first.ctx.shape[1]:
+        return first(np.arange(n), {}, seed)
+    df = _unconditional(first_model, n, seed)
+    return {c: df[c] for c in df.columns}
+
+
+def _next_values(plan: dict[str, Any], t: int, gap: np.ndarray, level: dict[str, np.ndarray],
+                 delta: dict[str, np.ndarray], lag: dict[str, np.ndarray], min_gap: float,
+                 spread_v: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The gap and each number of one step: previous value + change where both exist (a spread
+    column: its anchor's new value + spread), else the level."""
+    spread_v = spread_v or {c: np.full(len(gap), np.nan) for c in plan.get("spread", {})}
+    gap = np.where(np.isnan(gap), min_gap, np.maximum(gap, min_gap)) if t > 0 else np.zeros(len(gap))
+    out: dict[str, np.ndarray] = {}
+    spread = plan.get("spread", {})
+    for c in [c for c in plan["numeric"] if c not in spread] + list(spread):
+        if c in spread:  # the anchor's new value plus the spread
+            sv, a = spread_v[c], out[spread[c]]
+            x = np.where(~np.isnan(sv) & ~np.isnan(a), a + sv, level[c])
+        else:
+            x = np.where(~np.isnan(delta[c]) & ~np.isnan(lag[c]), lag[c] + delta[c], level[c])
+        x = np.clip(x, *plan["bounds"][c])
+        out[c] = np.round(x) if c in plan["integer"] else x
+    return gap, out
+
+
+def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame,
+                         lengths: np.ndarray, starts: np.ndarray, seed: int, min_gap: float
+                         ) -> tuple[pd.DataFrame, np.ndarray]:
+    numeric, categorical, other = plan["numeric"], plan["categorical"], plan["other"]
+    n_ent = len(lengths)
+    sc = StepCodes(model, plan, ctx)
+    prev_time = starts.astype(float).copy()
+    prev = {c: np.full(n_ent, np.nan) for c in numeric}
+    prev2 = {c: np.full(n_ent, np.nan) for c in numeric}
+    max_len = int(lengths.max()) if n_ent else 0
+    step_rows = [np.flatnonzero(lengths > t) for t in range(max_len)]
+    # Per step: times, numbers, and the codes of categorical / other columns (decoded at the end).
+    times: list[np.ndarray] = []
+    nums: dict[str, list[np.ndarray]] = {c: [] for c in numeric}
+    first_vals: dict[str, Any] = {}
+    held: dict[str, list[np.ndarray]] = {c: [] for c in categorical + other}
+    prev_codes = {c: np.zeros(n_ent, dtype=np.int64) for c in categorical}
+    time_enc = sc.encoder("seq.prev_time")
+    per_unit = (DAY / time_enc.seconds_per_unit) if time_enc is not None and plan["index_kind"] == "datetime" \
+        else 1.0
+    spread = list(plan.get("spread", {}))
+    read = ["seq.gap", *[f"d.{c}" for c in numeric], *numeric, *[f"lag.{c}" for c in numeric],
+            *[f"s.{c}" for c in spread]]
+    first_out: dict[str, Any] = {}
+    for t in range(max_len):
+        act = step_rows[t]
+        m = len(act)
+        step_seed = int(np.random.SeedSequence([seed, t]).generate_state(1)[0])
+        if t == 0:
+            first_out = _first_steps(first_model, ctx, m, step_seed)
+            level = {c: _floats(first_out, c, m) for c in numeric}
+            gap, x = _next_values(plan, 0, np.zeros(m), level, {c: np.full(m, np.nan) for c in numeric},
+                                  {c: np.full(m, np.nan) for c in numeric}, min_gap)
+            for c in categorical:
+                first_vals[c] = first_out[c]
+            for c in other:
+                first_vals[c] = first_out[c]
+            for c in categorical:  # the first step's categories as the step model's codes, for its lags
+                enc = sc.encoder(c)
+                if isinstance(enc, CategoricalEncoder):
+                    prev_codes[c][act] = enc.encode(pd.Series(first_out[c]))
+        else:
+            given = {"seq.step": np.full(m, float(t)), "seq.prev_time": np.round(prev_time[act] * DAY) / DAY * per_unit
+                     if plan["index_kind"] == "datetime" else prev_time[act].copy()}
+            for c in numeric:
+                given[f"lag.{c}"] = prev[c][act]
+            given.update(step_features(plan, prev_time[act], {c: prev[c][act] for c in numeric},
+                                       {c: prev2[c][act] for c in numeric}))
+            known = sc.known(act, given, {c: prev_codes[c][act] for c in categorical})
+            codes = draw_codes(model, known, m, step_seed)
+            got = sc.numbers(codes, read, np.random.default_rng(np.random.SeedSequence([seed, t, 1])))
+            lag = {c: np.where(np.isnan(prev[c][act]), got[f"lag.{c}"], prev[c][act]) for c in numeric}
+            gap, x = _next_values(plan, t, got["seq.gap"], {c: got[c] for c in numeric},
+                                  {c: got[f"d.{c}"] for c in numeric}, lag, min_gap,
+                                  {c: got[f"s.{c}"] for c in spread})
+            for c in categorical + other:
+                part = sc.column_codes(codes, c)
+                held[c].append(part if part is not None else np.zeros((m, 0), dtype=np.int32))
+                if c in prev_codes and part is not None and part.shape[1]:
+                    prev_codes[c][act] = part[:, 0]
+        now = prev_time[act] + gap
+        times.append(now)
+        for c in numeric:
+            nums[c].append(x[c])
+            prev2[c][act] = prev[c][act]
+            prev[c][act] = x[c]
+        prev_time[act] = now
+    if not times:
+        return pd.DataFrame(columns=[plan["index"], *numeric, *categorical, *other]), np.zeros(0, int)
+    ent = np.concatenate(step_rows)
+    step = np.concatenate([np.full(len(a), t) for t, a in enumerate(step_rows)])
+    order = np.lexsort((step, ent))
+    n0 = len(step_rows[0])
+    data: dict[str, Any] = {plan["index"]: np.concatenate(times)[order]}
+    for c in numeric:
+        data[c] = np.concatenate(nums[c])[order]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, max_len, 2]))
+    for c in categorical + other:
+        rest_n = len(ent) - n0
+        rest = sc.decode(c, np.concatenate(held[c]) if held[c] and held[c][0].shape[1] else None, rest_n, rng) \
+            if rest_n else pd.Series([], dtype=object)
+        col = pd.concat([pd.Series(first_vals[c]).reset_index(drop=True), pd.Series(rest)], ignore_index=True)
+        data[c] = col.iloc[order].reset_index(drop=True)
+    df = pd.DataFrame(data)
+    df[plan["index"]] = _format_index(df[plan["index"]].to_numpy(float), plan)
+    return df, ent[order]
+
+
+def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame, lengths: np.ndarray,
+                   starts: np.ndarray, seed: int, min_gap: float) -> tuple[pd.DataFrame, np.ndarray]:
     numeric, categorical = plan["numeric"], plan["categorical"]
     n_ent = len(lengths)
     prev_time = starts.astype(float).copy()
     prev: dict[str, np.ndarray] = {c: np.full(n_ent, np.nan) for c in numeric}
+    prev2: dict[str, np.ndarray] = {c: np.full(n_ent, np.nan) for c in numeric}
     prev_cat: dict[str, np.ndarray] = {c: np.full(n_ent, None, dtype=object) for c in categorical}
-    parts: list[pd.DataFrame] = []
+    first = Completer(first_model, ctx)
+    step = Completer(model, ctx) if model is not None else None
+    cols: dict[str, list[Any]] = {c: [] for c in [plan["index"], *numeric, *categorical, *plan["other"]]}
     ents: list[np.ndarray] = []
     steps: list[np.ndarray] = []
-    columns = set(model.columns) if model is not None else set()
-    first_columns = set(first_model.columns)
     max_len = int(lengths.max()) if n_ent else 0
     for t in range(max_len):
         act = np.flatnonzero(lengths > t)
-        given: dict[str, Any] = {c: ctx[c].to_numpy()[act] for c in ctx.columns}
-        given["seq.step"] = np.full(len(act), t)
-        given["seq.prev_time"] = _from_time(prev_time[act], plan["index_kind"]).to_numpy()
-        if t > 0:
+        step_seed = int(np.random.SeedSequence([seed, t]).generate_state(1)[0])
+        if t == 0:
+            out = first(act, {}, step_seed) if first.ctx.shape[1] else _unconditional(first_model, len(act),
+                                                                                        step_seed)
+        else:
+            assert step is not None
+            given: dict[str, Any] = {"seq.step": np.full(len(act), t),
+                                     "seq.prev_time": _from_time(prev_time[act], plan["index_kind"]).to_numpy()}
             for c in numeric:
                 given[f"lag.{c}"] = prev[c][act]
             for c in categorical:
                 given[f"lag.{c}"] = prev_cat[c][act]
-        step_seed = int(np.random.SeedSequence([seed, t]).generate_state(1)[0])
-        if t == 0:
-            first_given = {k: v for k, v in given.items() if k in first_columns}
-            out = complete_rows(first_model, known_only(first_model, pd.DataFrame(first_given)), step_seed) \
-                if first_given else \
-                _unconditional(first_model, len(act), step_seed)
-        else:
-            seed_rows = known_only(model, pd.DataFrame({k: v for k, v in given.items() if k in columns}))
-            out = complete_rows(model, seed_rows, step_seed)
-        gap = pd.to_numeric(out["seq.gap"], errors="coerce").to_numpy(float) if "seq.gap" in out else \
-            np.full(len(act), min_gap)
-        gap = np.where(np.isnan(gap), min_gap, np.maximum(gap, min_gap)) if t > 0 else np.zeros(len(act))
+            given.update(step_features(plan, prev_time[act], {c: prev[c][act] for c in numeric},
+                                       {c: prev2[c][act] for c in numeric}))
+            out = step(act, given, step_seed)
+        m = len(act)
+        lag = {c: prev[c][act] for c in numeric}
+        if t > 0:  # a missing previous value was imagined by the model
+            lag = {c: np.where(np.isnan(v), _floats(out, f"lag.{c}", m), v) for c, v in lag.items()}
+        gap, x = _next_values(plan, t, _floats(out, "seq.gap", m) if "seq.gap" in out else np.full(m, min_gap),
+                              {c: _floats(out, c, m) for c in numeric}, {c: _floats(out, f"d.{c}", m) for c in numeric},
+                              lag, min_gap, {c: _floats(out, f"s.{c}", m) for c in plan.get("spread", {})})
         now = prev_time[act] + gap
-        row: dict[str, Any] = {plan["index"]: now}
+        cols[plan["index"]].append(now)
         for c in numeric:
-            level = pd.to_numeric(out[c], errors="coerce").to_numpy(float) if c in out else np.full(len(act), np.nan)
-            dcol = f"d.{c}"
-            delta = pd.to_numeric(out[dcol], errors="coerce").to_numpy(float) if dcol in out else \
-                np.full(len(act), np.nan)
-            lag = prev[c][act]
-            if t > 0 and f"lag.{c}" in out:  # a missing previous value was imagined by the model
-                lag = np.where(np.isnan(lag), pd.to_numeric(out[f"lag.{c}"], errors="coerce").to_numpy(float), lag)
-            x = np.where(~np.isnan(delta) & ~np.isnan(lag), lag + delta, level)
-            lo, hi = plan["bounds"][c]
-            x = np.clip(x, lo, hi)
-            if c in plan["integer"]:
-                x = np.round(x)
-            row[c] = x
-            prev[c][act] = x
+            cols[c].append(x[c])
+            prev2[c][act] = prev[c][act]
+            prev[c][act] = x[c]
         for c in categorical:
-            v = out[c].to_numpy(dtype=object)
-            row[c] = v
+            v = pd.Series(out[c]).to_numpy(dtype=object)
+            cols[c].append(pd.Series(out[c]))
             prev_cat[c][act] = np.where(pd.isna(v), None, v)
         for c in plan["other"]:
-            row[c] = out[c].to_numpy()
+            cols[c].append(pd.Series(out[c]))
         prev_time[act] = now
-        parts.append(pd.DataFrame(row))
         ents.append(act)
-        steps.append(np.full(len(act), t))
-    if not parts:
-        return pd.DataFrame(columns=[plan["index"], *numeric, *categorical, *plan["other"]]), np.zeros(0, int)
-    df = pd.concat(parts, ignore_index=True)
+        steps.append(np.full(m, t))
+    if not ents:
+        return pd.DataFrame(columns=list(cols)), np.zeros(0, int)
     ent = np.concatenate(ents)
     order = np.lexsort((np.concatenate(steps), ent))
-    df = df.iloc[order].reset_index(drop=True)
+    df = pd.DataFrame({c: (np.concatenate(v)[order] if c == plan["index"] or c in numeric else
+                           pd.concat(v, ignore_index=True).iloc[order].reset_index(drop=True))
+                       for c, v in cols.items()})
     df[plan["index"]] = _format_index(df[plan["index"]].to_numpy(float), plan)
     return df, ent[order]
 

@@ -12,7 +12,9 @@ boolean, timestamp, text), so a SQLite source can become a PostgreSQL target and
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -139,15 +141,20 @@ def _sql_type(s: pd.Series) -> Any:
     return sa.Text()
 
 
-def write_database(url: str, schema: Schema, frames: dict[str, pd.DataFrame], *, replace: bool = False,
-                   chunk_rows: int = 50_000) -> int:
+def write_database(url: str, schema: Schema, frames: dict[str, pd.DataFrame] | Iterable[dict[str, pd.DataFrame]], *,
+                   replace: bool = False, chunk_rows: int = 50_000) -> int:
     """Create the tables with their keys and insert every row, in one transaction; rows written.
 
+    ``frames`` is ``{table: DataFrame}``, or an iterable of them (the shards of
+    ``DatabaseSynthesizer.iter_sample``), appended one after the other inside the same
+    transaction, so memory holds one shard; column types are chosen from the first.
     Tables that already exist are refused unless ``replace``, which drops them first (inside
     the same transaction where the database allows it).
     """
     import sqlalchemy as sa
 
+    parts = iter([frames]) if isinstance(frames, dict) else iter(frames)
+    frames = next(parts, None) or {t: pd.DataFrame() for t in schema.order()}
     eng = _engine(url)
     md = sa.MetaData()
     deferrable = eng.dialect.name != "sqlite"  # SQLite does not enforce keys by default anyway
@@ -182,15 +189,16 @@ def write_database(url: str, schema: Schema, frames: dict[str, pd.DataFrame], *,
                 drop.reflect(conn, only=clash)
                 drop.drop_all(conn)
             md.create_all(conn)
-            for t in order:
-                df = frames[t]
-                table = md.tables[t]
-                for start in range(0, len(df), chunk_rows):
-                    part = df.iloc[start:start + chunk_rows]
-                    rows = _records(part)
-                    if rows:
-                        conn.execute(table.insert(), rows)
-                written += len(df)
+            for shard in itertools.chain([frames], parts):
+                for t in order:
+                    df = shard[t]
+                    table = md.tables[t]
+                    for start in range(0, len(df), chunk_rows):
+                        part = df.iloc[start:start + chunk_rows]
+                        rows = _records(part)
+                        if rows:
+                            conn.execute(table.insert(), rows)
+                    written += len(df)
     except (InputError, DatabaseError):
         raise
     except sa.exc.OperationalError as exc:

@@ -12,8 +12,19 @@ from ._distributed import (
     write_part,
 )
 from ._fitted import FittedModel, check_constraints, units_of, usable
-from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
-from ._run import BlockPlan, SamplingRun, block_threads, check_n, complete_rows, iter_rows, needs_earlier_keys, require
+from ._plan import CANDIDATES, Plan, encode_numbers, encode_seed_rows, make_plan, row_matches
+from ._run import (
+    BlockPlan,
+    SamplingRun,
+    block_threads,
+    check_n,
+    complete_codes,
+    complete_rows,
+    draw_codes,
+    iter_rows,
+    needs_earlier_keys,
+    require,
+)
 from ._text import parse_condition, parse_scalar
 
 __all__ = [
@@ -31,8 +42,11 @@ __all__ = [
     "check_constraints",
     "check_distributable",
     "check_n",
+    "complete_codes",
     "complete_rows",
+    "draw_codes",
     "draw_rows",
+    "encode_numbers",
     "encode_seed_rows",
     "iter_rows",
     "make_plan",

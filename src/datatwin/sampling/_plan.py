@@ -17,12 +17,13 @@ import pandas as pd
 
 from .._exceptions import ConditionError
 from ..constraints import column_keys, value_key
-from ..encoding import CategoricalEncoder, NumericEncoder, is_missing, to_seconds
+from ..encoding import DT_UNITS, CategoricalEncoder, NumericEncoder, is_missing, to_seconds
+from ..metadata._dates import parse_datetime_text
 
 if TYPE_CHECKING:
     from ._fitted import FittedModel
 
-__all__ = ["Plan", "make_plan", "row_matches"]
+__all__ = ["Plan", "encode_numbers", "encode_seed_rows", "make_plan", "row_matches"]
 
 CANDIDATES = 4
 
@@ -118,19 +119,40 @@ def encode_seed_rows(model: FittedModel, seed_rows: pd.DataFrame) -> dict[int, t
             parts = [codes]  # unseen or rare values take the rare code, which the model knows
         else:
             assert isinstance(enc, NumericEncoder)
-            v = np.array([enc.number(x) if ok else np.nan for x, ok in zip(col, known, strict=True)])
-            v = np.clip(np.where(known, v, enc.clip_[0]), *enc.clip_)
-            if enc.mode_ == "discrete":
-                idx = np.clip(np.searchsorted(enc.values_, v), 0, len(enc.values_) - 1)
-                left = np.maximum(idx - 1, 0)
-                idx = np.where(np.abs(enc.values_[left] - v) < np.abs(enc.values_[idx] - v), left, idx)
-                parts = [idx.astype(np.int32)]
-            else:
-                t = np.clip(np.searchsorted(enc.hi_, v), 0, len(enc.hi_) - 1)
-                parts = [(t // enc.n_fine_).astype(np.int32), (t % enc.n_fine_).astype(np.int32)]
+            parts = encode_numbers(enc, _numbers(enc, col, known), known)
         for k, codes in enumerate(parts):
             out[slices[i].start + k] = (codes, known)
     return out
+
+
+def encode_numbers(enc: NumericEncoder, v: np.ndarray, known: np.ndarray) -> list[np.ndarray]:
+    """Codes of given numbers ``v`` (in the encoder's units; only ``known`` ones matter)."""
+    v = np.clip(np.where(known, v, enc.clip_[0]), *enc.clip_)
+    if enc.mode_ == "discrete":
+        idx = np.clip(np.searchsorted(enc.values_, v), 0, len(enc.values_) - 1)
+        left = np.maximum(idx - 1, 0)
+        idx = np.where(np.abs(enc.values_[left] - v) < np.abs(enc.values_[idx] - v), left, idx)
+        return [idx.astype(np.int32)]
+    t = np.clip(np.searchsorted(enc.hi_, v), 0, len(enc.hi_) - 1)
+    return [(t // enc.n_fine_).astype(np.int32), (t % enc.n_fine_).astype(np.int32)]
+
+
+def _numbers(enc: NumericEncoder, col: pd.Series, known: np.ndarray) -> np.ndarray:
+    """Given cells in the encoder's units, column at a time; a cell that is no number (or a date
+    in a form not handled here) goes through :meth:`NumericEncoder.number`, which says what is wrong."""
+    if enc.meta.kind != "datetime":
+        v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        if not np.isnan(v[known]).any():
+            return v
+    else:
+        fmt = enc.meta.datetime_format
+        ts = col if pd.api.types.is_datetime64_any_dtype(col) else \
+            parse_datetime_text(col, fmt) if fmt and "%z" not in fmt else None
+        if ts is not None and getattr(ts.dt, "tz", None) is None and not ts.isna().to_numpy()[known].any():
+            secs = ts.to_numpy(dtype="datetime64[ns]").astype(np.int64) // 1_000_000_000
+            # As number(): whole seconds, then a count of the encoder's unit.
+            return np.where(known, secs.astype(np.float64) / DT_UNITS[enc.unit_ or "s"], np.nan)
+    return np.array([enc.number(x) if ok else np.nan for x, ok in zip(col, known, strict=True)])
 
 
 def row_matches(model: FittedModel, df: pd.DataFrame, where: dict[str, Any]) -> np.ndarray:

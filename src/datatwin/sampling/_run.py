@@ -28,7 +28,8 @@ from ._blocks import BLOCK, SAMPLE_TAG, child_seed, rechunk, seed_int
 from ._fitted import FittedModel
 from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
 
-__all__ = ["BlockPlan", "SamplingRun", "block_threads", "check_n", "complete_rows", "iter_rows", "needs_earlier_keys",
+__all__ = ["BlockPlan", "SamplingRun", "block_threads", "check_n", "complete_codes", "complete_rows", "draw_codes",
+           "iter_rows", "needs_earlier_keys",
            "require"]
 
 REDRAW_SHARE = 0.8  # constraint ranges keeping at least this share of rows are met by redrawing
@@ -164,20 +165,8 @@ class SamplingRun:
                  seeds: list[np.random.SeedSequence]) -> pd.DataFrame:
         """Generate seed rows ``rows`` (positions, repeats allowed) around their given cells."""
         model = self.model
-        groups_ss, dec_ss, fill_ss = seeds
         m = len(rows)
-        # Rows that know the same sub-columns are sampled together, with those sub-columns first.
-        subs = sorted(known)
-        known_mask = np.stack([known[j][1][rows] for j in subs], axis=1) if subs else np.zeros((m, 0), dtype=bool)
-        patterns, group = np.unique(known_mask, axis=0, return_inverse=True)
-        group = group.reshape(-1)
-        codes = np.empty((m, len(model.encoder.subcolumns)), dtype=np.int32)
-        for gi, (pattern, gss) in enumerate(zip(patterns, groups_ss.spawn(len(patterns)), strict=True)):
-            idx = np.flatnonzero(group == gi)
-            fixed = {j: known[j][0][rows[idx]] for j, k in zip(subs, pattern, strict=True) if k}
-            codes[idx] = model.engine.sample(len(idx), seed=seed_int(gss), forbidden=model.forbidden, fixed=fixed)
-        values = model.encoder.decode(codes, np.random.default_rng(dec_ss))
-        self.generate_columns(values, m, 0, np.random.default_rng(fill_ss))
+        values = self.complete_values(known, rows, seeds)
         out = pd.DataFrame({name: values[name] for name in model.columns})
         restore_given(out, seed_rows, rows)
         if model.constraints.formulas:
@@ -188,6 +177,46 @@ class SamplingRun:
                 given |= seed_rows[name].notna().to_numpy()[rows]
             model.constraints.apply_formulas(out, model.units, rows=np.flatnonzero(~given))
         return out
+
+    def complete_values(self, known: dict[int, tuple[np.ndarray, np.ndarray]], rows: np.ndarray,
+                        seeds: list[np.random.SeedSequence]) -> dict[str, Any]:
+        """Decoded values of every column for seed rows ``rows``; given cells come back as the
+        model decodes their codes (binned numbers drawn inside their bin), not as given."""
+        model = self.model
+        groups_ss, dec_ss, fill_ss = seeds
+        m = len(rows)
+        codes = _group_codes(model, known, rows, groups_ss)
+        values = model.encoder.decode(codes, np.random.default_rng(dec_ss))
+        self.generate_columns(values, m, 0, np.random.default_rng(fill_ss))
+        return values
+
+
+def _group_codes(model: FittedModel, known: dict[int, tuple[np.ndarray, np.ndarray]], rows: np.ndarray,
+                 groups_ss: np.random.SeedSequence) -> np.ndarray:
+    m = len(rows)
+    # Rows that know the same sub-columns are sampled together, with those sub-columns first.
+    subs = sorted(known)
+    known_mask = np.stack([known[j][1][rows] for j in subs], axis=1) if subs else np.zeros((m, 0), dtype=bool)
+    if m and known_mask.all():  # the common case, without sorting the masks
+        patterns, group = np.ones((1, len(subs)), dtype=bool), np.zeros(m, dtype=np.int64)
+    else:
+        patterns, group = np.unique(known_mask, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    codes = np.empty((m, len(model.encoder.subcolumns)), dtype=np.int32)
+    for gi, (pattern, gss) in enumerate(zip(patterns, groups_ss.spawn(len(patterns)), strict=True)):
+        idx = np.flatnonzero(group == gi) if len(patterns) > 1 else np.arange(m)
+        fixed = {j: known[j][0][rows[idx]] for j, k in zip(subs, pattern, strict=True) if k}
+        codes[idx] = model.engine.sample(len(idx), seed=seed_int(gss), forbidden=model.forbidden, fixed=fixed)
+    return codes
+
+
+def draw_codes(model: FittedModel, known: dict[int, tuple[np.ndarray, np.ndarray]], m: int, seed: int
+               ) -> np.ndarray:
+    """Codes of ``m`` rows drawn around the given codes ``known`` (as :func:`encode_seed_rows`
+    gives them), undecoded: for callers that decode only the columns they read, and feed codes
+    straight back as the next call's given cells (histories, step by step)."""
+    require(model, "complete seed rows")
+    return _group_codes(model, known, np.arange(m), np.random.SeedSequence([seed, SAMPLE_TAG, 2]))
 
 
 def restore_given(out: pd.DataFrame, seed_rows: pd.DataFrame, rows: np.ndarray) -> None:
@@ -344,6 +373,25 @@ def complete_rows(model: FittedModel, seed_rows: pd.DataFrame, seed: int,
     if on_done is not None:
         on_done(run.stats)
     return out
+
+
+def complete_codes(model: FittedModel, known: dict[int, tuple[np.ndarray, np.ndarray]], m: int,
+                   seed: int) -> dict[str, Any]:
+    """:func:`complete_rows` for callers that hold the given cells already encoded (see
+    :func:`encode_seed_rows`) and read only the generated columns: ``{column: values}``.
+
+    Generating histories step by step calls this once per step; it skips building and
+    re-encoding a frame of given cells and writing them back. Models with checked constraints
+    or formulas need the given cells themselves: use :func:`complete_rows` for them.
+    """
+    require(model, "complete seed rows")
+    if model.constraints.checked or model.constraints.formulas:
+        raise ConditionError("this model has constraints; complete its seed rows with complete_rows")
+    model.check_unique_pools(m)
+    ss = np.random.SeedSequence([seed, SAMPLE_TAG, 1])
+    gen_ss, dec_ss, fill_ss, groups_ss = ss.spawn(4)
+    run = SamplingRun(model, seed_int(gen_ss), m)
+    return run.complete_values(known, np.arange(m), [groups_ss, dec_ss, fill_ss])
 
 
 # ---------------------------------------------------------------------- plans

@@ -1,0 +1,188 @@
+"""Histories generated in lock-step blocks: seeded per block, keys intact, the frame path and
+the code path interchangeable in what they guarantee."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datatwin import DatabaseSynthesizer, SequenceSynthesizer
+from datatwin.cli import main
+from datatwin.io import write_table
+from datatwin.relational import _model, _sequence
+from datatwin.relational._discover import detect_schema
+from relational_helpers import FAST, check_keys, lag1, tiny_frames
+
+
+def _walks(n_ent: int = 30, n_steps: int = 20, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "store": np.repeat(np.arange(n_ent), n_steps),
+        "week": np.tile(pd.date_range("2024-01-05", periods=n_steps, freq="7D").strftime("%Y-%m-%d"), n_ent),
+        "price": (100 + np.cumsum(rng.normal(0, 1, n_ent * n_steps))).round(2),
+        "promo": rng.choice(["none", "tv", "web"], n_ent * n_steps),
+    })
+
+
+@pytest.fixture(scope="module")
+def walks():
+    return SequenceSynthesizer("store", "week", engine_options={"max_epochs": 3}).fit(_walks())
+
+
+@pytest.fixture(scope="module")
+def tiny_db():
+    frames = tiny_frames()
+    schema = detect_schema(frames)
+    schema.tables["trans"].sequence_key = "account_id"
+    schema.tables["trans"].sequence_index = "date"
+    db = DatabaseSynthesizer(engine_options=FAST).fit(frames, schema)
+    assert "sequence" in db.plans_["trans"]
+    return db
+
+
+def test_history_blocks_cover_every_entity_once():
+    lengths = np.array([3, 5, 100_000, 2, 99_990, 4, 6])
+    blocks = _sequence.history_blocks(lengths)
+    assert blocks[0][0] == 0 and blocks[-1][1] == len(lengths)
+    assert all(a < b for a, b in blocks)
+    assert all(b == a2 for (_, b), (a2, _) in zip(blocks[:-1], blocks[1:], strict=True))
+    # Each block is within the row budget unless it is one entity alone.
+    assert all(lengths[a:b].sum() <= _sequence.HISTORY_BLOCK_ROWS or b - a == 1 for a, b in blocks)
+
+
+def test_a_block_is_the_same_whoever_else_is_generated(walks, monkeypatch):
+    """Rows depend on the seed and the block only: the first block's histories come out the same
+    whether the other blocks are generated in the same call or not."""
+    monkeypatch.setattr(_sequence, "HISTORY_BLOCK_ROWS", 100)  # 5 entities of 20 steps per block
+    db = walks.database_
+    plan = db.plans_["data"]
+    first, step = db.synthesizers_["data#first"].model_, db.synthesizers_["data"].model_
+    ctx = pd.DataFrame({"ctx.__n.data.store": np.full(12, 20), "ctx.__start.data.store": ["2024-01-05"] * 12})
+    ctx = ctx[[c for c in ctx.columns if c in step.columns]]
+    lengths, starts = np.full(12, 20), np.full(12, 19727.0)
+    full, ent = _sequence.generate_histories(first, step, plan["sequence"], ctx, lengths, starts, 7, 7.0)
+    part, ent5 = _sequence.generate_histories(first, step, plan["sequence"], ctx.iloc[:5], lengths[:5], starts[:5],
+                                              7, 7.0)
+    assert len(_sequence.history_blocks(lengths)) == 3
+    pd.testing.assert_frame_equal(full.iloc[: len(part)].reset_index(drop=True), part)
+    assert (ent[: len(part)] == ent5).all()
+    # ... and another block is not a copy of it.
+    assert not np.array_equal(full["price"].to_numpy()[:100], full["price"].to_numpy()[100:200])
+
+
+def test_same_seed_same_bytes_different_seed_differs(walks):
+    a, b, c = walks.sample(seed=3), walks.sample(seed=3), walks.sample(seed=4)
+    assert a.to_csv(index=False) == b.to_csv(index=False)
+    assert a.to_csv(index=False) != c.to_csv(index=False)
+
+
+def test_histories_keep_their_shape(walks):
+    out = walks.sample(seed=1)
+    assert out.groupby("store").size().eq(20).all()
+    assert pd.to_datetime(out["week"]).groupby(out["store"]).diff().dropna().dt.days.eq(7).all()
+    assert set(out["promo"].dropna()) <= {"none", "tv", "web"}
+    assert out["price"].notna().all()
+
+
+def test_database_keys_intact_with_code_path(tiny_db):
+    out = tiny_db.sample(scale=2.0, seed=5)
+    trans, account = out["trans"], out["account"]
+    assert trans["trans_id"].is_unique and account["account_id"].is_unique
+    assert trans["account_id"].isin(account["account_id"]).all()
+    dates = pd.to_datetime(trans["date"])
+    assert dates.groupby(trans["account_id"]).apply(lambda s: s.is_monotonic_increasing).all()
+    again = tiny_db.sample(scale=2.0, seed=5)
+    for t in out:
+        pd.testing.assert_frame_equal(out[t], again[t])
+
+
+def test_frame_path_keeps_the_same_guarantees(walks, monkeypatch):
+    """Models with constraints or generated columns go through frames; same invariants, same seeding."""
+    monkeypatch.setattr(_sequence.StepCodes, "usable", staticmethod(lambda model, plan: False))
+    out = walks.sample(seed=1)
+    assert out.groupby("store").size().eq(20).all()
+    assert pd.to_datetime(out["week"]).groupby(out["store"]).diff().dropna().dt.days.eq(7).all()
+    assert out.to_csv(index=False) == walks.sample(seed=1).to_csv(index=False)
+
+
+# ------------------------------------------------------------------ shards: memory follows the shard
+def test_shards_stream_to_the_same_files_as_the_whole_database(tiny_db, tmp_path, monkeypatch):
+    """With the database cut into shards, the folder written shard by shard holds exactly the
+    tables of sample(), and keys stay unique and intact across shards."""
+    monkeypatch.setattr(_model, "SHARD_ROWS", 400)
+    assert tiny_db.n_shards(3.0) > 2
+    whole = tiny_db.sample(scale=3.0, seed=4)
+    check_keys(tiny_db.schema_, whole)
+    assert whole["customer"]["customer_id"].tolist() == list(range(1, len(whole["customer"]) + 1))
+    model = tmp_path / "m.dtw"
+    tiny_db.save(model)
+    main(["sample", str(model), "-o", str(tmp_path / "out"), "--scale", "3", "--seed", "4"])
+    for t, df in whole.items():
+        write_table(df, tmp_path / f"{t}.csv")
+        assert (tmp_path / "out" / f"{t}.csv").read_bytes() == (tmp_path / f"{t}.csv").read_bytes(), t
+    target = f"sqlite:///{tmp_path / 'syn.db'}"
+    main(["sample", str(model), "-o", target, "--scale", "3", "--seed", "4"])
+    con = sqlite3.connect(tmp_path / "syn.db")
+    try:
+        for t, df in whole.items():
+            assert con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] == len(df), t
+        dangling = con.execute("SELECT COUNT(*) FROM trans t LEFT JOIN account a ON t.account_id = a.account_id "
+                               "WHERE a.account_id IS NULL").fetchone()[0]
+    finally:
+        con.close()
+    assert dangling == 0
+
+
+def test_shard_count_depends_on_the_scale_not_on_the_writer(tiny_db, monkeypatch):
+    monkeypatch.setattr(_model, "SHARD_ROWS", 400)
+    parts = list(tiny_db.iter_sample(scale=3.0, seed=4))
+    assert len(parts) == tiny_db.n_shards(3.0)
+    # Every shard is a small database of its own: each root table has rows in it.
+    assert all(len(p["customer"]) and len(p["employee"]) and len(p["tag"]) for p in parts)
+    assert tiny_db.n_shards(0.01) == 1
+
+
+# ------------------------------------------------------------------ temporal quality
+@pytest.mark.parametrize("phi", [0.2, 0.8])
+def test_ar1_autocorrelation_comes_back(phi):
+    """An AR(1) table: the synthetic histories' lag-1 autocorrelation is near the real one, for
+    a weakly and a strongly persistent series alike (changes are conditioned on the level)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for e in range(40):
+        x = rng.normal(0, 1 / np.sqrt(1 - phi**2))
+        for t in range(40):
+            x = phi * x + rng.normal()
+            rows.append((e, t, round(x, 3)))
+    df = pd.DataFrame(rows, columns=["unit", "t", "x"])
+    out = SequenceSynthesizer("unit", "t", engine_options={"max_epochs": 20}).fit(df).sample(seed=1)
+    real, syn = lag1(df, "unit", "x"), lag1(out, "unit", "x")
+    assert abs(syn - real) < 0.12, (real, syn)
+
+
+def test_numbers_that_move_together_do_not_drift_apart():
+    """A close, high and low that are one random walk plus small spreads: generated as spreads
+    from their anchor, so after 150 steps high and low still bracket close."""
+    rng = np.random.default_rng(3)
+    n_ent, n = 8, 150
+    close = 100 + np.cumsum(rng.normal(0, 1, (n_ent, n)), axis=1)
+    high = close + np.abs(rng.normal(0, 0.5, (n_ent, n)))
+    low = close - np.abs(rng.normal(0, 0.5, (n_ent, n)))
+    df = pd.DataFrame({"tk": np.repeat(np.arange(n_ent), n), "day": np.tile(np.arange(n), n_ent),
+                       "close": close.ravel().round(2), "high": high.ravel().round(2), "low": low.ravel().round(2)})
+    seq = SequenceSynthesizer("tk", "day", engine_options={"max_epochs": 5}).fit(df)
+    assert seq.database_.plans_["data"]["sequence"]["spread"] == {"high": "close", "low": "close"}
+    out = seq.sample(seed=0)
+    assert (out["high"] >= out["low"]).mean() > 0.95
+    assert (out["high"] - out["close"]).abs().quantile(0.95) < 5  # real: about 1; drifting walks: tens
+    assert lag1(out, "tk", "close") > 0.8
+
+
+def test_calendar_of_a_date_index():
+    days = np.array([0.0, 3.0, 31.0 + 28 + 31, np.nan])  # 1970-01-01 (Thu), 01-04 (Sun), 04-01
+    cal = _sequence._calendar(days)
+    assert cal["seq.doy"][:3].tolist() == [0.0, 3.0, 90.0] and np.isnan(cal["seq.doy"][3])
+    assert cal["seq.dow"][:3].tolist() == [3.0, 6.0, 2.0]
