@@ -37,6 +37,7 @@ from ._store import Store
 
 log = logging.getLogger("datatwin.web")
 
+STORE_ENV = "DATATWIN_STORE_URL"  # how `datatwin serve` tells its workers a store URL (never argv)
 HOLDOUT_SHARE = 0.2
 REPORT_MAX_ROWS = 50_000
 
@@ -288,21 +289,28 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run(data_dir: Path, *, stop: threading.Event | None = None, once: bool = False, poll: float = 0.5) -> int:
-    """Claim and run jobs until ``stop`` is set (or, with ``once``, until the queue is empty)."""
-    store = Store(Path(data_dir) / "datatwin.sqlite3")
+def run(data_dir: Path, *, stop: threading.Event | None = None, once: bool = False, poll: float = 0.5,
+        store_url: str | None = None) -> int:
+    """Claim and run jobs until ``stop`` is set (or, with ``once``, until the queue is empty).
+
+    ``store_url``: the store's URL; by default the SQLite file in ``data_dir``.
+    """
+    store = Store(store_url or str(Path(data_dir) / "datatwin.sqlite3"))
     name = worker_name()
     done = 0
-    while stop is None or not stop.is_set():
-        job = store.claim(name)
-        if job is None:
-            if once:
-                break
-            time.sleep(poll)
-            continue
-        log.info("job %s (%s) started", job["id"], job["kind"])
-        run_job(store, Path(data_dir), job)
-        done += 1
+    try:
+        while stop is None or not stop.is_set():
+            job = store.claim(name)
+            if job is None:
+                if once:
+                    break
+                time.sleep(poll)
+                continue
+            log.info("job %s (%s) started", job["id"], job["kind"])
+            run_job(store, Path(data_dir), job)
+            done += 1
+    finally:
+        store.dispose()
     return done
 
 
@@ -322,7 +330,7 @@ def main(argv: list[str] | None = None) -> None:
 
     threading.Thread(target=orphaned, daemon=True, name="datatwin-parent-watch").start()
     with contextlib.suppress(KeyboardInterrupt):
-        run(Path(args[0]), stop=stop)
+        run(Path(args[0]), stop=stop, store_url=os.environ.get(STORE_ENV) or None)
 
 
 if __name__ == "__main__":
