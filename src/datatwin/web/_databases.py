@@ -26,7 +26,7 @@ from ..relational import read_sqlite_file
 
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 SQLITE_MAGIC = b"SQLite format 3\x00"
-DB_ENGINES = ("argn", "copula")
+DB_ENGINES = ("argn", "marginal")  # the copula engine cannot complete a child from its parent row
 MAX_SCALE = 100.0
 PREVIEW_ROWS = 5
 

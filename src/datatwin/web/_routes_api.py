@@ -51,8 +51,8 @@ class SampleBody(BaseModel):
 
 
 class DbFitBody(BaseModel):
-    engine: str = Field("argn", description="engine per table: argn (children conditioned on their parent) or "
-                                            "copula (fast, weaker links)")
+    engine: str = Field("argn", description="engine per table: argn (neural, children conditioned on their "
+                                            "parent row) or marginal (fast, weaker links between columns)")
     max_training_time: int = Field(60, description="time budget per table, in seconds")
     max_epochs: int | None = None
     seed: int = 0

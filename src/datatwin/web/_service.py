@@ -269,6 +269,8 @@ def start_db_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", 
                                                         1, 3600),
                               "seed": _int(seed, "the seed", 0, 2**31 - 1)}
     if max_epochs not in (None, ""):
+        if engine != "argn":
+            raise InputError("max epochs applies to the argn engine only; leave it empty for marginal")
         params["max_epochs"] = _int(max_epochs, "max epochs", 1, 10_000)
     return ctx.store.add_job(owner, "fit", params)
 
