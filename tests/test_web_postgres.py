@@ -88,6 +88,28 @@ def test_pages_and_api_flow_with_postgres_store(pg_app, pg_store_url: str) -> No
     assert r.status_code == 429
 
 
+def test_database_upload_with_postgres_store(pg_app, tmp_path: Path) -> None:
+    # The uploaded SQLite database is a file in the data folder; its records are in PostgreSQL.
+    from test_web_database import shop_db
+
+    a = _client(pg_app)
+    csrf = _register(a, "alice")
+    up = _upload_id(_upload(a, csrf, "shop.sqlite", shop_db(tmp_path / "shop.db")))
+    jid = _job_id(a.post(f"/uploads/{up}/fit", data={"csrf": csrf, "engine": "marginal"}))
+    assert _work(pg_app) == 1
+    store = pg_app.state.ctx.store
+    job = store.job_any(jid)
+    assert job["status"] == "done", job["error"]
+    sj = _job_id(a.post(f"/models/{job['result']['model_id']}/sample", data={"csrf": csrf, "scale": "0.5"}))
+    assert _work(pg_app) == 1
+    tables = store.job_any(sj)["result"]["tables"]
+    assert tables["customer"] == 40 and tables["orders"] > 0 and set(tables) == {"customer", "orders"}
+    assert a.get(f"/jobs/{sj}/download/sqlite").content.startswith(b"SQLite format 3\x00")
+    b = _client(pg_app)
+    _register(b, "bob")
+    assert b.get(f"/jobs/{sj}/download/sqlite").status_code == 404
+
+
 def test_restart_recovery_with_postgres_store(pg_app) -> None:
     a = _client(pg_app)
     csrf = _register(a, "alice")
