@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pg_helpers import PgServer, pg_cluster
+
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "mpl"))
 
 
@@ -29,3 +31,10 @@ def mixed_df() -> pd.DataFrame:
     df.loc[rng.random(n) < 0.05, "plan"] = np.nan
     df["plan"] = df["plan"].astype("str").where(df["plan"].notna(), np.nan)
     return df
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> PgServer:
+    """A throwaway PostgreSQL cluster for the whole session (skips where the server binaries are missing)."""
+    with pg_cluster() as server:
+        yield server

@@ -3,12 +3,6 @@ and its keys checked with SQL. Skips with a message where the server binaries ar
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-
 import pytest
 
 from datatwin import DatabaseError
@@ -16,47 +10,11 @@ from datatwin.relational import DatabaseSynthesizer, read_database, write_databa
 from relational_helpers import FAST, tiny_sqlite
 
 
-def _bindir() -> str | None:
-    if shutil.which("pg_config") is None:
-        return None
-    out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
-    return out if os.path.exists(os.path.join(out, "initdb")) else None
-
-
 @pytest.fixture(scope="module")
-def pg_url():
-    bindir = _bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found (apt-get install -y postgresql)")
-    tmp = tempfile.mkdtemp(prefix="dt-pg-")
-    # initdb and pg_ctl refuse root: run them as the postgres user where we are root.
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_pg:
-        shutil.chown(tmp, "postgres", "postgres")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    data, log = os.path.join(tmp, "data"), os.path.join(tmp, "pg.log")
-    run = dict(check=True, capture_output=True, cwd=tmp)
-    try:
-        subprocess.run([*as_pg, f"{bindir}/initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                        "--locale=C.UTF-8"], **run)
-        subprocess.run([*as_pg, f"{bindir}/pg_ctl", "-D", data, "-l", log, "-w", "-t", "30", "-o",
-                        f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off -c synchronous_commit=off",
-                        "start"], **run)
-    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        pytest.skip(f"cannot start a throwaway PostgreSQL cluster: {exc}")
-    try:
-        for db in ("src", "dst"):
-            subprocess.run([*as_pg, f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", db],
-                           **run)
-        yield f"postgresql://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*as_pg, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], capture_output=True,
-                       cwd=tmp)
-        shutil.rmtree(tmp, ignore_errors=True)
+def pg_url(pg_server):
+    for db in ("src", "dst"):
+        pg_server.createdb(db)
+    return pg_server.url
 
 
 def _sql(url: str, query: str):

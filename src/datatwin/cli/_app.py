@@ -483,15 +483,25 @@ def serve(
                                            "outputs (created if missing).")] = Path("datatwin-data"),
     workers: Annotated[int, typer.Option("--workers", help="Job worker processes (fit, sample, report).",
                                          min=1, max=32)] = 2,
+    store_url: Annotated[str | None, typer.Option(
+        "--store-url", envvar="DATATWIN_STORE_URL", show_envvar=True,
+        help="Where the app keeps its records (users, jobs, ...): a PostgreSQL URL such as "
+             "postgresql+psycopg://user@host/db. Default: a SQLite file in --data-dir. Prefer the environment "
+             "variable for a URL with a password (the command line is visible to other users).")] = None,
 ) -> None:
-    """Start the local web app: upload a table, train, watch progress, sample, download, read the report."""
+    """Start the local web app: upload a table or a SQLite database, train, watch progress, sample, download,
+    read the report."""
     try:
         from ..web import serve as run_server
     except ImportError as exc:  # the web extra is optional: say how to get it
         raise InputError(f"the web app needs the 'web' extra ({exc.name} is missing): "
                          "pip install 'datatwin[web]'") from None
-    cli.err.print(f"datatwin web app on [bold]http://{host}:{port}/[/bold] (data in {data_dir}); Ctrl-C stops it")
-    run_server(host, port, data_dir, workers=workers)
+    from ..relational import safe_url
+
+    where = f"data in {data_dir}" + (f", records in {safe_url(store_url)}" if store_url else "")
+    cli.err.print(f"datatwin web app on [bold]http://{host}:{port}/[/bold] ({where}); Ctrl-C stops it",
+                  highlight=False)
+    run_server(host, port, data_dir, workers=workers, store_url=store_url)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

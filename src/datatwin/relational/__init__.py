@@ -14,7 +14,7 @@ from ._model import DatabaseSynthesizer, read_source
 from ._persistence import is_database_model
 from ._schema import ForeignKey, Schema, TableSchema
 from ._sequence_api import SequenceSynthesizer
-from ._sql import is_url, read_database, safe_url, write_database
+from ._sql import is_url, read_database, read_sqlite_file, safe_url, write_database
 
 __all__ = [
     "DatabaseSynthesizer",
@@ -28,6 +28,7 @@ __all__ = [
     "read_database",
     "read_folder",
     "read_source",
+    "read_sqlite_file",
     "safe_url",
     "write_database",
 ]

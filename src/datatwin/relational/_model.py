@@ -34,6 +34,7 @@ import pandas as pd
 
 from .._exceptions import InputError, NotFittedError
 from .._params import Interval, Options, validate_params
+from .._progress import report
 from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
 from ..synthesizer import Synthesizer
@@ -273,6 +274,8 @@ class DatabaseSynthesizer:
         meta = {"columns": {c: {"kind": "constant", "dtype": str(train[c].dtype)}
                             for c in train.columns if train[c].isna().all()}}
         log.info("fitting table %s (%d rows, %d columns)", t, len(train), train.shape[1])
+        # Which table the following "fit" events are about (a progress display names it).
+        report(progress, "table", 0, None, table=t, rows=len(train))
         return self._synth(seed).fit(train, meta if meta["columns"] else None, progress=progress)
 
     def _check(self) -> None:

@@ -13,6 +13,7 @@ boolean, timestamp, text), so a SQLite source can become a PostgreSQL target and
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -23,7 +24,7 @@ import pandas as pd
 from .._exceptions import DatabaseError, InputError
 from ._schema import ForeignKey, Schema, TableSchema
 
-__all__ = ["is_url", "read_database", "safe_url", "write_database"]
+__all__ = ["is_url", "read_database", "read_sqlite_file", "safe_url", "write_database"]
 
 _URL = re.compile(r"^[a-z][a-z0-9+]*://", re.I)
 
@@ -77,15 +78,37 @@ def _connect_error(url: str, exc: BaseException) -> DatabaseError:
 
 def read_database(url: str, *, tables: list[str] | None = None) -> tuple[Schema, dict[str, pd.DataFrame]]:
     """Read tables, primary keys, foreign keys (with nullability) and rows from a database."""
-    import sqlalchemy as sa
-
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         from pathlib import Path
 
         p = Path(url[len("sqlite:///"):])
         if not p.is_file():  # SQLite would silently create an empty database
             raise DatabaseError(f"cannot connect to {safe_url(url)}: no such database file {str(p)!r}")
-    eng = _engine(url)
+    return _read(_engine(url), url, tables)
+
+
+def read_sqlite_file(path: str | os.PathLike[str], *, label: str | None = None,
+                     tables: list[str] | None = None) -> tuple[Schema, dict[str, pd.DataFrame]]:
+    """:func:`read_database` for a SQLite file opened read-only and immutable (for files from
+    strangers): nothing in the file can make SQLite write, create a journal or open another file.
+
+    ``label`` names the file in messages instead of its path.
+    """
+    import sqlite3
+    import urllib.parse
+
+    import sqlalchemy as sa
+
+    # A URI built here, not parsed from a URL: SQLAlchemy would un-escape '#' or '?' in the path.
+    uri = f"file:{urllib.parse.quote(os.fspath(path))}?mode=ro&immutable=1"
+    eng = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+                           poolclass=sa.pool.NullPool)
+    return _read(eng, label or os.fspath(path), tables)
+
+
+def _read(eng: Any, url: str, tables: list[str] | None) -> tuple[Schema, dict[str, pd.DataFrame]]:
+    import sqlalchemy as sa
+
     try:
         with eng.connect() as conn:
             insp = sa.inspect(conn)

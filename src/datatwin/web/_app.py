@@ -52,7 +52,7 @@ class _Guard(BaseHTTPMiddleware):
 def create_app(settings: Settings) -> FastAPI:
     """One app per data folder; the worker process (``datatwin serve`` starts it) runs the jobs."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.db_path)
+    store = Store(settings.store)
     app = FastAPI(title="datatwin", version=__version__, docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json",
                   description="Upload a table, fit a model, sample synthetic rows and read the evaluation "

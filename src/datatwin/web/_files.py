@@ -113,7 +113,8 @@ def table_from_upload(tmp: Path, name: str, *, max_decompressed: int, max_column
     gz = lower.endswith(".gz")
     suffix = Path(lower[:-3] if gz else lower).suffix
     if suffix not in TABLE_SUFFIXES:
-        raise InputError(f"{name!r}: only .csv and .parquet files (optionally .csv.gz) can be uploaded")
+        raise InputError(f"{name!r}: only .csv and .parquet files (optionally .csv.gz) and SQLite databases "
+                         "(.sqlite, .sqlite3, .db) can be uploaded")
     expected = TABLE_SUFFIXES[suffix]
     with open(tmp, "rb") as f:
         head = f.read(4096)

@@ -50,6 +50,19 @@ class SampleBody(BaseModel):
     boost_share: float | None = Field(None, description="exact share of rows that match boost_where, in [0, 1]")
 
 
+class DbFitBody(BaseModel):
+    engine: str = Field("argn", description="engine per table: argn (neural, children conditioned on their "
+                                            "parent row) or marginal (fast, weaker links between columns)")
+    max_training_time: int = Field(60, description="time budget per table, in seconds")
+    max_epochs: int | None = None
+    seed: int = 0
+
+
+class DbSampleBody(BaseModel):
+    scale: float = Field(1.0, description="size relative to the real database (0.5 = half, 2 = twice)")
+    seed: int = 0
+
+
 class ReportBody(BaseModel):
     target: str | None = None
 
@@ -71,7 +84,7 @@ def token(request: Request, body: Login) -> dict[str, str]:
     return {"token": new_api_token(c.store, uid, body.label)}
 
 
-@router.post("/uploads", summary="Upload a CSV or Parquet table (type sniffed from content)")
+@router.post("/uploads", summary="Upload a CSV or Parquet table, or a SQLite database (type sniffed from content)")
 async def upload(request: Request, user: User, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     c = ctx(request)
     uid = await run_in_threadpool(svc.save_upload, c, user, file.filename, file.file)
@@ -103,6 +116,41 @@ async def fit(request: Request, user: User, upload_id: str, body: FitBody) -> di
                         max_training_time=body.max_training_time,
                         max_epochs=body.max_epochs, seed=body.seed, kinds=body.kinds, keep_rules=body.keep_rules)
     return {"job_id": jid}
+
+
+@router.post("/databases", summary="Upload a SQLite database (.sqlite, .sqlite3, .db): tables, row counts, "
+                                   "primary and foreign keys are read and returned under info.database")
+async def database_upload(request: Request, user: User, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    c = ctx(request)
+    name = file.filename or ""
+    if not svc.is_database_name(name):
+        raise InputError(f"{name!r}: a database upload is a SQLite file named .sqlite, .sqlite3 or .db")
+    uid = await run_in_threadpool(svc.save_upload, c, user, file.filename, file.file)
+    row = svc.upload(c, user, uid)
+    return {**_public(row), "info": svc.upload_info(c, row)}
+
+
+@router.get("/databases/{upload_id}", summary="An uploaded database: its tables, row counts and keys")
+def database_get(request: Request, user: User, upload_id: str) -> dict[str, Any]:
+    c = ctx(request)
+    row = svc.upload(c, user, upload_id)
+    if not svc.is_database(row):
+        raise svc.NotFound()
+    return {**_public(row), "info": svc.upload_info(c, row)}
+
+
+@router.post("/databases/{upload_id}/fit", summary="Queue the fit of a database model (one model per table, "
+                                                   "children conditioned on their parents)")
+async def database_fit(request: Request, user: User, upload_id: str, body: DbFitBody) -> dict[str, str]:
+    jid = svc.start_db_fit(ctx(request), user, upload_id, engine=body.engine,
+                           max_training_time=body.max_training_time, max_epochs=body.max_epochs, seed=body.seed)
+    return {"job_id": jid}
+
+
+@router.post("/database-models/{model_id}/sample", summary="Queue a synthetic database; download it from "
+             "/api/jobs/{job_id}/download?format=sqlite (SQLite file) or format=zip (one CSV per table)")
+async def database_sample(request: Request, user: User, model_id: str, body: DbSampleBody) -> dict[str, str]:
+    return {"job_id": svc.start_db_sample(ctx(request), user, model_id, scale=body.scale, seed=body.seed)}
 
 
 @router.get("/models")
@@ -181,13 +229,11 @@ async def job_delete(request: Request, user: User, job_id: str) -> dict[str, boo
 
 
 @router.get("/jobs/{job_id}/download", response_class=FileResponse,
-            summary="Download a sample's rows: format=csv (formula cells escaped) or parquet")
+            summary="Download a sample's rows: format=csv (formula cells escaped) or parquet; a synthetic "
+                    "database: format=sqlite or zip (one CSV per table, formula cells escaped)")
 def download(request: Request, user: User, job_id: str, format: str = "csv") -> Response:
-    if format not in ("csv", "parquet"):
-        raise InputError("format is csv or parquet")
-    path = svc.output_file(ctx(request), user, job_id, f"sample.{format}")
-    media = "text/csv; charset=utf-8" if format == "csv" else "application/vnd.apache.parquet"
-    return FileResponse(path, filename=f"datatwin-{job_id}.{format}", media_type=media)
+    path, media, name = svc.download(ctx(request), user, job_id, format)
+    return FileResponse(path, filename=name, media_type=media)
 
 
 @router.post("/jobs/{job_id}/report", summary="Queue an evaluation report of a finished sample job")
@@ -195,7 +241,8 @@ async def report(request: Request, user: User, job_id: str, body: ReportBody) ->
     return {"job_id": svc.start_report(ctx(request), user, job_id, body.target)}
 
 
-@router.get("/jobs/{job_id}/report", response_class=HTMLResponse, summary="The evaluation report (HTML)")
-def report_get(request: Request, user: User, job_id: str) -> Response:
-    path = svc.output_file(ctx(request), user, job_id, "report.html")
+@router.get("/jobs/{job_id}/report", response_class=HTMLResponse,
+            summary="The evaluation report (HTML); of a database: table=i for the i-th table's report")
+def report_get(request: Request, user: User, job_id: str, table: int | None = None) -> Response:
+    path = svc.report_file(ctx(request), user, job_id, table)
     return FileResponse(path, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": REPORT_CSP})

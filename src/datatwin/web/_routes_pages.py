@@ -152,6 +152,8 @@ def upload_page(request: Request, upload_id: str) -> HTMLResponse:
     s = session(request)
     c = ctx(request)
     row = svc.upload(c, s["user_id"], upload_id)
+    if svc.is_database(row):
+        return _page(request, "database.html", s, up=row, info=svc.upload_info(c, row), engines=svc.DB_ENGINES)
     return _page(request, "upload.html", s, up=row, info=svc.upload_info(c, row), engines=svc.ENGINES)
 
 
@@ -161,7 +163,7 @@ async def fit_post(request: Request, upload_id: str) -> Response:
     form = await request.form()
     c = ctx(request)
     row = svc.upload(c, uid, upload_id)
-    columns = svc.upload_info(c, row)["preview"]["columns"]
+    columns = svc.upload_info(c, row).get("preview", {}).get("columns", [])
     kinds = {col: str(form[f"kind_{i}"]) for i, col in enumerate(columns) if f"kind_{i}" in form}
     rules = [int(v) for v in form.getlist("rule") if isinstance(v, str) and v.isdigit()]
     jid = svc.start_fit(c, uid, upload_id, engine=str(form.get("engine", "argn")),
@@ -202,8 +204,11 @@ def model_download(request: Request, model_id: str) -> Response:
 @router.post("/models/{model_id}/sample")
 async def sample_post(request: Request, model_id: str, n: str = Form("1000"), seed: str = Form("0"),
                       where: str = Form(""), rebalance: str = Form(""), what_if: str = Form(""),
-                      boost_where: str = Form(""), boost_share: str = Form("")) -> Response:
+                      boost_where: str = Form(""), boost_share: str = Form(""), scale: str = Form("")) -> Response:
     uid, _ = await _form_user(request)
+    if svc.is_database(svc.model(ctx(request), uid, model_id)):
+        jid = svc.start_db_sample(ctx(request), uid, model_id, scale=scale or "1", seed=seed)
+        return _see(f"/jobs/{jid}")
     jid = svc.start_sample(ctx(request), uid, model_id, n=n, seed=seed, where=where, rebalance=rebalance,
                            what_if=what_if, boost_where=boost_where, boost_share=boost_share)
     return _see(f"/jobs/{jid}")
@@ -257,17 +262,16 @@ async def job_action(request: Request, job_id: str, action: str) -> Response:
 @router.get("/jobs/{job_id}/download/{fmt}")
 def job_download(request: Request, job_id: str, fmt: str) -> Response:
     s = session(request)
-    if fmt not in ("csv", "parquet"):
+    if fmt not in svc.DOWNLOADS:
         raise svc.NotFound()
-    path = svc.output_file(ctx(request), s["user_id"], job_id, f"sample.{fmt}")
-    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
-    return FileResponse(path, filename=f"datatwin-{job_id}.{fmt}", media_type=media)
+    path, media, name = svc.download(ctx(request), s["user_id"], job_id, fmt)
+    return FileResponse(path, filename=name, media_type=media)
 
 
 @router.get("/jobs/{job_id}/report")
-def job_report(request: Request, job_id: str) -> Response:
+def job_report(request: Request, job_id: str, table: str = "") -> Response:
     s = session(request)
-    path = svc.output_file(ctx(request), s["user_id"], job_id, "report.html")
+    path = svc.report_file(ctx(request), s["user_id"], job_id, table)
     # The report holds the user's own column names and values: it runs sandboxed (an opaque
     # origin), so nothing in it can read this app's cookies or call its API.
     return FileResponse(path, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": REPORT_CSP})

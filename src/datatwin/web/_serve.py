@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from ._config import Settings
 from ._store import Store
+from ._worker import STORE_ENV
 
 log = logging.getLogger("datatwin.web")
 
@@ -17,14 +19,22 @@ log = logging.getLogger("datatwin.web")
 class Workers:
     """Worker processes, restarted if one dies (its job is then marked failed with a retry)."""
 
-    def __init__(self, data_dir: Path, count: int) -> None:
+    def __init__(self, data_dir: Path, count: int, store_url: str | None = None) -> None:
         self.data_dir, self.count = data_dir, count
         self.procs: list[subprocess.Popen[bytes]] = []
         self.stop = threading.Event()
-        self.store = Store(data_dir / "datatwin.sqlite3")
+        self.store_url = store_url
+        self.store = Store(store_url or Settings(data_dir=data_dir).store)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "datatwin.web", str(self.data_dir)])
+        env = dict(os.environ)
+        if self.store_url:
+            # Through the environment, not the command line: a password in argv is visible to every
+            # user of the machine (ps).
+            env[STORE_ENV] = self.store_url
+        else:
+            env.pop(STORE_ENV, None)
+        return subprocess.Popen([sys.executable, "-m", "datatwin.web", str(self.data_dir)], env=env)
 
     def start(self) -> None:
         # Nothing runs yet, so any job still marked running was cut off by the last shutdown.
@@ -54,16 +64,21 @@ class Workers:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: str | Path = "datatwin-data", *,
-          workers: int = 2, settings: Settings | None = None) -> None:
-    """Run the app until Ctrl-C: uvicorn in this process, ``workers`` job processes beside it."""
+          workers: int = 2, settings: Settings | None = None, store_url: str | None = None) -> None:
+    """Run the app until Ctrl-C: uvicorn in this process, ``workers`` job processes beside it.
+
+    ``store_url`` (or ``settings.store_url``): a PostgreSQL URL for the app's records instead of the
+    SQLite file in ``data_dir``.
+    """
     import uvicorn
 
     from ._app import create_app
 
     folder = Path(data_dir).resolve()
-    settings = settings or Settings(data_dir=folder)
+    settings = settings or Settings(data_dir=folder, store_url=store_url or None)
     app = create_app(settings)
-    pool = Workers(folder, workers)
+    log.info("store: %s", app.state.ctx.store.display_url)
+    pool = Workers(folder, workers, settings.store_url)
     pool.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")

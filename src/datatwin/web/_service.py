@@ -24,6 +24,7 @@ from ..constraints import constraint_json
 from ..metadata import KINDS
 from ..sampling import parse_condition
 from ._config import Settings
+from ._databases import DB_ENGINES, MAX_SCALE, analyse_database, check_sqlite, is_database_name
 from ._files import check_model_zip, check_name, place, read_checked, receive, remove_tree, table_from_upload
 from ._store import TERMINAL, Store, new_id
 from ._worker import job_dir, user_dir
@@ -88,15 +89,22 @@ def analyse_table(path: Path, fmt: str, name: str, max_columns: int) -> tuple[di
 
 
 def save_upload(ctx: Ctx, owner: str, filename: str | None, stream: IO[bytes]) -> str:
-    """Check an uploaded table and keep it; on any refusal nothing stays on disk or in the database."""
+    """Check an uploaded table or SQLite database and keep it; on any refusal nothing stays on disk
+    or in the database."""
     name = check_name(filename)
     s = ctx.settings
     tmp = receive(stream, _tmp_dir(ctx, owner), s.max_upload_bytes)
     try:
-        tmp, fmt = table_from_upload(tmp, name, max_decompressed=s.max_decompressed_bytes, max_columns=s.max_columns)
         # Parsing and detecting metadata is CPU work that holds the GIL for seconds on a big table:
         # it runs in a helper process, so pages and status requests stay fast meanwhile.
-        info, shape = _analysis_pool().submit(analyse_table, tmp, fmt, name, s.max_columns).result()
+        if is_database_name(name):
+            check_sqlite(tmp, name, max_tables=s.max_tables, max_columns=s.max_columns)
+            fmt = "sqlite"
+            info, shape = _analysis_pool().submit(analyse_database, tmp, name).result()
+        else:
+            tmp, fmt = table_from_upload(tmp, name, max_decompressed=s.max_decompressed_bytes,
+                                         max_columns=s.max_columns)
+            info, shape = _analysis_pool().submit(analyse_table, tmp, fmt, name, s.max_columns).result()
         uid = new_id()
         folder = user_dir(s.data_dir, owner) / "uploads" / uid
         folder.mkdir(parents=True)
@@ -124,6 +132,11 @@ def upload_info(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any]:
     info = json.loads((Path(row["path"]).parent / "info.json").read_text(encoding="utf-8"))
     info["kinds"] = KINDS
     return info
+
+
+def is_database(row: dict[str, Any]) -> bool:
+    """An uploaded SQLite database, or a model of one (rather than of a single table)."""
+    return row.get("format") == "sqlite" or bool((row.get("info") or {}).get("database"))
 
 
 def delete_upload(ctx: Ctx, owner: str, uid: str) -> None:
@@ -208,6 +221,12 @@ def start_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max
     """Queue a fit; ``kinds`` overrides detected column kinds, ``keep_rules`` picks suggested rules,
     ``epsilon`` trains under differential privacy at that budget."""
     row = upload(ctx, owner, upload_id)
+    if is_database(row):
+        if epsilon not in (None, "") or kinds or keep_rules:
+            raise InputError("a database model has no privacy budget, column kinds or rules (yet); "
+                             "leave those empty")
+        return start_db_fit(ctx, owner, upload_id, engine=engine, max_training_time=max_training_time,
+                            max_epochs=max_epochs, seed=seed)
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     params: dict[str, Any] = {"upload_id": row["id"], "engine": engine,
@@ -235,6 +254,45 @@ def start_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max
         rules = info["suggested"]
         params["constraints"] = [rules[i]["json"] for i in keep_rules if 0 <= i < len(rules)]
     return ctx.store.add_job(owner, "fit", params)
+
+
+def start_db_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max_training_time: Any = 60,
+                 max_epochs: Any = None, seed: Any = 0) -> str:
+    """Queue the fit of a database model: one model per table, children conditioned on parents."""
+    row = upload(ctx, owner, upload_id)
+    if not is_database(row):
+        raise InputError(f"{row['name']!r} is a single table; fit it with POST /api/uploads/{{id}}/fit")
+    if engine not in DB_ENGINES:
+        raise InputError(f"unknown engine {engine!r} for a database; use one of {', '.join(DB_ENGINES)}")
+    params: dict[str, Any] = {"upload_id": row["id"], "database": True, "engine": engine,
+                              "max_training_time": _int(max_training_time, "the time budget per table (seconds)",
+                                                        1, 3600),
+                              "seed": _int(seed, "the seed", 0, 2**31 - 1)}
+    if max_epochs not in (None, ""):
+        if engine != "argn":
+            raise InputError("max epochs applies to the argn engine only; leave it empty for marginal")
+        params["max_epochs"] = _int(max_epochs, "max epochs", 1, 10_000)
+    return ctx.store.add_job(owner, "fit", params)
+
+
+def start_db_sample(ctx: Ctx, owner: str, model_id: str, *, scale: Any = 1.0, seed: Any = 0) -> str:
+    """Queue a synthetic database ``scale`` times the size of the real one."""
+    row = model(ctx, owner, model_id)
+    if not is_database(row):
+        raise InputError("this model is of a single table: sample it with n (rows), not scale")
+    try:
+        f = float(str(scale).strip())
+    except (TypeError, ValueError):
+        f = -1.0
+    if not (0 < f <= MAX_SCALE):
+        raise InputError(f"scale must be a number above 0 and at most {MAX_SCALE:g} (1 = the real size), "
+                         f"got {str(scale)[:40]!r}")
+    expected = int(row["info"].get("rows", 0) * f)
+    if expected > ctx.settings.max_rows_out:
+        raise InputError(f"scale {f:g} would make about {expected:,} rows; the limit is "
+                         f"{ctx.settings.max_rows_out:,}: use a smaller scale")
+    return ctx.store.add_job(owner, "sample", {"model_id": row["id"], "database": True, "scale": f,
+                                               "seed": _int(seed, "the seed", 0, 2**31 - 1)})
 
 
 def _lines(text: str | None) -> list[str]:
@@ -289,6 +347,8 @@ def start_sample(ctx: Ctx, owner: str, model_id: str, *, n: Any, seed: Any = 0, 
                  rebalance: str | None = None, what_if: str | None = None, boost_where: str | None = None,
                  boost_share: Any = None) -> str:
     row = model(ctx, owner, model_id)
+    if is_database(row):
+        raise InputError("this is a database model: sample it with a scale (1 = the real size), not n rows")
     cols = list(row["info"].get("columns", []))
     params: dict[str, Any] = {"model_id": row["id"], "n": _int(n, "n (rows)", 1, ctx.settings.max_rows_out),
                               "seed": _int(seed, "the seed", 0, 2**31 - 1)}
@@ -330,6 +390,10 @@ def start_report(ctx: Ctx, owner: str, sample_job_id: str, target: str | None = 
     if not m["upload_id"] or ctx.store.upload(owner, m["upload_id"]) is None:
         raise InputError("a report compares with the real table, and this model's upload is gone")
     target = (target or "").strip() or None
+    if is_database(m):
+        if target:
+            raise InputError("a database report has no target column; leave it empty")
+        return ctx.store.add_job(owner, "report", {"sample_job_id": sj["id"], "database": True})
     if target is not None and target not in m["info"].get("columns", []):
         raise InputError(f"target {target!r} is not a column")
     return ctx.store.add_job(owner, "report", {"sample_job_id": sj["id"], "target": target})
@@ -375,6 +439,30 @@ def delete_job(ctx: Ctx, owner: str, jid: str) -> None:
         raise InputError("the job is still running; it is being cancelled, delete it when it has stopped")
     remove_tree(job_dir(ctx.settings.data_dir, owner, jid))
     ctx.store.delete("jobs", owner, jid)
+
+
+# What a download format is called on disk, and how it is served.
+DOWNLOADS = {"csv": ("sample.csv", "text/csv; charset=utf-8", "csv"),
+             "parquet": ("sample.parquet", "application/vnd.apache.parquet", "parquet"),
+             "sqlite": ("synthetic.sqlite", "application/vnd.sqlite3", "sqlite"),
+             "zip": ("synthetic-csv.zip", "application/zip", "zip")}
+
+
+def download(ctx: Ctx, owner: str, jid: str, fmt: str) -> tuple[Path, str, str]:
+    """(file, media type, download name) of a finished job's output in ``fmt``."""
+    if fmt not in DOWNLOADS:
+        raise InputError(f"format is one of {', '.join(DOWNLOADS)}")
+    name, media, ext = DOWNLOADS[fmt]
+    return output_file(ctx, owner, jid, name), media, f"datatwin-{jid}.{ext}"
+
+
+def report_file(ctx: Ctx, owner: str, jid: str, table: Any = None) -> Path:
+    """A report's HTML; for a database report, the report of table number ``table`` (0 first)."""
+    row = job(ctx, owner, jid)
+    if not row["params"].get("database"):
+        return output_file(ctx, owner, jid, "report.html")
+    i = _int(0 if table in (None, "") else table, "table", 0, 10_000)
+    return output_file(ctx, owner, jid, f"report_{i}.html")
 
 
 def output_file(ctx: Ctx, owner: str, jid: str, name: str) -> Path:

@@ -37,6 +37,7 @@ from ._store import Store
 
 log = logging.getLogger("datatwin.web")
 
+STORE_ENV = "DATATWIN_STORE_URL"  # how `datatwin serve` tells its workers a store URL (never argv)
 HOLDOUT_SHARE = 0.2
 REPORT_MAX_ROWS = 50_000
 
@@ -94,9 +95,14 @@ class _Progress:
                 if self.budget:
                     left = min(left, max(0.0, self.budget - elapsed))
                 state["seconds_left"] = round(left, 1)
+        self._extra(state)
         self.state = state
         if self.store.heartbeat(self.jid, state):
             raise JobCancelled()
+
+
+    def _extra(self, state: dict[str, Any]) -> None:
+        """Subclasses add to the state written to the job row."""
 
 
 def _beat(store: Store, jid: str, stop: threading.Event) -> None:
@@ -117,7 +123,8 @@ def run_job(store: Store, data_dir: Path, job: dict[str, Any]) -> None:
     out = job_dir(data_dir, job["owner"], jid)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        handler = {"fit": _fit, "sample": _sample, "report": _report, "generate": _generate}[kind]
+        handlers = _DB_HANDLERS if job["params"].get("database") else _HANDLERS
+        handler = handlers[kind]
         result = handler(store, data_dir, job, out)
     except JobCancelled:
         store.finish(jid, "cancelled", error="cancelled by the user")
@@ -284,25 +291,177 @@ def _generate(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> d
     return {"rows": rows}
 
 
+# ---------------------------------------------------------------------- databases
+class _DbProgress(_Progress):
+    """Progress of a database fit: which table is being learned, and how many are done."""
+
+    def __init__(self, store: Store, jid: str, budget: float | None, n_tables: int) -> None:
+        super().__init__(store, jid, budget)
+        self.n_tables, self.done_tables, self.table = n_tables, -1, ""
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        if ev.stage == "table":
+            self.done_tables += 1
+            self.table = str(ev.info.get("table", ""))
+            self.stage = ""  # the next event is written at once
+            ev = ProgressEvent("table", self.done_tables, self.n_tables)
+        super().__call__(ev)
+
+    def _extra(self, state: dict[str, Any]) -> None:
+        state["table"] = self.table
+        state["tables_done"] = max(0, self.done_tables)
+        state["tables"] = self.n_tables
+        if state.get("fraction") is not None and self.n_tables and state["stage"] != "table":
+            # The bar covers all tables: this table's share of its fit, added to the tables done.
+            state["fraction"] = round(min(1.0, (max(0, self.done_tables) + state["fraction"]) / self.n_tables), 4)
+
+
+def _fit_db(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dict[str, Any]:
+    from ..relational import DatabaseSynthesizer, read_sqlite_file
+
+    p, owner = job["params"], job["owner"]
+    up = _owned(store.upload(owner, p["upload_id"]), "upload")
+    schema, frames = read_sqlite_file(up["path"], label=up["name"])
+    seed = int(p.get("seed", 0))
+    budget = float(p.get("max_training_time", 60))
+    options = {"max_epochs": int(p["max_epochs"])} if p.get("max_epochs") else None
+    db = DatabaseSynthesizer(p.get("engine", "argn"), random_state=seed, engine_options=options,
+                             max_training_time=budget)
+    progress = _DbProgress(store, job["id"], budget, len(schema.tables))
+    db.fit(frames, schema, progress=progress)
+    mid = datatwin_id()
+    path = user_dir(data_dir, owner) / "models" / f"{mid}.dtw"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{mid}.tmp.dtw")
+    try:
+        db.save(tmp)
+        place(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    tables = {t: len(df) for t, df in frames.items()}
+    info = {"database": True, "tables": tables, "rows": sum(tables.values()), "order": db.order_, "seed": seed,
+            "fit_job": job["id"], "seconds": round(time.monotonic() - progress.start, 1),
+            "foreign_keys": [str(fk) for fk in db.schema_.foreign_keys]}
+    store.add_model(owner, mid, up["id"], f"{up['name']} (database, {len(tables)} tables, {db.engine})", str(path),
+                    f"database/{db.engine}", info)
+    return {"model_id": mid}
+
+
+def _public_tables(db: Any, tables: dict[str, pd.DataFrame]) -> tuple[Any, dict[str, pd.DataFrame]]:
+    from ..relational import Schema
+    from ..relational._model import ENTITY
+
+    schema = Schema({t: ts for t, ts in db.schema_.tables.items() if t != ENTITY},
+                    [fk for fk in db.schema_.foreign_keys if ENTITY not in (fk.table, fk.parent_table)])
+    return schema, {t: df for t, df in tables.items() if t != ENTITY}
+
+
+def _sample_db(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dict[str, Any]:
+    from ..relational import DatabaseSynthesizer, write_database
+    from ._databases import write_csv_zip
+
+    p, owner = job["params"], job["owner"]
+    model = _owned(store.model(owner, p["model_id"]), "model")
+    db = DatabaseSynthesizer.load(model["path"])
+    progress = _Progress(store, job["id"])
+    progress(ProgressEvent("sample", 0, 3))
+    schema, tables = _public_tables(db, db.sample(float(p["scale"]), seed=int(p.get("seed", 0))))
+    progress(ProgressEvent("write", 1, 3))
+    tmp = out / f".work.{os.getpid()}.sqlite"
+    try:
+        tmp.unlink(missing_ok=True)
+        write_database(f"sqlite:///{tmp}", schema, tables)
+        place(tmp, out / "synthetic.sqlite")
+    finally:
+        tmp.unlink(missing_ok=True)
+    progress(ProgressEvent("write", 2, 3))
+    write_csv_zip(tables, out / "synthetic-csv.zip")
+    counts = {t: len(df) for t, df in tables.items()}
+    return {"rows": sum(counts.values()), "tables": counts, "scale": float(p["scale"]), "model_id": model["id"]}
+
+
+MAX_REPORT_TABLES = 20
+
+
+def _fk_integrity(schema: Any, tables: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
+    from ..relational._schema import key_values
+
+    out = []
+    for fk in schema.foreign_keys:
+        child = key_values(tables[fk.table], fk.columns).dropna()
+        parent = set(key_values(tables[fk.parent_table], fk.parent_columns).dropna())
+        share = float(child.isin(parent).mean()) if len(child) else 1.0
+        out.append({"key": str(fk), "share": round(share, 4)})
+    return out
+
+
+def _report_db(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dict[str, Any]:
+    """One evaluation per table (its non-key columns, real against synthetic), plus key integrity
+    and row counts; the overall verdict is the worst table's."""
+    from ..relational import read_sqlite_file
+
+    p, owner = job["params"], job["owner"]
+    sample_job = _owned(store.job(owner, p["sample_job_id"]), "sample")
+    model = _owned(store.model(owner, sample_job["params"]["model_id"]), "model")
+    up = _owned(store.upload(owner, model["upload_id"] or ""), "upload")
+    schema, real = read_sqlite_file(up["path"], label=up["name"])
+    _, synthetic = read_sqlite_file(job_dir(data_dir, owner, sample_job["id"]) / "synthetic.sqlite",
+                                    label="the synthetic database")
+    progress = _Progress(store, job["id"])
+    rank = {"pass": 0, "warn": 1, "fail": 2}
+    results: list[dict[str, Any]] = []
+    names = [t for t in schema.order() if t in synthetic][:MAX_REPORT_TABLES]
+    for i, t in enumerate(names):
+        progress(ProgressEvent("evaluate", i, len(names)))
+        keys = set(schema.tables[t].primary_key) | {c for fk in schema.parents_of(t) for c in fk.columns}
+        cols = [c for c in real[t].columns if c not in keys and c in synthetic[t].columns]
+        entry: dict[str, Any] = {"table": t, "rows_real": len(real[t]), "rows_synthetic": len(synthetic[t])}
+        if cols and len(synthetic[t]):
+            result = datatwin.evaluate(real[t][cols], synthetic[t][cols], random_state=0)
+            result.save_html(out / f"report_{i}.html")
+            entry.update(index=i, overall=result.overall,
+                         verdicts=[{"title": v["title"], "status": v["status"], "message": v["message"]}
+                                   for v in result.verdicts])
+        else:
+            entry["note"] = "no columns besides keys" if not cols else "no synthetic rows"
+        results.append(entry)
+    measured = [r["overall"] for r in results if "overall" in r]
+    overall = max(measured, key=lambda v: rank.get(v, 0)) if measured else "warn"
+    skipped = len([t for t in schema.order() if t in synthetic]) - len(names)
+    return {"database": True, "overall": overall, "tables": results, "foreign_keys": _fk_integrity(schema, synthetic),
+            "skipped_tables": skipped, "sample_job_id": sample_job["id"]}
+
+
+_HANDLERS = {"fit": _fit, "sample": _sample, "report": _report, "generate": _generate}
+_DB_HANDLERS = {"fit": _fit_db, "sample": _sample_db, "report": _report_db}
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run(data_dir: Path, *, stop: threading.Event | None = None, once: bool = False, poll: float = 0.5) -> int:
-    """Claim and run jobs until ``stop`` is set (or, with ``once``, until the queue is empty)."""
-    store = Store(Path(data_dir) / "datatwin.sqlite3")
+def run(data_dir: Path, *, stop: threading.Event | None = None, once: bool = False, poll: float = 0.5,
+        store_url: str | None = None) -> int:
+    """Claim and run jobs until ``stop`` is set (or, with ``once``, until the queue is empty).
+
+    ``store_url``: the store's URL; by default the SQLite file in ``data_dir``.
+    """
+    store = Store(store_url or str(Path(data_dir) / "datatwin.sqlite3"))
     name = worker_name()
     done = 0
-    while stop is None or not stop.is_set():
-        job = store.claim(name)
-        if job is None:
-            if once:
-                break
-            time.sleep(poll)
-            continue
-        log.info("job %s (%s) started", job["id"], job["kind"])
-        run_job(store, Path(data_dir), job)
-        done += 1
+    try:
+        while stop is None or not stop.is_set():
+            job = store.claim(name)
+            if job is None:
+                if once:
+                    break
+                time.sleep(poll)
+                continue
+            log.info("job %s (%s) started", job["id"], job["kind"])
+            run_job(store, Path(data_dir), job)
+            done += 1
+    finally:
+        store.dispose()
     return done
 
 
@@ -322,7 +481,7 @@ def main(argv: list[str] | None = None) -> None:
 
     threading.Thread(target=orphaned, daemon=True, name="datatwin-parent-watch").start()
     with contextlib.suppress(KeyboardInterrupt):
-        run(Path(args[0]), stop=stop)
+        run(Path(args[0]), stop=stop, store_url=os.environ.get(STORE_ENV) or None)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@
     if (state.status === "queued") return "Queued: waiting for a free worker…";
     if (!p.stage) return "Starting…";
     var parts = [p.stage];
+    // A database fit: which table, and how many are done (textContent: a table name is never markup).
+    if (p.tables) parts.unshift("table " + (p.table || "") + " (" + Math.min(p.tables_done + 1, p.tables) + " of " + p.tables + ")");
     if (p.stage === "fit" && p.epoch) parts.push("epoch " + Math.round(p.epoch) + (p.total ? " of " + Math.round(p.total) : ""));
     if (p.val_loss !== undefined) parts.push("validation loss " + p.val_loss.toFixed(4));
     if (p.elapsed !== undefined) parts.push(fmtSeconds(p.elapsed) + " elapsed");
