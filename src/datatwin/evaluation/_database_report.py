@@ -3,13 +3,15 @@ rules as the single-table report (one template, plots inlined as base64 PNG, not
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from . import _plots
-from ._report import STATUS_WORD
+from ._report import (
+    STATUS_WORD,
+    _num,  # the same number format as the single-table report
+)
 
 # The report's sections, in order (the evaluation groups its verdicts by them).
 SECTIONS = {
@@ -29,14 +31,6 @@ OVERALL = {
     "fail": "The synthetic database fails at least one check; the red lines below say which and why.",
     "skip": "Nothing could be measured.",
 }
-
-
-def _num(x: Any, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
-        return f"{int(x):,}"
-    return f"{x:.{digits}f}"
 
 
 def _counts_plot(name: str, h: dict[str, Any], score: float | None) -> str:
