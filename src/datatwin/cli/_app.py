@@ -59,6 +59,7 @@ from ._options import (
 )
 from ._parse import check_n, check_output, check_table_suffix, parse_conditions, parse_rebalance, parse_what_if
 from ._progress import progress_bars
+from ._verdicts import print_verdicts
 
 app = typer.Typer(
     name="datatwin",
@@ -330,20 +331,7 @@ def _synth_with_report(data: Path, n: int, output: Path, options: FitOptions, mo
                               random_state=seed, progress=cb, guarantee=syn.privacy_)
     result.save_html(report)
     cli.err.print(f"report written to [bold]{report}[/bold]")
-    _print_summary(result)
-
-
-def _print_summary(result: Any) -> None:
-    """The verdicts, one line each, worst first, with the overall verdict in the title."""
-    colour = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
-    table = Table(title=f"evaluation: [{colour.get(result.overall, 'white')}]{result.overall}[/]")
-    table.add_column("check")
-    table.add_column("verdict")
-    table.add_column("what it means")
-    rank = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
-    for v in sorted(result.verdicts, key=lambda v: rank.get(v["status"], 9)):
-        table.add_row(v["title"], f"[{colour.get(v['status'], 'white')}]{v['status']}[/]", v["message"])
-    cli.err.print(table)
+    print_verdicts(result)
 
 
 @app.command()
@@ -372,7 +360,7 @@ def evaluate(
     if json_out is not None:
         result.save_json(json_out)
     cli.err.print(f"report written to [bold]{output}[/bold]")
-    _print_summary(result)
+    print_verdicts(result)
 
 
 AUDIT_VIOLATED = 4  # exit status when the audit proves the claimed epsilon false (3 is an internal error)

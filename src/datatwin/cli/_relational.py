@@ -34,6 +34,7 @@ from ..relational import (
 from ..relational._conditions import split_qualified
 from ..relational._model import ENTITY
 from ._parse import check_output, parse_conditions, parse_what_if
+from ._verdicts import print_verdicts
 
 app = typer.Typer(name="datatwin", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -202,7 +203,7 @@ def _synth_with_report(source: str, output: str, schema: Path | None, key: str |
         result = evaluate_database(train, tables, found, holdout=holdout, random_state=seed)
     result.save_html(report)
     cli.err.print(f"report written to [bold]{report}[/bold]")
-    _print_summary(result)
+    print_verdicts(result)
 
 
 @app.command()
@@ -251,19 +252,7 @@ def evaluate(real: Annotated[str, typer.Argument(help="The real database (URL or
         cli.err.print(f"report written to [bold]{report}[/bold]")
     if json_out is not None:
         result.save_json(json_out)
-    _print_summary(result)
-
-
-def _print_summary(result: Any) -> None:
-    """The verdicts, one line each, worst first, with the overall verdict in the title."""
-    colour = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
-    table = Table(title=f"evaluation: [{colour.get(result.overall, 'white')}]{result.overall}[/]")
-    for col in ("check", "verdict", "what it means"):
-        table.add_column(col)
-    rank = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
-    for v in sorted(result.verdicts, key=lambda v: rank.get(v["status"], 9)):
-        table.add_row(v["title"], f"[{colour.get(v['status'], 'white')}]{v['status']}[/]", v["message"])
-    cli.err.print(table)
+    print_verdicts(result)
 
 
 def _check_format(fmt: str) -> None:
