@@ -186,3 +186,25 @@ def test_calendar_of_a_date_index():
     cal = _sequence._calendar(days)
     assert cal["seq.doy"][:3].tolist() == [0.0, 3.0, 90.0] and np.isnan(cal["seq.doy"][3])
     assert cal["seq.dow"][:3].tolist() == [3.0, 6.0, 2.0]
+
+
+def test_levels_of_their_own_do_not_wander():
+    """Each store's sales swing around the store's own level (lag-1 autocorrelation near 0),
+    beside a price that is a random walk. Sales are generated as distances from the history's
+    mean, the price as changes; summed changes made the sales wander (autocorrelation ~0.9)."""
+    rng = np.random.default_rng(5)
+    n_ent, n = 40, 40
+    level = rng.uniform(100, 1000, n_ent)[:, None]
+    sales = level * (1 + rng.normal(0, 0.1, (n_ent, n)))
+    price = 50 + np.cumsum(rng.normal(0, 1, (n_ent, n)), axis=1)
+    df = pd.DataFrame({"store": np.repeat(np.arange(n_ent), n), "week": np.tile(np.arange(n), n_ent),
+                       "sales": sales.ravel().round(1), "price": price.ravel().round(2)})
+    seq = SequenceSynthesizer("store", "week", engine_options={"max_epochs": 20}).fit(df)
+    assert seq.database_.plans_["data"]["sequence"]["reverting"] == ["sales"]
+    out = seq.sample(seed=0)
+    real, syn = lag1(df, "store", "sales"), lag1(out, "store", "sales")
+    assert abs(syn - real) < 0.2, (real, syn)
+    # Stores keep levels of their own: the spread of store means is the real one's, within reason.
+    ratio = out.groupby("store")["sales"].mean().std() / df.groupby("store")["sales"].mean().std()
+    assert 0.6 < ratio < 1.5, ratio
+    assert lag1(out, "store", "price") > 0.8
