@@ -87,22 +87,57 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
                 integer.append(c)
         elif cm.kind in MODELLED_KINDS and cm.kind != "datetime":
             categorical.append(c)
+    # Positive numbers spanning orders of magnitude (prices, volumes, sales) move by ratios: they
+    # are modelled as logs, so one set of change bins serves a $15 and a $700 stock alike.
+    log = {c: (0 if c in integer else meta.columns[c].decimals) for c in numeric
+           if bounds[c][0] > 0 and bounds[c][1] >= LOG_SPAN * bounds[c][0]}
+    if log:
+        df = df.copy()
+        for c in log:
+            df[c] = np.log(pd.to_numeric(df[c], errors="coerce"))
+            bounds[c] = [float(np.log(b)) for b in bounds[c]]
+        integer = [c for c in integer if c not in log]
     revert = _reverting(df, key, index, kind, numeric)
     return {"key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
             "categorical": categorical, "bounds": bounds, "integer": integer,
             "other": [c for c in meta.columns if c not in numeric and c not in categorical],
             "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "dlag": True, "revert": True,
-            "reverting": revert}
+            "reverting": revert, "log": log}
+
+
+LOG_SPAN = 10.0  # max / min of a positive number from which it is modelled as its log
+
+
+def to_model_units(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
+    """A sequence table's numbers as the step model sees them (logs where ``plan["log"]``)."""
+    if not plan.get("log"):
+        return df
+    df = df.copy()
+    for c in plan["log"]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df[c] = np.log(pd.to_numeric(df[c], errors="coerce"))
+    return df
+
+
+def from_model_units(plan: dict[str, Any], c: str, x: np.ndarray) -> np.ndarray:
+    """Generated numbers of column ``c`` back in the table's units, rounded as the real ones."""
+    log = plan.get("log") or {}
+    if c not in log:
+        return x
+    v = np.exp(x)
+    return v if log[c] is None else np.round(v, log[c])
 
 
 def _reverting(df: pd.DataFrame, key: str, index: str, kind: str, numeric: list[str]) -> list[str]:
     """Numbers generated as their distance from the mean of the entity's history so far rather
-    than as their change since the previous step: those for which that distance varies less.
+    than as their change since the previous step: those whose distance is not much larger than
+    their change (per entity, typical ratio of mean sizes below ``REVERT_RATIO``).
 
-    A price is a random walk: its change is small and its distance from its past mean grows.
-    A store's weekly sales swing around the store's own level (lag-1 autocorrelation 0.41):
-    summed changes wander off like a random walk (0.93 generated), while a distance from the
-    history's mean stays anchored to it."""
+    A price is a random walk: its change is small and its distance from its past mean grows
+    (ratio 15 on stocks). A store's weekly sales swing around the store's own level (ratio 1.0,
+    lag-1 autocorrelation 0.41): summed changes wander off like a random walk (0.93 generated),
+    while a distance from the history's mean stays anchored. For an AR(1) the ratio passes
+    ``REVERT_RATIO`` near phi = 0.75; above that, changes are the finer target."""
     t = _to_time(df[index], kind)
     ent = pd.factorize(df[key])[0]
     order = np.lexsort((t, ent))
@@ -113,11 +148,18 @@ def _reverting(df: pd.DataFrame, key: str, index: str, kind: str, numeric: list[
         x = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)[order]
         lag = np.where(first, np.nan, np.r_[np.nan, x[:-1]])
         mean = _history_means({c: lag}, first)[c]
-        d, r = x - lag, x - mean
+        d, r = np.abs(x - lag), np.abs(x - mean)
         ok = ~np.isnan(d) & ~np.isnan(r)
-        if ok.sum() >= 20 and np.mean(r[ok] ** 2) < np.mean(d[ok] ** 2):
+        if ok.sum() < 20:
+            continue
+        size = pd.DataFrame({"d": d[ok], "r": r[ok]}).groupby(ent[ok]).mean()
+        size = size[(size["d"] > 0) & (size["r"] > 0)]
+        if len(size) and np.median(size["r"] / size["d"]) < REVERT_RATIO:
             out.append(c)
     return out
+
+
+REVERT_RATIO = 1.4  # distance from the history's mean / change, typical per entity (see _reverting)
 
 
 def _spread_pairs(df: pd.DataFrame, numeric: list[str]) -> dict[str, str]:
@@ -188,6 +230,7 @@ def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, c
 
     The first step has its own model: it has no previous step, and a conditional sampler cannot
     be told that a lag is *known to be missing* (a missing given cell means "generate it")."""
+    df = to_model_units(plan, df)
     t = _to_time(df[plan["index"]], plan["index_kind"])
     order = np.lexsort((t, entity))
     df, t, entity = df.iloc[order].reset_index(drop=True), t[order], entity[order]
@@ -614,7 +657,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
     n0 = len(step_rows[0])
     data: dict[str, Any] = {plan["index"]: np.concatenate(times)[order]}
     for c in numeric:
-        data[c] = np.concatenate(nums[c])[order]
+        data[c] = from_model_units(plan, c, np.concatenate(nums[c])[order])
     rng = np.random.default_rng(np.random.SeedSequence([seed, max_len, 2]))
     for c in categorical + other:
         rest_n = len(ent) - n0
@@ -688,7 +731,8 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
         return pd.DataFrame(columns=list(cols)), np.zeros(0, int)
     ent = np.concatenate(ents)
     order = np.lexsort((np.concatenate(steps), ent))
-    df = pd.DataFrame({c: (np.concatenate(v)[order] if c == plan["index"] or c in numeric else
+    df = pd.DataFrame({c: (from_model_units(plan, c, np.concatenate(v)[order])
+                           if c == plan["index"] or c in numeric else
                            pd.concat(v, ignore_index=True).iloc[order].reset_index(drop=True))
                        for c, v in cols.items()})
     df[plan["index"]] = _format_index(df[plan["index"]].to_numpy(float), plan)
