@@ -232,3 +232,12 @@ def test_sample_given_redraws_overflowing_rows_as_sample_does():
     for case, n, fixed in _given_cases(eng, rng, 6):
         want = eng.sample(n, seed=case, forbidden=forbidden, fixed=fixed)
         assert np.array_equal(eng.sample_given(n, seed=case, forbidden=forbidden, fixed=fixed), want)
+
+
+def test_history_blocks_drawn_side_by_side_give_the_same_bytes(walks, monkeypatch):
+    """Blocks are drawn by several threads when cores allow; the rows are those of one thread."""
+    monkeypatch.setattr(_sequence, "HISTORY_BLOCK_ROWS", 100)
+    monkeypatch.setattr(_sequence, "block_threads", lambda model, n: 1)
+    one = walks.sample(2.0, seed=5).to_csv(index=False)
+    monkeypatch.setattr(_sequence, "block_threads", lambda model, n: min(3, n))
+    assert walks.sample(2.0, seed=5).to_csv(index=False) == one

@@ -21,6 +21,7 @@ columns of every entity still active at ``t`` with one conditional sampling call
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,9 @@ import pandas as pd
 
 from .._exceptions import InputError
 from ..encoding import MODELLED_KINDS, CategoricalEncoder, NumericEncoder
+from ..engines import block_worker, keep_torch_threads
 from ..metadata import Metadata
-from ..sampling import complete_codes, complete_rows, draw_codes, encode_numbers, encode_seed_rows
+from ..sampling import block_threads, complete_codes, complete_rows, draw_codes, encode_numbers, encode_seed_rows
 
 __all__ = ["Completer", "generate_histories", "history_blocks", "sequence_frame", "sequence_plan"]
 
@@ -275,10 +277,25 @@ def generate_histories(first_model: Any, model: Any, plan: dict[str, Any], ctx: 
     (:func:`history_blocks`), all entities of a block in lock-step: one conditional call per step.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
-    parts = [_history_block(first_model, model, plan, ctx.iloc[a:b].reset_index(drop=True), lengths[a:b],
-                            np.asarray(starts[a:b], dtype=float), int(np.random.SeedSequence([seed, 1, k])
-                                                                      .generate_state(1)[0]), min_gap)
-             for k, (a, b) in enumerate(history_blocks(lengths))]
+    blocks = history_blocks(lengths)
+
+    def block(k: int) -> tuple[pd.DataFrame, np.ndarray]:
+        a, b = blocks[k]
+        return _history_block(first_model, model, plan, ctx.iloc[a:b].reset_index(drop=True), lengths[a:b],
+                              np.asarray(starts[a:b], dtype=float),
+                              int(np.random.SeedSequence([seed, 1, k]).generate_state(1)[0]), min_gap)
+
+    # A block depends on its index alone, so blocks are drawn side by side, one torch thread each.
+    workers = block_threads(model if model is not None else first_model, len(blocks))
+    if workers > 1:
+        def in_worker(k: int) -> tuple[pd.DataFrame, np.ndarray]:
+            with block_worker():
+                return block(k)
+
+        with keep_torch_threads(), ThreadPoolExecutor(workers, thread_name_prefix="datatwin-history") as pool:
+            parts = list(pool.map(in_worker, range(len(blocks))))
+    else:
+        parts = [block(k) for k in range(len(blocks))]
     if not parts:
         return pd.DataFrame(columns=[plan["index"], *plan["numeric"], *plan["categorical"], *plan["other"]]), \
             np.zeros(0, int)
