@@ -908,24 +908,23 @@ class _GivenPlan:
         with _torch_threads(eng.n_threads if n > 4096 else 1), torch.inference_mode():
             masks = self.forbidden_masks(net, forbidden)
             gen = torch.Generator().manual_seed(seed)
-            cidx_t = torch.empty(rows, s, dtype=torch.int64)
             logit_buf = torch.empty(rows * self.width)
             cdf_buf = torch.empty(rows * self.width)
             cdf_np = cdf_buf.numpy()
             k = len(self.steps)
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
-                cidx = cidx_t[:b]
-                cn = cidx.numpy()
+                cn = np.empty((b, s), dtype=np.int64)
                 cn[:] = self.offsets
                 if len(self.fixed_t):
                     cn[:, self.fixed_t] += np.stack([np.asarray(fixed[j][start:start + b], dtype=np.int64)
                                                      for _, j in self.fixed_pos], axis=1)
-                u_all = torch.rand(k, b, 1, generator=gen)  # the stream of k draws of b
+                u_all = torch.rand(k, b, generator=gen).numpy()  # the stream of k draws of b
+                starts = np.arange(b, dtype=np.int64)
                 for i, (t, j, table, w2, b2) in enumerate(self.steps):
                     card = int(w2.shape[1])
-                    bag = cidx[:, : t + 1].reshape(-1)
-                    h = torch.embedding_bag(table, bag, torch.arange(0, b * (t + 1), t + 1), False, 0, False, None,
+                    bag = torch.from_numpy(cn[:, : t + 1].reshape(-1))
+                    h = torch.embedding_bag(table, bag, torch.from_numpy(starts * (t + 1)), False, 0, False, None,
                                             False, None)[0].relu_()
                     logits = torch.addmm(b2, h, w2, out=logit_buf[: b * card].view(b, card))
                     mask = masks.get(j)
@@ -933,16 +932,17 @@ class _GivenPlan:
                         logits = logits.masked_fill_(mask, -torch.inf)
                     cdf = torch.exp(logits, out=cdf_buf[: b * card].view(b, card)).cumsum_(dim=1)
                     tot = cdf_np[card - 1: b * card: card]
-                    if not ((tot > 0) & (tot < np.inf)).all():  # as _draw: overflow or underflow
+                    if not (tot.min() > 0 and tot.max() < np.inf):  # as _draw: overflow or underflow (or NaN)
                         bad = ~torch.from_numpy((tot > 0) & (tot < np.inf))
                         cdf[bad] = torch.softmax(logits[bad], dim=1).cumsum_(dim=1)
-                    u = u_all[i].mul_(cdf[:, -1:])
-                    idx = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=card - 1)
+                    u = torch.from_numpy((u_all[i] * tot)[:, None])  # float32 products, as torch's
+                    idx = torch.searchsorted(cdf, u, right=True).squeeze(1)
                     if mask is not None:  # as _draw's check: a masked code is never the answer
+                        idx = idx.clamp_(max=card - 1)
                         bad = ~torch.isfinite(logits.gather(1, idx[:, None]).squeeze(1))
                         if bool(bad.any()):
                             idx[bad] = torch.argmax(logits[bad], dim=1)
-                    cn[:, t] = idx.numpy() + self.offsets[t]
+                    cn[:, t] = np.minimum(idx.numpy(), card - 1) + self.offsets[t]
                 out[start:start + b] = (cn - self.offsets)[:, self.back]
         return out
 
