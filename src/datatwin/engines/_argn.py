@@ -917,8 +917,8 @@ class _GivenPlan:
                 cn = np.empty((b, s), dtype=np.int64)
                 cn[:] = self.offsets
                 if len(self.fixed_t):
-                    cn[:, self.fixed_t] += np.stack([np.asarray(fixed[j][start:start + b], dtype=np.int64)
-                                                     for _, j in self.fixed_pos], axis=1)
+                    cn[:, self.fixed_t] += np.stack([fixed[j][start:start + b] for _, j in self.fixed_pos],
+                                                    axis=1).astype(np.int64, copy=False)
                 u_all = torch.rand(k, b, generator=gen).numpy()  # the stream of k draws of b
                 starts = np.arange(b, dtype=np.int64)
                 for i, (t, j, table, w2, b2) in enumerate(self.steps):

@@ -335,6 +335,7 @@ class StepCodes:
                 if enc.mode_ != "discrete":
                     fine, _ = self.ctx_known[j + 1]
                     self.ctx_known[j + 1] = (np.where(mask, fine, 0).astype(np.int32), np.ones(len(mask), dtype=bool))
+        self.ctx_at: tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]] = (-1, {})  # known() of the last act
         self.lag_map: dict[str, np.ndarray] = {}
         for c in plan["categorical"]:
             g, lag = self.encoder(c), self.encoder(f"lag.{c}")
@@ -366,7 +367,9 @@ class StepCodes:
               ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Given codes of the active entities: context, then step columns from arrays.
         ``numbers`` are in the encoder's units already; ``cat_codes`` are the previous step's codes."""
-        known = {j: (codes[act], mask[act]) for j, (codes, mask) in self.ctx_known.items()}
+        if self.ctx_at[0] != len(act):  # the active entities only shrink: same count, same rows
+            self.ctx_at = (len(act), {j: (codes[act], mask[act]) for j, (codes, mask) in self.ctx_known.items()})
+        known = dict(self.ctx_at[1])
         for name, v in numbers.items():
             enc = self.encoder(name)
             if enc is None:
