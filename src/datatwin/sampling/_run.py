@@ -204,7 +204,8 @@ def _group_codes(model: FittedModel, known: dict[int, tuple[np.ndarray, np.ndarr
     else:
         patterns, group = _mask_patterns(known_mask)
     group = group.reshape(-1)
-    codes = np.empty((m, len(model.encoder.subcolumns)), dtype=np.int32)
+    slices = model.encoder.slices  # (the subcolumns property builds every SubColumn)
+    codes = np.empty((m, slices[-1].stop if slices else 0), dtype=np.int32)
     for gi, (pattern, gss) in enumerate(zip(patterns, groups_ss.spawn(len(patterns)), strict=True)):
         idx = np.flatnonzero(group == gi) if len(patterns) > 1 else np.arange(m)
         pick = idx if whole else rows[idx]
