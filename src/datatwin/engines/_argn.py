@@ -854,7 +854,7 @@ class _GivenPlan:
     """
 
     def __init__(self, sub_order: list[int], fixed_pos: list[tuple[int, int]], offsets: np.ndarray,
-                 steps: list[tuple[int, int, torch.Tensor, torch.Tensor, torch.Tensor]], width: int) -> None:
+                 steps: list[tuple[int, int, torch.Tensor, torch.Tensor, torch.Tensor, int]], width: int) -> None:
         self.sub_order, self.fixed_pos, self.offsets, self.steps, self.width = \
             sub_order, fixed_pos, offsets, steps, width
         self.back = np.argsort(np.asarray(sub_order))
@@ -878,7 +878,8 @@ class _GivenPlan:
         tables, heads = folded
         offsets = np.cumsum([0] + [net.cards[j] for j in sub_order])[:s].astype(np.int64)
         fixed = set(key)
-        steps = [(t, j, tables[t], heads[t][0], heads[t][1]) for t, j in enumerate(sub_order) if j not in fixed]
+        steps = [(t, j, tables[t], heads[t][0], heads[t][1], net.cards[j]) for t, j in enumerate(sub_order)
+                 if j not in fixed]
         return cls(sub_order, [(t, j) for t, j in enumerate(sub_order) if j in fixed], offsets, steps,
                    max(net.cards[j] for j in sub_order))
 
@@ -921,17 +922,20 @@ class _GivenPlan:
                                                     axis=1).astype(np.int64, copy=False)
                 u_all = torch.rand(k, b, generator=gen).numpy()  # the stream of k draws of b
                 starts = np.arange(b, dtype=np.int64)
-                for i, (t, j, table, w2, b2) in enumerate(self.steps):
-                    card = int(w2.shape[1])
+                views: dict[int, tuple[torch.Tensor, torch.Tensor, np.ndarray]] = {}  # per head width
+                for i, (t, j, table, w2, b2, card) in enumerate(self.steps):
+                    if card not in views:
+                        views[card] = (logit_buf[: b * card].view(b, card), cdf_buf[: b * card].view(b, card),
+                                       cdf_np[card - 1: b * card: card])
+                    logits, cdf, tot = views[card]
                     bag = torch.from_numpy(cn[:, : t + 1].reshape(-1))
                     h = torch.embedding_bag(table, bag, torch.from_numpy(starts * (t + 1)), False, 0, False, None,
                                             False, None)[0].relu_()
-                    logits = torch.addmm(b2, h, w2, out=logit_buf[: b * card].view(b, card))
+                    torch.addmm(b2, h, w2, out=logits)
                     mask = masks.get(j)
                     if mask is not None:
-                        logits = logits.masked_fill_(mask, -torch.inf)
-                    cdf = torch.exp(logits, out=cdf_buf[: b * card].view(b, card)).cumsum_(dim=1)
-                    tot = cdf_np[card - 1: b * card: card]
+                        logits.masked_fill_(mask, -torch.inf)
+                    torch.exp(logits, out=cdf).cumsum_(dim=1)
                     if not (tot.min() > 0 and tot.max() < np.inf):  # as _draw: overflow or underflow (or NaN)
                         bad = ~torch.from_numpy((tot > 0) & (tot < np.inf))
                         cdf[bad] = torch.softmax(logits[bad], dim=1).cumsum_(dim=1)
