@@ -1,7 +1,7 @@
 """Sampling speed and peak memory of databases and sequences, this version beside a baseline.
 
     .venv/bin/python benchmarks/bench_relational_speed.py --baseline-src ../base/src
-                     [--datasets berka,walmart,stocks] [--max-training-time 10] [--scale-memory 10]
+                     [--datasets berka,walmart,stocks] [--max-training-time 10] [--scale-memory 10] [--repeat 3]
 
 Fits each model once (with the baseline's code when given, so that both versions can read it),
 then, in fresh processes, samples it with each version (scale 1, seed 0) and reports rows per
@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--datasets", default="berka,walmart,stocks")
     ap.add_argument("--max-training-time", type=float, default=10.0)
     ap.add_argument("--scale-memory", type=float, default=10.0)
+    ap.add_argument("--repeat", type=int, default=1, help="fresh processes per version; the fastest counts")
     ap.add_argument("--note", default="")
     a = ap.parse_args()
     versions = ([(a.baseline_label, a.baseline_src.resolve())] if a.baseline_src else []) + [("this", SRC)]
@@ -94,8 +95,14 @@ def main() -> None:
             print(f"[fit] {name}", flush=True)
             run_py(FIT.format(bench=str(ROOT / "benchmarks"), name=name, tmt=a.max_training_time, out=str(model)),
                    fit_src)
+            best: dict[str, dict] = {}
+            for _ in range(a.repeat):  # versions alternate, so a burst of load hits both alike
+                for label, src in versions:
+                    r = json.loads(run_py(SAMPLE.format(model=str(model)), src).strip().splitlines()[-1])
+                    if label not in best or r["seconds"] < best[label]["seconds"]:
+                        best[label] = r
             for label, src in versions:
-                r = json.loads(run_py(SAMPLE.format(model=str(model)), src).strip().splitlines()[-1])
+                r = best[label]
                 fig = {"data": name, "version": label, "rows": r["rows"], "sample_s": round(r["seconds"], 2),
                        "rows_per_s": round(r["rows"] / r["seconds"])}
                 if name == "berka" and a.scale_memory and label == "this":  # the baseline would take many minutes
@@ -115,9 +122,12 @@ def main() -> None:
             f"agents; load average {load[0]} before, {load[1]} after){'; ' + a.note if a.note else ''}. Command: "
             f"`.venv/bin/python benchmarks/bench_relational_speed.py --datasets {a.datasets} --max-training-time "
             f"{a.max_training_time:g} --scale-memory {a.scale_memory:g}"
+            f"{f' --repeat {a.repeat}' if a.repeat > 1 else ''}"
             f"{' --baseline-src ' + str(a.baseline_src) if a.baseline_src else ''}`. Each version samples the "
             f"same model (fitted with {versions[0][0]}'s code, {a.max_training_time:g} s per table) in a fresh "
-            f"process (imports before the clock starts); rows/s over all tables at scale 1, seed 0. Peak RSS "
+            f"process (imports before the clock starts)"
+            f"{f', fastest of {a.repeat} alternating runs' if a.repeat > 1 else ''}; "
+            f"rows/s over all tables at scale 1, seed 0. Peak RSS "
             f"(this version): `datatwin sample MODEL -o folder --scale {a.scale_memory:g}` under `/usr/bin/time` "
             f"(berka).\n\n"
             + table)

@@ -8,6 +8,7 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from datatwin import DatabaseSynthesizer, SequenceSynthesizer
 from datatwin.cli import main
@@ -208,3 +209,56 @@ def test_levels_of_their_own_do_not_wander():
     ratio = out.groupby("store")["sales"].mean().std() / df.groupby("store")["sales"].mean().std()
     assert 0.6 < ratio < 1.5, ratio
     assert lag1(out, "store", "price") > 0.8
+
+# ------------------------------------------------------------------ the step-by-step engine path
+def _given_cases(eng, rng, n_cases=8):
+    subs = eng.subcolumns_
+    for case in range(n_cases):
+        n = int(rng.choice([1, 3, 40, 700]))
+        cols = set(rng.choice(eng.n_columns_, int(rng.integers(0, eng.n_columns_)), replace=False).tolist())
+        yield case, n, {j: rng.integers(0, sc.cardinality, n) for j, sc in enumerate(subs) if sc.column in cols}
+
+
+def test_sample_given_draws_the_codes_of_sample(walks):
+    """The engine's path for many small calls around given codes (one per history step) is
+    sample(), byte for byte: any given set, forbidden codes (also all of a sub-column's), and a
+    second call that finds its column order cached."""
+    model = walks.database_.synthesizers_["data"].model_
+    eng = model.engine
+    rng = np.random.default_rng(0)
+    forbid = [np.asarray(f) for f in model.forbidden]
+    forbid[-1] = np.array([0])
+    forbid[-2] = np.arange(eng.subcolumns_[-2].cardinality)  # all forbidden: none is
+    for forbidden in (model.forbidden, forbid):
+        for case, n, fixed in _given_cases(eng, rng):
+            want = eng.sample(n, seed=case, forbidden=forbidden, fixed=fixed)
+            assert np.array_equal(eng.sample_given(n, seed=case, forbidden=forbidden, fixed=fixed), want)
+            assert np.array_equal(eng.sample_given(n, seed=case, forbidden=forbidden, fixed=fixed), want)
+
+
+def test_sample_given_redraws_overflowing_rows_as_sample_does():
+    """Logits that overflow exp() take sample()'s stable fallback on the same rows."""
+    from datatwin.encoding import SubColumn
+    from datatwin.engines import ARGNEngine
+
+    codes = np.random.default_rng(1).integers(0, 5, size=(400, 3)).astype(np.int32)
+    subs = [SubColumn(0, "a", 5), SubColumn(1, "b", 5), SubColumn(2, "c", 5)]
+    eng = ARGNEngine(max_epochs=1, n_threads=1).fit(codes, subs, seed=0)
+    with torch.no_grad():
+        for b2 in eng.net_.b2:
+            b2.add_(torch.linspace(0, 200, b2.shape[-1]))  # exp(200) overflows float32
+    eng.net_.folded.clear()
+    forbidden = [np.array([], dtype=np.int64)] * 3
+    rng = np.random.default_rng(2)
+    for case, n, fixed in _given_cases(eng, rng, 6):
+        want = eng.sample(n, seed=case, forbidden=forbidden, fixed=fixed)
+        assert np.array_equal(eng.sample_given(n, seed=case, forbidden=forbidden, fixed=fixed), want)
+
+
+def test_history_blocks_drawn_side_by_side_give_the_same_bytes(walks, monkeypatch):
+    """Blocks are drawn by several threads when cores allow; the rows are those of one thread."""
+    monkeypatch.setattr(_sequence, "HISTORY_BLOCK_ROWS", 100)
+    monkeypatch.setattr(_sequence, "block_threads", lambda model, n: 1)
+    one = walks.sample(2.0, seed=5).to_csv(index=False)
+    monkeypatch.setattr(_sequence, "block_threads", lambda model, n: min(3, n))
+    assert walks.sample(2.0, seed=5).to_csv(index=False) == one

@@ -14,11 +14,13 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import datatwin
+from datatwin.relational import _sequence
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -52,6 +54,51 @@ def _orders(n: int = 1200) -> pd.DataFrame:
                          "total": np.round(price * qty, 2), "ordered": ordered.strftime("%Y-%m-%d"),
                          "shipped": shipped.strftime("%Y-%m-%d"), "country": country, "city": city,
                          "age": rng.integers(18, 80, n)})
+
+
+def _walks(n_ent: int = 60) -> pd.DataFrame:
+    """Histories of uneven length: a random walk with a high that moves with it (a spread), an
+    integer count with gaps, a category with gaps, dated weekly with a few skipped weeks."""
+    rng = np.random.default_rng(5)
+    parts = []
+    for e in range(n_ent):
+        n = int(rng.integers(6, 30))
+        week = pd.Timestamp("2023-01-06") + pd.to_timedelta(7 * np.cumsum(rng.integers(1, 3, n)), unit="D")
+        price = 50 + np.cumsum(rng.normal(0, 1, n))
+        volume = rng.poisson(20, n).astype(float)
+        volume[rng.random(n) < 0.1] = np.nan
+        promo = rng.choice(["none", "tv", "web", None], n, p=[0.5, 0.2, 0.2, 0.1])
+        parts.append(pd.DataFrame({"store": f"s{e}", "week": week.strftime("%Y-%m-%d"), "price": price.round(2),
+                                   "high": (price + np.abs(rng.normal(0, 0.3, n))).round(2), "volume": volume,
+                                   "promo": promo}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _database() -> tuple[dict[str, pd.DataFrame], Any]:
+    sys.path.insert(0, str(HERE.parent))
+    from datatwin.relational._discover import detect_schema
+    from relational_helpers import tiny_frames
+
+    frames = tiny_frames()
+    frames["customer"].loc[frames["customer"].index % 7 == 0, "age"] = np.nan  # a parent's missing number
+    schema = detect_schema(frames)
+    schema.tables["trans"].sequence_key = "account_id"
+    schema.tables["trans"].sequence_index = "date"
+    return frames, schema
+
+
+def _db_csv(tables: dict[str, pd.DataFrame]) -> bytes:
+    return b"".join(name.encode() + b"\n" + _csv(tables[name]) for name in sorted(tables))
+
+
+def _small_blocks(make: Callable[[], bytes]) -> bytes:
+    """``make()`` with histories cut into many seeded blocks (as a large table is)."""
+    old = _sequence.HISTORY_BLOCK_ROWS
+    _sequence.HISTORY_BLOCK_ROWS = 60
+    try:
+        return make()
+    finally:
+        _sequence.HISTORY_BLOCK_ROWS = old
 
 
 def cases() -> Iterator[tuple[str, Callable[[], bytes]]]:
@@ -91,6 +138,16 @@ def cases() -> Iterator[tuple[str, Callable[[], bytes]]]:
         yield "customers.pii.sample", lambda: _csv(pii.sample(2000, seed=1))
         yield "customers.anonymize.keyed", lambda: _csv(datatwin.anonymize(cust.head(300), key="k"))
         yield "customers.anonymize.seeded", lambda: _csv(datatwin.anonymize(cust.head(300), seed=3))
+
+    # Histories (#12): sampled bytes of a sequence table and of a database with a sequence child,
+    # so that the generation loop can be made faster without moving a byte.
+    seq = datatwin.SequenceSynthesizer("store", "week", random_state=3, engine_options=FAST).fit(_walks())
+    yield "walks.sequence.sample", lambda: _csv(seq.sample(seed=1))
+    yield "walks.sequence.blocks", lambda: _small_blocks(lambda: _csv(seq.sample(2.0, seed=2)))
+    frames, schema = _database()
+    db = datatwin.DatabaseSynthesizer(random_state=4, engine_options=FAST).fit(frames, schema)
+    yield "tinydb.database.sample", lambda: _db_csv(db.sample(seed=1))
+    yield "tinydb.database.blocks", lambda: _small_blocks(lambda: _db_csv(db.sample(3.0, seed=2)))
 
     spec = {"columns": {
         "id": {"type": "sequence", "start": 1, "format": "C-{:05d}"},

@@ -83,6 +83,7 @@ class _Net(nn.Module):
         # they live and die with the weights.
         self.folded: dict[tuple[int, ...], Any] = {}
         self.folded_lock = threading.Lock()  # threads sampling one model share the cache
+        self.given: dict[tuple[int, ...], _GivenPlan | None] = {}  # see ARGNEngine.sample_given
         col_of_sub = [sc.column for sc in subcolumns]
         self.cards = cards
         s = len(cards)
@@ -721,6 +722,27 @@ class ARGNEngine(Engine):
                 out[start:start + b] = (cidx.numpy() - offsets[:s])[:, back]
         return (out, logw) if return_log_weights else out
 
+    def sample_given(self, n: int, *, seed: int, forbidden: list[np.ndarray], fixed: dict[int, np.ndarray]
+                     ) -> np.ndarray:
+        """The codes of ``sample(n, seed=seed, forbidden=forbidden, fixed=fixed)``, byte for byte,
+        for callers that draw many small batches around given codes (a history's step: a few
+        hundred rows, one call per step). The column order's set-up is kept between calls
+        (:class:`_GivenPlan`) and a drawn sub-column costs about half the tensor operations; at
+        a few hundred rows those operations, not the arithmetic, are the cost."""
+        net = self.net_
+        key = tuple(sorted(fixed))
+        with net.folded_lock:
+            cached, plan = key in net.given, net.given.get(key)
+        if not cached:
+            plan = _GivenPlan.make(self, key)
+            with net.folded_lock:
+                if len(net.given) >= 64:
+                    net.given.pop(next(iter(net.given)))
+                net.given[key] = plan
+        if plan is None or self.temperature != 1.0 or n == 0:
+            return self.sample(n, seed=seed, forbidden=forbidden, fixed=fixed)
+        return plan.sample(self, n, seed, forbidden, fixed)
+
     # ------------------------------------------------------------------ state
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state = {"hidden": self.hidden_, "n_columns": self.n_columns_,
@@ -820,6 +842,113 @@ def _prefix_tables(net: _Net, sub_order: list[int], dim_start: np.ndarray, max_f
         gi, k = net.slot[j]
         heads.append((net.w2[gi][k, :, : net.cards[j]].contiguous(), net.b2[gi][k, : net.cards[j]].contiguous()))
     return tables, heads
+
+
+class _GivenPlan:
+    """One column order of :meth:`ARGNEngine.sample_given`: what ``sample`` works out per call
+    (the order, the folded tables, the offsets), kept; read-only once made, shared by threads.
+
+    The draws are ``sample``'s, operation for operation on the values (the same kernels on the
+    same inputs, the same generator stream: a batch's uniforms are drawn at once, which is the
+    stream of one draw per sub-column); only the bookkeeping moves to numpy views.
+    """
+
+    def __init__(self, sub_order: list[int], fixed_pos: list[tuple[int, int]], offsets: np.ndarray,
+                 steps: list[tuple[int, int, torch.Tensor, torch.Tensor, torch.Tensor, int]], width: int) -> None:
+        self.sub_order, self.fixed_pos, self.offsets, self.steps, self.width = \
+            sub_order, fixed_pos, offsets, steps, width
+        self.back = np.argsort(np.asarray(sub_order))
+        self.fixed_t = np.array([t for t, _ in fixed_pos], dtype=np.int64)
+        # The forbidden list the masks were made from, and the masks (one tuple: threads see a pair).
+        self.masks: tuple[list[np.ndarray] | None, dict[int, torch.Tensor]] = (None, {})
+
+    @classmethod
+    def make(cls, eng: ARGNEngine, key: tuple[int, ...]) -> _GivenPlan | None:
+        subs = eng.subcolumns_
+        s = len(subs)
+        if s == 0 or any(sc.column < eng.n_context_ and j not in key for j, sc in enumerate(subs)):
+            return None  # sample() answers (or refuses) these
+        net = eng.net_
+        fixed_cols = sorted({subs[j].column for j in key})
+        col_order = fixed_cols + [c for c in range(eng.n_columns_) if c not in fixed_cols]
+        sub_order = [j for c in col_order for j, sc in enumerate(subs) if sc.column == c]
+        folded = _folded_tables(net, sub_order, np.concatenate([[0], np.cumsum(net.dims)]))
+        if folded is None:
+            return None
+        tables, heads = folded
+        offsets = np.cumsum([0] + [net.cards[j] for j in sub_order])[:s].astype(np.int64)
+        fixed = set(key)
+        steps = [(t, j, tables[t], heads[t][0], heads[t][1], net.cards[j]) for t, j in enumerate(sub_order)
+                 if j not in fixed]
+        return cls(sub_order, [(t, j) for t, j in enumerate(sub_order) if j in fixed], offsets, steps,
+                   max(net.cards[j] for j in sub_order))
+
+    def forbidden_masks(self, net: _Net, forbidden: list[np.ndarray]) -> dict[int, torch.Tensor]:
+        """``sample``'s masks of the drawn sub-columns that have any (all-forbidden counts as none)."""
+        made_from, made = self.masks
+        if forbidden is made_from:
+            return made
+        masks: dict[int, torch.Tensor] = {}
+        for _, j, *_ in self.steps:
+            if len(forbidden[j]):
+                m = torch.zeros(net.cards[j], dtype=torch.bool)
+                m[torch.from_numpy(np.asarray(forbidden[j], dtype=np.int64))] = True
+                if not bool(m.all()):
+                    masks[j] = m
+        self.masks = (forbidden, masks)
+        return masks
+
+    def sample(self, eng: ARGNEngine, n: int, seed: int, forbidden: list[np.ndarray],
+               fixed: dict[int, np.ndarray]) -> np.ndarray:
+        net = eng.net_
+        s = len(self.sub_order)
+        out = np.empty((n, s), dtype=np.int32)
+        rows = min(SAMPLE_BATCH, n)
+        # One intra-op thread for small calls: the thread count never changes values, and
+        # handing a few hundred rows to a second thread costs more than it saves.
+        with _torch_threads(eng.n_threads if n > 4096 else 1), torch.inference_mode():
+            masks = self.forbidden_masks(net, forbidden)
+            gen = torch.Generator().manual_seed(seed)
+            logit_buf = torch.empty(rows * self.width)
+            cdf_buf = torch.empty(rows * self.width)
+            cdf_np = cdf_buf.numpy()
+            k = len(self.steps)
+            for start in range(0, n, SAMPLE_BATCH):
+                b = min(SAMPLE_BATCH, n - start)
+                cn = np.empty((b, s), dtype=np.int64)
+                cn[:] = self.offsets
+                if len(self.fixed_t):
+                    cn[:, self.fixed_t] += np.stack([fixed[j][start:start + b] for _, j in self.fixed_pos],
+                                                    axis=1).astype(np.int64, copy=False)
+                u_all = torch.rand(k, b, generator=gen).numpy()  # the stream of k draws of b
+                starts = np.arange(b, dtype=np.int64)
+                views: dict[int, tuple[torch.Tensor, torch.Tensor, np.ndarray]] = {}  # per head width
+                for i, (t, j, table, w2, b2, card) in enumerate(self.steps):
+                    if card not in views:
+                        views[card] = (logit_buf[: b * card].view(b, card), cdf_buf[: b * card].view(b, card),
+                                       cdf_np[card - 1: b * card: card])
+                    logits, cdf, tot = views[card]
+                    bag = torch.from_numpy(cn[:, : t + 1].reshape(-1))
+                    h = torch.embedding_bag(table, bag, torch.from_numpy(starts * (t + 1)), False, 0, False, None,
+                                            False, None)[0].relu_()
+                    torch.addmm(b2, h, w2, out=logits)
+                    mask = masks.get(j)
+                    if mask is not None:
+                        logits.masked_fill_(mask, -torch.inf)
+                    torch.exp(logits, out=cdf).cumsum_(dim=1)
+                    if not (tot.min() > 0 and tot.max() < np.inf):  # as _draw: overflow or underflow (or NaN)
+                        bad = ~torch.from_numpy((tot > 0) & (tot < np.inf))
+                        cdf[bad] = torch.softmax(logits[bad], dim=1).cumsum_(dim=1)
+                    u = torch.from_numpy((u_all[i] * tot)[:, None])  # float32 products, as torch's
+                    idx = torch.searchsorted(cdf, u, right=True).squeeze(1)
+                    if mask is not None:  # as _draw's check: a masked code is never the answer
+                        idx = idx.clamp_(max=card - 1)
+                        bad = ~torch.isfinite(logits.gather(1, idx[:, None]).squeeze(1))
+                        if bool(bad.any()):
+                            idx[bad] = torch.argmax(logits[bad], dim=1)
+                    cn[:, t] = np.minimum(idx.numpy(), card - 1) + self.offsets[t]
+                out[start:start + b] = (cn - self.offsets)[:, self.back]
+        return out
 
 
 class _Buffers:

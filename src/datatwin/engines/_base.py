@@ -52,6 +52,13 @@ class Engine:
                return_log_weights: bool = False) -> Any:
         raise NotImplementedError
 
+    def sample_given(self, n: int, *, seed: int, forbidden: list[np.ndarray], fixed: dict[int, np.ndarray]
+                     ) -> np.ndarray:
+        """``sample(n, seed=seed, forbidden=forbidden, fixed=fixed)``, the same codes: an engine may
+        make it cheaper for callers that draw many small batches around given codes (histories,
+        one call per step)."""
+        return self.sample(n, seed=seed, forbidden=forbidden, fixed=fixed)
+
     def get_params(self) -> dict[str, Any]:
         raise NotImplementedError
 

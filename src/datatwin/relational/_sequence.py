@@ -21,6 +21,7 @@ columns of every entity still active at ``t`` with one conditional sampling call
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,9 @@ import pandas as pd
 
 from .._exceptions import InputError
 from ..encoding import MODELLED_KINDS, CategoricalEncoder, NumericEncoder
+from ..engines import block_worker, keep_torch_threads
 from ..metadata import Metadata
-from ..sampling import complete_codes, complete_rows, draw_codes, encode_numbers, encode_seed_rows
+from ..sampling import block_threads, complete_codes, complete_rows, draw_codes, encode_numbers, encode_seed_rows
 
 __all__ = ["Completer", "generate_histories", "history_blocks", "sequence_frame", "sequence_plan"]
 
@@ -387,10 +389,25 @@ def generate_histories(first_model: Any, model: Any, plan: dict[str, Any], ctx: 
     (:func:`history_blocks`), all entities of a block in lock-step: one conditional call per step.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
-    parts = [_history_block(first_model, model, plan, ctx.iloc[a:b].reset_index(drop=True), lengths[a:b],
-                            np.asarray(starts[a:b], dtype=float), int(np.random.SeedSequence([seed, 1, k])
-                                                                      .generate_state(1)[0]), min_gap)
-             for k, (a, b) in enumerate(history_blocks(lengths))]
+    blocks = history_blocks(lengths)
+
+    def block(k: int) -> tuple[pd.DataFrame, np.ndarray]:
+        a, b = blocks[k]
+        return _history_block(first_model, model, plan, ctx.iloc[a:b].reset_index(drop=True), lengths[a:b],
+                              np.asarray(starts[a:b], dtype=float),
+                              int(np.random.SeedSequence([seed, 1, k]).generate_state(1)[0]), min_gap)
+
+    # A block depends on its index alone, so blocks are drawn side by side, one torch thread each.
+    workers = block_threads(model if model is not None else first_model, len(blocks))
+    if workers > 1:
+        def in_worker(k: int) -> tuple[pd.DataFrame, np.ndarray]:
+            with block_worker():
+                return block(k)
+
+        with keep_torch_threads(), ThreadPoolExecutor(workers, thread_name_prefix="datatwin-history") as pool:
+            parts = list(pool.map(in_worker, range(len(blocks))))
+    else:
+        parts = [block(k) for k in range(len(blocks))]
     if not parts:
         return pd.DataFrame(columns=[plan["index"], *plan["numeric"], *plan["categorical"], *plan["other"]]), \
             np.zeros(0, int)
@@ -430,6 +447,7 @@ class StepCodes:
                 if enc.mode_ != "discrete":
                     fine, _ = self.ctx_known[j + 1]
                     self.ctx_known[j + 1] = (np.where(mask, fine, 0).astype(np.int32), np.ones(len(mask), dtype=bool))
+        self.ctx_at: tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]] = (-1, {})  # known() of the last act
         self.lag_map: dict[str, np.ndarray] = {}
         for c in plan["categorical"]:
             g, lag = self.encoder(c), self.encoder(f"lag.{c}")
@@ -461,7 +479,9 @@ class StepCodes:
               ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Given codes of the active entities: context, then step columns from arrays.
         ``numbers`` are in the encoder's units already; ``cat_codes`` are the previous step's codes."""
-        known = {j: (codes[act], mask[act]) for j, (codes, mask) in self.ctx_known.items()}
+        if self.ctx_at[0] != len(act):  # the active entities only shrink: same count, same rows
+            self.ctx_at = (len(act), {j: (codes[act], mask[act]) for j, (codes, mask) in self.ctx_known.items()})
+        known = dict(self.ctx_at[1])
         for name, v in numbers.items():
             enc = self.encoder(name)
             if enc is None:

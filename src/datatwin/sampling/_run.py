@@ -196,18 +196,33 @@ def _group_codes(model: FittedModel, known: dict[int, tuple[np.ndarray, np.ndarr
     m = len(rows)
     # Rows that know the same sub-columns are sampled together, with those sub-columns first.
     subs = sorted(known)
-    known_mask = np.stack([known[j][1][rows] for j in subs], axis=1) if subs else np.zeros((m, 0), dtype=bool)
+    whole = np.array_equal(rows, np.arange(m))  # every row once, in order: views, not copies
+    known_mask = np.stack([known[j][1][:m] if whole else known[j][1][rows] for j in subs], axis=1) if subs \
+        else np.zeros((m, 0), dtype=bool)
     if m and known_mask.all():  # the common case, without sorting the masks
         patterns, group = np.ones((1, len(subs)), dtype=bool), np.zeros(m, dtype=np.int64)
     else:
-        patterns, group = np.unique(known_mask, axis=0, return_inverse=True)
+        patterns, group = _mask_patterns(known_mask)
     group = group.reshape(-1)
-    codes = np.empty((m, len(model.encoder.subcolumns)), dtype=np.int32)
+    slices = model.encoder.slices  # (the subcolumns property builds every SubColumn)
+    codes = np.empty((m, slices[-1].stop if slices else 0), dtype=np.int32)
     for gi, (pattern, gss) in enumerate(zip(patterns, groups_ss.spawn(len(patterns)), strict=True)):
         idx = np.flatnonzero(group == gi) if len(patterns) > 1 else np.arange(m)
-        fixed = {j: known[j][0][rows[idx]] for j, k in zip(subs, pattern, strict=True) if k}
-        codes[idx] = model.engine.sample(len(idx), seed=seed_int(gss), forbidden=model.forbidden, fixed=fixed)
+        pick = idx if whole else rows[idx]
+        fixed = {j: known[j][0][:m] if whole and len(patterns) == 1 else known[j][0][pick]
+                 for j, k in zip(subs, pattern, strict=True) if k}
+        codes[idx] = model.engine.sample_given(len(idx), seed=seed_int(gss), forbidden=model.forbidden, fixed=fixed)
     return codes
+
+
+def _mask_patterns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(mask, axis=0, return_inverse=True)`` of a bool matrix, faster: each row read as
+    one integer, first column most significant, sorts as the rows do (False before True)."""
+    if mask.shape[1] > 62:
+        return np.unique(mask, axis=0, return_inverse=True)
+    weights = np.left_shift(np.int64(1), np.arange(mask.shape[1] - 1, -1, -1, dtype=np.int64))
+    keys, group = np.unique(mask.astype(np.int64) @ weights, return_inverse=True)
+    return (keys[:, None] & weights[None, :]) != 0, group
 
 
 def draw_codes(model: FittedModel, known: dict[int, tuple[np.ndarray, np.ndarray]], m: int, seed: int
