@@ -192,13 +192,43 @@ def test_cli_with_a_local_cluster(models, tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
-def test_unique_rules_on_learned_columns_are_refused_across_blocks(frame):
-    syn = datatwin.Synthesizer("copula", constraints=[datatwin.Unique(["age", "score"])]).fit(frame)
+def test_unique_rules_on_learned_columns_hold_across_workers_with_the_bytes_of_sample(client, tmp_path):
+    """Each block keeps to its own share of the key space: no worker needs another's keys."""
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"amount": np.round(rng.uniform(0, 30_000, 500), 2), "kind": rng.choice(["a", "b"], 500)})
+    syn = datatwin.Synthesizer("copula", random_state=0, constraints=[datatwin.Unique(["amount"])]).fit(df)
+    n = 250_000  # 3 blocks; 3M amounts of 2 decimals: blocks drawn blind would share ~10,000 of them
+    expected = syn.sample(n, seed=3)
+    assert expected["amount"].is_unique
+    syn.sample_to_dataset(n, tmp_path / "two", seed=3, scheduler=client, partition_size=60_000)
+    with local_cluster(1, processes=False) as cluster, distributed.Client(cluster, set_as_default=False) as one:
+        syn.sample_to_dataset(n, tmp_path / "one", seed=3, scheduler=one, partition_size=60_000)
+    two = part_bytes(tmp_path / "two")
+    assert len(two) == 5 and part_bytes(tmp_path / "one") == two
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "two"), expected)
+    # The lazy frame, cut across the blocks another way, is the same rows.
+    got = client.compute(syn.sample_to_dask(n, seed=3, partition_size=90_000), sync=True)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_a_key_space_too_small_for_the_rows_is_refused_before_drawing(frame):
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"kind": rng.choice(list("abcd"), 400), "grade": rng.integers(1, 11, 400),
+                       "x": rng.normal(size=400)})
+    syn = datatwin.Synthesizer("copula", constraints=[datatwin.Unique(["kind", "grade"])]).fit(df)
+    for call in (lambda: syn.sample(100_001), lambda: syn.sample_to_dask(100_001)):
+        with pytest.raises(datatwin.ConstraintError, match=r"needs 100,001 distinct values, and the model can "
+                                                           r"produce at most 40 "):
+            call()
+    # Over more shares than MAX_KEY_SHARES, blocks would need each other's keys: refused on Dask.
+    from datatwin.sampling import BLOCK, MAX_KEY_SHARES
+
+    wide = datatwin.Synthesizer("copula", constraints=[datatwin.Unique(["age", "score"])]).fit(frame)
     with pytest.raises(datatwin.ConstraintError, match="distributed workers do not share"):
-        syn.sample_to_dask(100_001)
+        wide.sample_to_dask(MAX_KEY_SHARES * BLOCK + 1)
     # Within one block nothing is shared, and the rows are the sample's.
-    ddf = syn.sample_to_dask(300, seed=1, partition_size=100)
-    pd.testing.assert_frame_equal(ddf.compute(scheduler="sync"), syn.sample(300, seed=1))
+    ddf = wide.sample_to_dask(300, seed=1, partition_size=100)
+    pd.testing.assert_frame_equal(ddf.compute(scheduler="sync"), wide.sample(300, seed=1))
 
 
 def test_importing_datatwin_imports_no_dask_and_a_missing_dask_says_what_to_install():

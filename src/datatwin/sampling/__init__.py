@@ -14,14 +14,17 @@ from ._distributed import (
 from ._fitted import FittedModel, check_constraints, units_of, usable
 from ._plan import CANDIDATES, Plan, encode_numbers, encode_seed_rows, make_plan, row_matches
 from ._run import (
+    MAX_KEY_SHARES,
     BlockPlan,
     SamplingRun,
     block_threads,
+    check_key_space,
     check_n,
     complete_codes,
     complete_rows,
     draw_codes,
     iter_rows,
+    key_shares,
     needs_earlier_keys,
     require,
 )
@@ -31,6 +34,7 @@ __all__ = [
     "BLOCK",
     "CANDIDATES",
     "MANIFEST_NAME",
+    "MAX_KEY_SHARES",
     "SAMPLE_TAG",
     "BlockPlan",
     "DatasetManifest",
@@ -41,6 +45,7 @@ __all__ = [
     "block_threads",
     "check_constraints",
     "check_distributable",
+    "check_key_space",
     "check_n",
     "complete_codes",
     "complete_rows",
@@ -49,6 +54,7 @@ __all__ = [
     "encode_numbers",
     "encode_seed_rows",
     "iter_rows",
+    "key_shares",
     "make_plan",
     "needs_earlier_keys",
     "parse_condition",
