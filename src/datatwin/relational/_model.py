@@ -340,6 +340,25 @@ class DatabaseSynthesizer:
             for t, m in used.items():
                 offsets[t] += m
 
+    def sample_to_dataset(self, folder: str | os.PathLike[str], scale: float = 1.0, *, seed: int | None = None,
+                          scheduler: Any = None, conditions: dict[str, dict[str, Any]] | None = None,
+                          format: str = "parquet", progress: Any = None) -> dict[str, int]:
+        """Draw the database of :meth:`sample` on a Dask cluster (the ``[dask]`` extra) into
+        ``folder/<table>/part-000000.parquet``, ...: one part per shard and table, written by the
+        workers (so they and this process must share the folder). Keys are :meth:`sample`'s,
+        byte for byte, whatever the number of workers: shards are drawn side by side with their
+        keys numbered from 1 and moved on once every shard's key count is known (see ``_dask``).
+
+        The run resumes after a crash (``folder/_datatwin_manifest.json``); ``scheduler`` is as in
+        :meth:`Synthesizer.sample_to_dataset` (``"local:4"``, ``"tcp://host:8786"``, a client).
+        ``what_if`` is not offered here: its changes are functions, which run on one machine.
+        Returns the rows written per table.
+        """
+        from ._dask import sample_database_to_dataset
+
+        return sample_database_to_dataset(self, folder, scale=scale, seed=seed, scheduler=scheduler,
+                                          conditions=conditions, what_if=None, format=format, progress=progress)
+
     def local_shard(self, scale: float, seed: int, k: int, k_all: int, conds: dict[str, Any],
                     changes: dict[str, Any], flowing: set[str]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
         """Shard ``k`` with its keys numbered from 1 (as if it were the first), and how many keys

@@ -8,6 +8,7 @@ from ._distributed import (
     SampleJob,
     check_distributable,
     draw_rows,
+    part_name,
     partitions,
     write_part,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "key_shares",
     "make_plan",
     "needs_earlier_keys",
+    "part_name",
     "parse_condition",
     "parse_scalar",
     "partitions",

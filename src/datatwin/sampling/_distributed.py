@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,8 +184,13 @@ class DatasetManifest:
         self._saved = 0.0
 
     @classmethod
-    def open(cls, folder: str | os.PathLike[str], identity: dict[str, Any], n_parts: int, fmt: str) -> DatasetManifest:
-        """Open (or start) the record in ``folder``, creating the folder if its parent exists."""
+    def open(cls, folder: str | os.PathLike[str], identity: dict[str, Any], n_parts: int, fmt: str,
+             files: Callable[[int], list[str]] | None = None) -> DatasetManifest:
+        """Open (or start) the record in ``folder``, creating the folder if its parent exists.
+
+        ``files(i)``: the paths (relative to ``folder``) part ``i`` writes, all of which must be
+        there for it to count as finished (default: ``part-<i>.<fmt>``; a database writes one
+        file per table)."""
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise OutputError(f"cannot write a partitioned dataset to {str(folder)!r}: it is a file; give a folder")
@@ -217,7 +223,10 @@ class DatasetManifest:
             raise OutputError(f"folder {str(folder)!r} holds a sample of another run: it was written with {what}; "
                               f"write to a new folder, or delete this one to start over")
         # A part counts as finished only while its file is there (a deleted part is drawn again).
-        finished = {i for i in finished if (folder / part_name(i, n_parts, fmt)).is_file()}
+        if files is None:
+            finished = {i for i in finished if (folder / part_name(i, n_parts, fmt)).is_file()}
+        else:
+            finished = {i for i in finished if all((folder / f).is_file() for f in files(i))}
         return cls(folder, identity, n_parts, finished)
 
     def mark(self, i: int) -> None:
