@@ -1,6 +1,6 @@
 """Uploaded SQLite databases in the web app (TestClient, real SQLite, the real worker code):
 tables and keys shown, a database model fitted and sampled, the synthetic database downloaded as
-SQLite and as a zip of CSVs, a per-table report; hostile database files refused with nothing kept."""
+SQLite and as a zip of CSVs, the database evaluation report; hostile database files refused with nothing kept."""
 
 from __future__ import annotations
 
@@ -112,17 +112,20 @@ def test_database_pages_flow(alice, data_dir: Path, tmp_path: Path) -> None:
     assert len(customers) == 40
     assert not customers["note"].str.startswith(("=", "+", "-", "@")).any()
     assert customers["note"].str.startswith("'=").any()
-    # A report per table, with key integrity.
+    # The database evaluation: keys, children per parent, each table, trends, detection.
     rj = _job_id(client.post(f"/jobs/{sj}/report", data={"csrf": csrf}))
     assert run_worker(data_dir, once=True) == 1
     rep = client.app.state.ctx.store.job_any(rj)
     assert rep["status"] == "done", rep["error"]
-    assert [t["table"] for t in rep["result"]["tables"]] == ["customer", "orders"]
-    assert {fk["share"] for fk in rep["result"]["foreign_keys"]} == {1.0}
+    assert rep["result"]["tables"]["orders"] == {"rows_real": 200, "rows_synthetic": result["tables"]["orders"]}
+    verdicts = {v["title"]: v["status"] for v in rep["result"]["verdicts"]}
+    assert len(verdicts) >= 4 and rep["result"]["overall"] in ("pass", "warn", "fail")
+    assert any("integrity" in t.lower() or "key" in t.lower() for t in verdicts), verdicts
     page = client.get(f"/jobs/{rj}").text
-    assert "Foreign keys" in page and "report?table=1" in page
-    report = client.get(f"/jobs/{rj}/report?table=1")
+    assert "Open the full database report" in page
+    report = client.get(f"/jobs/{rj}/report")
     assert report.status_code == 200 and "sandbox" in report.headers["content-security-policy"]
+    assert "orders" in report.text and "customer" in report.text and "<script src" not in report.text
     assert client.get(f"/jobs/{rj}/report?table=7").status_code == 404
     # The uploaded file was only read: same bytes, no journal, WAL or lock files beside it.
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest

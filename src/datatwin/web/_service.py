@@ -457,9 +457,10 @@ def download(ctx: Ctx, owner: str, jid: str, fmt: str) -> tuple[Path, str, str]:
 
 
 def report_file(ctx: Ctx, owner: str, jid: str, table: Any = None) -> Path:
-    """A report's HTML; for a database report, the report of table number ``table`` (0 first)."""
+    """A report's HTML; ``table`` only for a database report made before the database evaluation
+    (then one report per table, number ``table`` 0 first)."""
     row = job(ctx, owner, jid)
-    if not row["params"].get("database"):
+    if not row["params"].get("database") or table in (None, ""):
         return output_file(ctx, owner, jid, "report.html")
     i = _int(0 if table in (None, "") else table, "table", 0, 10_000)
     return output_file(ctx, owner, jid, f"report_{i}.html")
