@@ -270,3 +270,44 @@ def test_zip_entries_are_plain_names_whatever_the_table_is_called(tmp_path: Path
     text = zipfile.ZipFile(tmp_path / "out.zip").read(names[0]).decode()
     assert "'=1+1" in text
     assert [p.name for p in tmp_path.iterdir()] == ["out.zip"]  # no temp file left
+
+
+def test_database_conditions(alice, data_dir: Path, tmp_path: Path) -> None:
+    """A root table's condition on the sample form and the REST endpoint: every synthetic
+    customer matches, every order still points to one; bad conditions get a clear 400."""
+    client, csrf = alice
+    up = _upload_id(_upload(client, csrf, "shop.sqlite", shop_db(tmp_path / "shop.db")))
+    mid = _fit_db(client, csrf, data_dir, up)
+    assert "table.column=value" in client.get(f"/models/{mid}").text
+    sj = _job_id(client.post(f"/models/{mid}/sample", data={"csrf": csrf, "scale": "1", "seed": "1",
+                                                            "where": "customer.age=30..40"}))
+    assert run_worker(data_dir, once=True) == 1
+    job = client.app.state.ctx.store.job_any(sj)
+    assert job["status"] == "done", job["error"]
+    assert job["params"]["conditions"] == {"customer": {"age": {"range": [30, 40]}}}
+    db_file = tmp_path / "synthetic.sqlite"
+    db_file.write_bytes(client.get(f"/jobs/{sj}/download/sqlite").content)
+    con = sqlite3.connect(db_file)
+    ages = [r[0] for r in con.execute("SELECT age FROM customer")]
+    dangling = con.execute("SELECT count(*) FROM orders o LEFT JOIN customer c ON o.customer_id = c.customer_id "
+                           "WHERE c.customer_id IS NULL").fetchone()[0]
+    n_orders = con.execute("SELECT count(*) FROM orders").fetchone()[0]
+    con.close()
+    assert len(ages) == 80 and all(30 <= a <= 40 for a in ages) and dangling == 0 and n_orders > 0
+    # The REST endpoint takes the same lines; bad ones say what is wrong, and no job is queued.
+    token = client.post("/api/token", json={"name": "alice", "password": PASSWORD}).json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    url = f"/api/database-models/{mid}/sample"
+    r = client.post(url, headers=h, json={"scale": 0.5, "where": ["customer.note=plain"]})
+    assert r.status_code == 200, r.text
+    n_jobs = len(client.app.state.ctx.store.jobs("alice"))
+    for where, words in ((["orders.amount=3"], "generated from their parent 'customer'"),
+                         (["shop.age=3"], "write table.column=value"),
+                         (["customer.height=3"], "no such learned column"),
+                         (["customer.customer_id=3"], "a key column"),
+                         (["customer.age"], "customer.age")):
+        r = client.post(url, headers=h, json={"scale": 1, "where": where})
+        assert r.status_code == 400 and words in r.json()["detail"], (where, r.text)
+    assert len(client.app.state.ctx.store.jobs("alice")) == n_jobs
+    page = client.post(f"/models/{mid}/sample", data={"csrf": csrf, "scale": "1", "where": "orders.amount=3"})
+    assert page.status_code == 400 and "put the condition on a table generated first" in html.unescape(page.text)

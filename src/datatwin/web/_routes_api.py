@@ -61,6 +61,8 @@ class DbFitBody(BaseModel):
 class DbSampleBody(BaseModel):
     scale: float = Field(1.0, description="size relative to the real database (0.5 = half, 2 = twice)")
     seed: int = 0
+    where: list[str] = Field(default_factory=list, description="conditions on a root table, which flow to its "
+                             "children: table.column=value, table.column=a|b or table.column=low..high")
 
 
 class ReportBody(BaseModel):
@@ -150,7 +152,8 @@ async def database_fit(request: Request, user: User, upload_id: str, body: DbFit
 @router.post("/database-models/{model_id}/sample", summary="Queue a synthetic database; download it from "
              "/api/jobs/{job_id}/download?format=sqlite (SQLite file) or format=zip (one CSV per table)")
 async def database_sample(request: Request, user: User, model_id: str, body: DbSampleBody) -> dict[str, str]:
-    return {"job_id": svc.start_db_sample(ctx(request), user, model_id, scale=body.scale, seed=body.seed)}
+    return {"job_id": svc.start_db_sample(ctx(request), user, model_id, scale=body.scale, seed=body.seed,
+                                                 where="\n".join(body.where))}
 
 
 @router.get("/models")

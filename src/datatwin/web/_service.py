@@ -275,8 +275,38 @@ def start_db_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", 
     return ctx.store.add_job(owner, "fit", params)
 
 
-def start_db_sample(ctx: Ctx, owner: str, model_id: str, *, scale: Any = 1.0, seed: Any = 0) -> str:
-    """Queue a synthetic database ``scale`` times the size of the real one."""
+def parse_db_conditions(text: str | None, tables: list[str]) -> dict[str, dict[str, Any]]:
+    """``table.column=value`` (``=a|b``, ``=low..high``), one per line, as ``{table: {column: ...}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in _lines(text):
+        name, spec = parse_condition(item)
+        # Table names may hold dots: the longest table name the text starts with wins.
+        table = max((t for t in tables if name.startswith(f"{t}.")), key=len, default=None)
+        if table is None or not name[len(table) + 1:]:
+            raise InputError(f"condition {item!r}: write table.column=value with a table of the model "
+                             f"({', '.join(tables)}), e.g. {tables[0]}.column=value")
+        out.setdefault(table, {})[name[len(table) + 1:]] = {"range": list(spec)} if isinstance(spec, tuple) else spec
+    return out
+
+
+def check_db_conditions(path: str, conds: dict[str, dict[str, Any]]) -> None:
+    """The library's own check (a root table, a learned column), so a bad condition is refused at once."""
+    from ..relational import DatabaseSynthesizer
+    from ..relational._conditions import check_conditions
+
+    check_conditions(DatabaseSynthesizer.load(path), conditions_from_json(conds), None)
+
+
+def conditions_from_json(conds: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    # JSON has no tuples: a [low, high] pair marked as a range comes back as a tuple.
+    return {t: {c: tuple(v["range"]) if isinstance(v, dict) and "range" in v else v for c, v in cols.items()}
+            for t, cols in conds.items()}
+
+
+def start_db_sample(ctx: Ctx, owner: str, model_id: str, *, scale: Any = 1.0, seed: Any = 0,
+                    where: str | None = None) -> str:
+    """Queue a synthetic database ``scale`` times the size of the real one, its root tables'
+    rows optionally conditioned (``table.column=value`` lines; the children follow)."""
     row = model(ctx, owner, model_id)
     if not is_database(row):
         raise InputError("this model is of a single table: sample it with n (rows), not scale")
@@ -291,8 +321,12 @@ def start_db_sample(ctx: Ctx, owner: str, model_id: str, *, scale: Any = 1.0, se
     if expected > ctx.settings.max_rows_out:
         raise InputError(f"scale {f:g} would make about {expected:,} rows; the limit is "
                          f"{ctx.settings.max_rows_out:,}: use a smaller scale")
-    return ctx.store.add_job(owner, "sample", {"model_id": row["id"], "database": True, "scale": f,
-                                               "seed": _int(seed, "the seed", 0, 2**31 - 1)})
+    params = {"model_id": row["id"], "database": True, "scale": f, "seed": _int(seed, "the seed", 0, 2**31 - 1)}
+    conds = parse_db_conditions(where, [t for t in row["info"].get("tables", {}) if not t.startswith("__")])
+    if conds:
+        check_db_conditions(row["path"], conds)
+        params["conditions"] = conds
+    return ctx.store.add_job(owner, "sample", params)
 
 
 def _lines(text: str | None) -> list[str]:

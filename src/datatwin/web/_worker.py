@@ -365,7 +365,10 @@ def _sample_db(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> 
     db = DatabaseSynthesizer.load(model["path"])
     progress = _Progress(store, job["id"])
     progress(ProgressEvent("sample", 0, 3))
-    schema, tables = _public_tables(db, db.sample(float(p["scale"]), seed=int(p.get("seed", 0))))
+    from ._service import conditions_from_json
+
+    conds = conditions_from_json(p["conditions"]) if p.get("conditions") else None
+    schema, tables = _public_tables(db, db.sample(float(p["scale"]), seed=int(p.get("seed", 0)), conditions=conds))
     progress(ProgressEvent("write", 1, 3))
     tmp = out / f".work.{os.getpid()}.sqlite"
     try:
