@@ -300,7 +300,8 @@ def test_database_conditions(alice, data_dir: Path, tmp_path: Path) -> None:
     url = f"/api/database-models/{mid}/sample"
     r = client.post(url, headers=h, json={"scale": 0.5, "where": ["customer.note=plain"]})
     assert r.status_code == 200, r.text
-    n_jobs = len(client.app.state.ctx.store.jobs("alice"))
+    owner = client.app.state.ctx.store.job_any(sj)["owner"]
+    n_jobs = len(client.app.state.ctx.store.jobs(owner))
     for where, words in ((["orders.amount=3"], "generated from their parent 'customer'"),
                          (["shop.age=3"], "write table.column=value"),
                          (["customer.height=3"], "no such learned column"),
@@ -308,6 +309,65 @@ def test_database_conditions(alice, data_dir: Path, tmp_path: Path) -> None:
                          (["customer.age"], "customer.age")):
         r = client.post(url, headers=h, json={"scale": 1, "where": where})
         assert r.status_code == 400 and words in r.json()["detail"], (where, r.text)
-    assert len(client.app.state.ctx.store.jobs("alice")) == n_jobs
+    assert len(client.app.state.ctx.store.jobs(owner)) == n_jobs
     page = client.post(f"/models/{mid}/sample", data={"csrf": csrf, "scale": "1", "where": "orders.amount=3"})
     assert page.status_code == 400 and "put the condition on a table generated first" in html.unescape(page.text)
+
+
+def _bearer(client) -> dict[str, str]:
+    token = client.post("/api/token", json={"name": "alice", "password": PASSWORD}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sales_db(path: Path) -> bytes:
+    """store <- sales: 12 stores, each with 15 weeks of sales that grow week by week."""
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE store (store_id INTEGER PRIMARY KEY, region TEXT);
+        CREATE TABLE sales (sale_id INTEGER PRIMARY KEY, store_id INTEGER NOT NULL REFERENCES store(store_id),
+                            week INTEGER NOT NULL, amount REAL);""")
+    con.executemany("INSERT INTO store VALUES (?, ?)", [(s, "north" if s % 2 else "south") for s in range(1, 13)])
+    con.executemany("INSERT INTO sales VALUES (?, ?, ?, ?)",
+                    [(s * 100 + w, s, w, 10.0 * s + 2.0 * w) for s in range(1, 13) for w in range(1, 16)])
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+def test_database_sequence_tables(alice, data_dir: Path, tmp_path: Path) -> None:
+    """A table marked as histories on the upload page is fitted as a sequence table (the model
+    says so), sampled in order per entity, and its sequence figures are in the report."""
+    client, csrf = alice
+    r = _upload(client, csrf, "sales.sqlite", sales_db(tmp_path / "sales.db"))
+    up = _upload_id(r)
+    # The page's selects are numbered by table position.
+    i = [t["name"] for t in client.get(f"/api/databases/{up}", headers=_bearer(client))
+         .json()["info"]["database"]["tables"]].index("sales")
+    assert f'name="seq_key_{i}"' in r.text and f'name="seq_index_{i}"' in r.text
+    h = _bearer(client)
+    for seqs, words in (({"nope": {"key": "a", "index": "b"}}, "not a table"),
+                        ({"sales": {"key": "store_id"}}, "needs both"),
+                        ({"sales": {"key": "store_id", "index": "day"}}, "no such column"),
+                        ({"sales": {"key": "week", "index": "week"}}, "must differ"),
+                        ({"sales": {"key": "sale_id", "index": "week"}}, "primary key")):
+        r = client.post(f"/api/databases/{up}/fit", headers=h, json={"engine": "argn", "sequences": seqs})
+        assert r.status_code == 400 and words in r.json()["detail"], (seqs, r.text)
+    jid = _job_id(client.post(f"/uploads/{up}/fit", data={"csrf": csrf, "engine": "argn", "max_training_time": "30",
+                                                          "max_epochs": "2", f"seq_key_{i}": "store_id",
+                                                          f"seq_index_{i}": "week"}))
+    assert run_worker(data_dir, once=True) == 1
+    job = client.app.state.ctx.store.job_any(jid)
+    assert job["status"] == "done", job["error"]
+    model = client.app.state.ctx.store.model(job["owner"], job["result"]["model_id"])
+    assert model["info"]["sequences"] == {"sales": {"key": "store_id", "index": "week"}}
+    from datatwin.relational import DatabaseSynthesizer
+    assert DatabaseSynthesizer.load(model["path"]).schema_.tables["sales"].sequence_index == "week"
+    sj = _job_id(client.post(f"/models/{model['id']}/sample", data={"csrf": csrf, "scale": "1", "seed": "0"}))
+    assert run_worker(data_dir, once=True) == 1
+    assert client.app.state.ctx.store.job_any(sj)["status"] == "done"
+    rj = _job_id(client.post(f"/jobs/{sj}/report", data={"csrf": csrf}))
+    assert run_worker(data_dir, once=True) == 1
+    rep = client.app.state.ctx.store.job_any(rj)
+    assert rep["status"] == "done", rep["error"]
+    titles = " ".join(v["title"].lower() for v in rep["result"]["verdicts"])
+    assert "sequence" in titles or "histor" in titles or "lag" in titles, titles

@@ -56,6 +56,9 @@ class DbFitBody(BaseModel):
     max_training_time: int = Field(60, description="time budget per table, in seconds")
     max_epochs: int | None = None
     seed: int = 0
+    sequences: dict[str, dict[str, str]] = Field(default_factory=dict, description='tables of histories: '
+                                                 '{"trans": {"key": "account_id", "index": "date"}}, each '
+                                                 "entity's rows generated in order")
 
 
 class DbSampleBody(BaseModel):
@@ -145,7 +148,8 @@ def database_get(request: Request, user: User, upload_id: str) -> dict[str, Any]
                                                    "children conditioned on their parents)")
 async def database_fit(request: Request, user: User, upload_id: str, body: DbFitBody) -> dict[str, str]:
     jid = svc.start_db_fit(ctx(request), user, upload_id, engine=body.engine,
-                           max_training_time=body.max_training_time, max_epochs=body.max_epochs, seed=body.seed)
+                           max_training_time=body.max_training_time, max_epochs=body.max_epochs, seed=body.seed,
+                           sequences=body.sequences)
     return {"job_id": jid}
 
 

@@ -217,16 +217,20 @@ def _epsilon(value: Any) -> float:
 
 def start_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max_training_time: Any = 60,
               max_epochs: Any = None, seed: Any = 0, kinds: dict[str, str] | None = None,
-              keep_rules: list[int] | None = None, epsilon: Any = None) -> str:
+              keep_rules: list[int] | None = None, epsilon: Any = None,
+              sequences: dict[str, dict[str, str]] | None = None) -> str:
     """Queue a fit; ``kinds`` overrides detected column kinds, ``keep_rules`` picks suggested rules,
-    ``epsilon`` trains under differential privacy at that budget."""
+    ``epsilon`` trains under differential privacy at that budget; ``sequences`` (databases) marks
+    tables of histories."""
     row = upload(ctx, owner, upload_id)
+    if sequences and not is_database(row):
+        raise InputError("sequence tables are for database uploads; leave them empty")
     if is_database(row):
         if epsilon not in (None, "") or kinds or keep_rules:
             raise InputError("a database model has no privacy budget, column kinds or rules (yet); "
                              "leave those empty")
         return start_db_fit(ctx, owner, upload_id, engine=engine, max_training_time=max_training_time,
-                            max_epochs=max_epochs, seed=seed)
+                            max_epochs=max_epochs, seed=seed, sequences=sequences)
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     params: dict[str, Any] = {"upload_id": row["id"], "engine": engine,
@@ -257,8 +261,11 @@ def start_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max
 
 
 def start_db_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max_training_time: Any = 60,
-                 max_epochs: Any = None, seed: Any = 0) -> str:
-    """Queue the fit of a database model: one model per table, children conditioned on parents."""
+                 max_epochs: Any = None, seed: Any = 0, sequences: dict[str, dict[str, str]] | None = None) -> str:
+    """Queue the fit of a database model: one model per table, children conditioned on parents.
+
+    ``sequences`` marks tables of histories, ``{table: {"key": entity column, "index": order column}}``:
+    each entity's rows are then generated in order, each step from the ones before."""
     row = upload(ctx, owner, upload_id)
     if not is_database(row):
         raise InputError(f"{row['name']!r} is a single table; fit it with POST /api/uploads/{{id}}/fit")
@@ -272,7 +279,36 @@ def start_db_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", 
         if engine != "argn":
             raise InputError("max epochs applies to the argn engine only; leave it empty for marginal")
         params["max_epochs"] = _int(max_epochs, "max epochs", 1, 10_000)
+    if sequences:
+        params["sequences"] = check_sequences(upload_info(ctx, row)["database"]["tables"], sequences)
     return ctx.store.add_job(owner, "fit", params)
+
+
+def check_sequences(tables: list[dict[str, Any]], sequences: Any) -> dict[str, dict[str, str]]:
+    """Each sequence table named, with two different columns of it as entity key and order; the
+    library's data checks (an order that is neither number nor date, one row per entity) run in the fit."""
+    by_name = {t["name"]: t for t in tables}
+    out: dict[str, dict[str, str]] = {}
+    if not isinstance(sequences, dict):
+        raise InputError('sequences must be {table: {"key": column, "index": column}}')
+    for t, spec in sequences.items():
+        key, index = (spec.get("key"), spec.get("index")) if isinstance(spec, dict) else (None, None)
+        if t not in by_name:
+            raise InputError(f"sequence table {t!r} is not a table of this database; tables: {', '.join(by_name)}")
+        if not key or not index:
+            raise InputError(f"sequence table {t!r} needs both an entity key (whose history) and an order column "
+                             f"(a date or number that orders each history)")
+        cols = by_name[t]["columns"]
+        for what, c in (("entity key", key), ("order column", index)):
+            if c not in cols:
+                raise InputError(f"sequence {what} {t}.{c}: no such column; columns: {', '.join(cols)}")
+        if key == index:
+            raise InputError(f"sequence table {t!r}: the entity key and the order column must differ")
+        if by_name[t]["primary_key"] == [key]:
+            raise InputError(f"sequence key {t}.{key} is the table's primary key, one row per entity: pick the "
+                             f"column naming whose history a row belongs to (often a foreign key)")
+        out[t] = {"key": str(key), "index": str(index)}
+    return out
 
 
 def parse_db_conditions(text: str | None, tables: list[str]) -> dict[str, dict[str, Any]]:

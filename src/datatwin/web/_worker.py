@@ -322,6 +322,8 @@ def _fit_db(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dic
     p, owner = job["params"], job["owner"]
     up = _owned(store.upload(owner, p["upload_id"]), "upload")
     schema, frames = read_sqlite_file(up["path"], label=up["name"])
+    for t, seq in (p.get("sequences") or {}).items():  # tables of histories marked on the upload page
+        schema.tables[t].sequence_key, schema.tables[t].sequence_index = seq["key"], seq["index"]
     seed = int(p.get("seed", 0))
     budget = float(p.get("max_training_time", 60))
     options = {"max_epochs": int(p["max_epochs"])} if p.get("max_epochs") else None
@@ -341,7 +343,8 @@ def _fit_db(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> dic
     tables = {t: len(df) for t, df in frames.items()}
     info = {"database": True, "tables": tables, "rows": sum(tables.values()), "order": db.order_, "seed": seed,
             "fit_job": job["id"], "seconds": round(time.monotonic() - progress.start, 1),
-            "foreign_keys": [str(fk) for fk in db.schema_.foreign_keys]}
+            "foreign_keys": [str(fk) for fk in db.schema_.foreign_keys],
+            "sequences": p.get("sequences") or {}}
     store.add_model(owner, mid, up["id"], f"{up['name']} (database, {len(tables)} tables, {db.engine})", str(path),
                     f"database/{db.engine}", info)
     return {"model_id": mid}
