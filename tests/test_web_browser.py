@@ -228,6 +228,7 @@ def test_browser_database(server: str, tmp_path: Path) -> None:
             page.click("#make-report")
             page.wait_for_selector("#open-report", timeout=300_000)
             assert page.inner_text("#overall") in ("pass", "warn", "fail")
+            assert "generated under conditions" in page.inner_text("#conditioned")
             _shot(page, shots, "db-3-report-summary")
             with ctx.expect_page() as new_page:
                 page.click("#open-report")

@@ -416,7 +416,9 @@ def _report_db(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> 
             "verdicts": [{"title": v["title"], "status": v["status"], "message": v["message"]}
                          for v in result.verdicts],
             "tables": {t: {"rows_real": len(real[t]), "rows_synthetic": len(synthetic[t])} for t in schema.tables},
-            "sample_job_id": sample_job["id"]}
+            "sample_job_id": sample_job["id"],
+            # A conditioned sample is meant to differ from the real data: the report says so.
+            "conditioned": bool(sample_job["params"].get("conditions"))}
 
 
 _HANDLERS = {"fit": _fit, "sample": _sample, "report": _report, "generate": _generate}
