@@ -156,8 +156,9 @@ async def database_fit(request: Request, user: User, upload_id: str, body: DbFit
 @router.post("/database-models/{model_id}/sample", summary="Queue a synthetic database; download it from "
              "/api/jobs/{job_id}/download?format=sqlite (SQLite file) or format=zip (one CSV per table)")
 async def database_sample(request: Request, user: User, model_id: str, body: DbSampleBody) -> dict[str, str]:
-    return {"job_id": svc.start_db_sample(ctx(request), user, model_id, scale=body.scale, seed=body.seed,
-                                                 where="\n".join(body.where))}
+    # Conditions are checked against the loaded model: off the event loop.
+    return {"job_id": await run_in_threadpool(svc.start_db_sample, ctx(request), user, model_id, scale=body.scale,
+                                              seed=body.seed, where="\n".join(body.where))}
 
 
 @router.get("/models")

@@ -215,7 +215,9 @@ async def sample_post(request: Request, model_id: str, n: str = Form("1000"), se
                       boost_where: str = Form(""), boost_share: str = Form(""), scale: str = Form("")) -> Response:
     uid, _ = await _form_user(request)
     if svc.is_database(svc.model(ctx(request), uid, model_id)):
-        jid = svc.start_db_sample(ctx(request), uid, model_id, scale=scale or "1", seed=seed, where=where)
+        # Conditions are checked against the loaded model: off the event loop.
+        jid = await run_in_threadpool(svc.start_db_sample, ctx(request), uid, model_id, scale=scale or "1", seed=seed,
+                                      where=where)
         return _see(f"/jobs/{jid}")
     jid = svc.start_sample(ctx(request), uid, model_id, n=n, seed=seed, where=where, rebalance=rebalance,
                            what_if=what_if, boost_where=boost_where, boost_share=boost_share)
