@@ -679,6 +679,7 @@ class ARGNEngine(Engine):
             bufs = _Buffers(rows, max(net.cards[j] for j in sub_order), s)
             off = torch.from_numpy(offsets[:s].astype(np.int64))
             back = np.argsort(np.asarray(sub_order))  # sampling-order column of each sub-column
+            off32 = offsets[:s].astype(np.int32)  # cidx's dtype: the batch's subtraction stays int32
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
                 x = torch.zeros(b, int(prefix[-1])) if tables is None else None
@@ -718,7 +719,7 @@ class ARGNEngine(Engine):
                     cidx[:, t] = codes + int(offsets[t])
                     prev = codes
                 # All codes of the batch leave at once (one pass, not one strided pass per column).
-                out[start:start + b] = (cidx.numpy() - offsets[:s])[:, back]
+                out[start:start + b] = (cidx.numpy() - off32)[:, back]
         return (out, logw) if return_log_weights else out
 
     # ------------------------------------------------------------------ state
@@ -830,7 +831,9 @@ class _Buffers:
         self.flat_cdf = torch.empty(rows * width)
         self.u = torch.empty(rows, 1)
         self.idx = torch.empty(rows, 1, dtype=torch.int64)
-        self.cidx = torch.empty(rows, s, dtype=torch.int64)
+        # int32 step indices: embedding_bag copies each step's (rows x steps) prefix and reads it
+        # back; half the bytes of int64, same rows looked up (~15% of its time).
+        self.cidx = torch.empty(rows, s, dtype=torch.int32)
 
     def logits(self, b: int, card: int) -> torch.Tensor:
         return self.flat_logits[: b * card].view(b, card)
