@@ -860,8 +860,10 @@ def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True, bufs: 
         bufs = _Buffers(b, card, 0)
     cdf = torch.exp(logits, out=bufs.cdf(b, card)).cumsum_(dim=1)
     total = cdf[:, -1:]
-    # Two reductions instead of four temporaries; NaN fails both comparisons, so it is caught too.
-    if not (bool(total.min() > 0) and bool(total.max() < math.inf)):
+    # One strided pass (aminmax) instead of four temporaries; a NaN total makes both NaN, which
+    # fails the comparisons, so it is caught too.
+    lo, hi = torch.aminmax(total)
+    if not (bool(lo > 0) and bool(hi < math.inf)):
         bad = ~((total > 0) & (total < math.inf)).squeeze(1)
         cdf[bad] = torch.softmax(logits[bad], dim=1).cumsum_(dim=1)
         total = cdf[:, -1:]
