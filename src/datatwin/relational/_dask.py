@@ -33,7 +33,7 @@ from .._exceptions import InputError, OutputError
 from .._progress import ProgressCallback, report
 from ..io import atomic_output, atomic_write_text, escape_formula_cells
 from ..sampling import DatasetManifest, part_name
-from ._model import ENTITY
+from ._schema import ENTITY
 
 if TYPE_CHECKING:
     from ._model import DatabaseSynthesizer
@@ -44,10 +44,11 @@ KEYS_NAME = "_datatwin_keys.json"
 
 
 class DatabaseBytes:
-    """A database model file's bytes and their SHA-256, as the model travels to workers."""
+    """A database model file's bytes and their SHA-256, as the model travels to workers, with
+    the class that loads them (carried, not imported here: ``_model`` imports this module)."""
 
-    def __init__(self, data: bytes) -> None:
-        self.sha256, self.data = hashlib.sha256(data).hexdigest(), data
+    def __init__(self, data: bytes, cls: type[DatabaseSynthesizer]) -> None:
+        self.sha256, self.data, self.cls = hashlib.sha256(data).hexdigest(), data, cls
 
     def __repr__(self) -> str:  # Dask shows it in errors and dashboards: not megabytes of bytes
         return f"DatabaseBytes(sha256={self.sha256[:12]}..., {len(self.data):,} bytes)"
@@ -59,15 +60,13 @@ _DBS_LOCK = threading.Lock()
 
 def db_of(ref: DatabaseBytes) -> DatabaseSynthesizer:
     """The database model in ``ref``, loaded once per worker process and digest."""
-    from ._model import DatabaseSynthesizer
-
     with _DBS_LOCK:
         db = _DBS.get(ref.sha256)
         if db is None:
             with tempfile.TemporaryDirectory(prefix="datatwin-") as tmp:
                 path = Path(tmp) / "db.dtw"
                 path.write_bytes(ref.data)
-                db = DatabaseSynthesizer.load(path)
+                db = ref.cls.load(path)
             _DBS[ref.sha256] = db
             while len(_DBS) > 2:
                 _DBS.popitem(last=False)
@@ -141,7 +140,7 @@ def sample_database_to_dataset(db: DatabaseSynthesizer, folder: str | os.PathLik
         raise InputError("what_if runs on one machine (its changes are functions); leave out the scheduler")
     with tempfile.TemporaryDirectory(prefix="datatwin-") as tmp:
         db.save(Path(tmp) / "db.dtw")
-        ref = DatabaseBytes((Path(tmp) / "db.dtw").read_bytes())
+        ref = DatabaseBytes((Path(tmp) / "db.dtw").read_bytes(), type(db))
     shards = db.n_shards(scale)
     job = {"scale": float(scale), "seed": int(seed), "shards": shards, "conds": conds, "changes": {},
            "flowing": flowing_tables(db, set(conds)), "tables": _tables(db)}

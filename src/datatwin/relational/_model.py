@@ -39,7 +39,7 @@ from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
 from ..synthesizer import Synthesizer
 from ._discover import read_folder
-from ._schema import ForeignKey, Schema, key_values
+from ._schema import ENTITY, ForeignKey, Schema, key_values
 from ._sequence import Completer, generate_histories, sequence_frame, sequence_plan
 from ._sql import is_url, read_database
 
@@ -47,7 +47,6 @@ __all__ = ["DatabaseSynthesizer", "read_source"]
 
 log = logging.getLogger("datatwin")
 
-ENTITY = "__entity"  # the virtual parent of a standalone sequence table
 BLOCK_ROWS = 100_000  # seed rows completed per call: memory follows the block, not the table
 SHARD_ROWS = 250_000  # rows (all tables) per shard of a generated database: memory follows the shard
 

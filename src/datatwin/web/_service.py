@@ -27,7 +27,7 @@ from ._config import Settings
 from ._databases import DB_ENGINES, MAX_SCALE, analyse_database, check_sqlite, is_database_name
 from ._files import check_model_zip, check_name, place, read_checked, receive, remove_tree, table_from_upload
 from ._store import TERMINAL, Store, new_id
-from ._worker import job_dir, user_dir
+from ._worker import conditions_from_json, job_dir, user_dir
 
 ENGINES = ("auto", "argn", "marginal", "copula")
 MAX_SPEC_CHARS = 100_000
@@ -331,12 +331,6 @@ def check_db_conditions(path: str, conds: dict[str, dict[str, Any]]) -> None:
     from ..relational._conditions import check_conditions
 
     check_conditions(DatabaseSynthesizer.load(path), conditions_from_json(conds), None)
-
-
-def conditions_from_json(conds: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    # JSON has no tuples: a [low, high] pair marked as a range comes back as a tuple.
-    return {t: {c: tuple(v["range"]) if isinstance(v, dict) and "range" in v else v for c, v in cols.items()}
-            for t, cols in conds.items()}
 
 
 def start_db_sample(ctx: Ctx, owner: str, model_id: str, *, scale: Any = 1.0, seed: Any = 0,

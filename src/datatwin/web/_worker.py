@@ -53,6 +53,13 @@ def user_dir(data_dir: Path, owner: str) -> Path:
     return data_dir / "files" / owner
 
 
+def conditions_from_json(conds: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Database conditions as stored in a job's parameters, back in the library's form."""
+    # JSON has no tuples: a [low, high] pair marked as a range comes back as a tuple.
+    return {t: {c: tuple(v["range"]) if isinstance(v, dict) and "range" in v else v for c, v in cols.items()}
+            for t, cols in conds.items()}
+
+
 def job_dir(data_dir: Path, owner: str, jid: str) -> Path:
     return user_dir(data_dir, owner) / "jobs" / jid
 
@@ -368,7 +375,6 @@ def _sample_db(store: Store, data_dir: Path, job: dict[str, Any], out: Path) -> 
     db = DatabaseSynthesizer.load(model["path"])
     progress = _Progress(store, job["id"])
     progress(ProgressEvent("sample", 0, 3))
-    from ._service import conditions_from_json
 
     conds = conditions_from_json(p["conditions"]) if p.get("conditions") else None
     schema, tables = _public_tables(db, db.sample(float(p["scale"]), seed=int(p.get("seed", 0)), conditions=conds))
