@@ -9,6 +9,13 @@ and the peak RSS of each worker. Each cluster first draws a small warm-up datase
 load), which the timing leaves out. The machine may be shared: the load is printed and written.
 
 usage: PYTHONPATH=src python benchmarks/bench_dask.py [--rows 1000000] [--model m.dtw] [--write]
+
+``--scale K`` measures the plan at scale instead (#18: 100M rows): one run of a K-worker
+LocalCluster only (no single-process file and no 1-worker run to compare, which would double the
+time and the disk), with its wall time, rows/s, CPU and peak RSS per worker, and the disk the
+dataset takes; the folder is deleted afterwards. Written to the ``dask-scale`` section.
+
+usage: PYTHONPATH=src python benchmarks/bench_dask.py --rows 100000000 --scale 2 [--out /tmp/x] [--write]
 """
 
 from __future__ import annotations
@@ -93,6 +100,8 @@ def main() -> None:
     ap.add_argument("--train-rows", type=int, default=20_000)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--partition-size", type=int, default=100_000)
+    ap.add_argument("--scale", type=int, metavar="K", help="only a K-worker cluster, at scale (see above)")
+    ap.add_argument("--out", type=Path, help="--scale: the parent folder of the dataset (default: a temp folder)")
     ap.add_argument("--write", action="store_true", help="write the figures into BENCHMARKS.md")
     a = ap.parse_args()
 
@@ -109,6 +118,9 @@ def main() -> None:
         syn = datatwin.Synthesizer(random_state=0, engine_options={"max_epochs": a.epochs, "patience": 10**6}).fit(df)
         source = f"argn on adult's first {a.train_rows:,} rows, {a.epochs} epochs (fit {time.perf_counter() - t:.0f} s)"
     seed, n = 1, a.rows
+    if a.scale:
+        scale(syn, source, a, load_before)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
         folder = Path(tmp)
         syn.sample(10_000, seed=0)  # warm-up of the single-process path
@@ -147,6 +159,55 @@ def main() -> None:
             f"glibc's malloc defaults kept), timed after a warm-up.", "",
             *table, "", *summary])
         write_section("dask", body)
+
+
+def disk_bytes(folder: Path) -> tuple[int, int]:
+    """(bytes of the dataset's files, their count)."""
+    files = [p for p in folder.iterdir() if p.is_file()]
+    return sum(p.stat().st_size for p in files), len(files)
+
+
+def scale(syn, source: str, a: argparse.Namespace, load_before: str) -> None:
+    """One K-worker run at scale: the per-worker figures a reader multiplies (see the docstring)."""
+    import shutil
+
+    n, k, seed = a.rows, a.scale, 1
+    with tempfile.TemporaryDirectory(prefix="bench-dask-scale-", dir=a.out) as tmp:
+        out = Path(tmp) / "ds"
+        secs, rss, cores = run_cluster(syn, k, n, seed, a.partition_size, out)
+        size, files = disk_bytes(out)
+        free = shutil.disk_usage(tmp).free
+    load_after = uptime()
+    per_worker = n / secs / k
+    table = ["| rows | workers | seconds | rows/s | rows/s per worker | cores the workers got | "
+             "rows per worker CPU-second | peak RSS per worker (MB) | dataset on disk | bytes/row |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+             f"| {n:,} | {k} | {secs:,.0f} | {n / secs:,.0f} | {per_worker:,.0f} | {cores:.2f} | "
+             f"{n / (secs * cores):,.0f} | {', '.join(f'{r:,.0f}' for r in rss)} | "
+             f"{size / 1e6:,.0f} MB in {files:,} files | {size / n:.1f} |"]
+    rate = n / (secs * cores)  # rows per CPU-second of a worker: what a core gives, load aside
+    billion = 10**9 / rate / 3600
+    summary = [
+        f"Per worker (one core, one process): **{rate:,.0f} rows per CPU-second**, peak RSS "
+        f"**{max(rss):,.0f} MB** whatever the row count (a worker holds one part at a time), "
+        f"**{size / n:.1f} bytes/row** of Parquet. A billion rows is {billion:,.0f} worker-core-hours: "
+        f"{billion / 32:,.1f} h on 32 such workers, {10**9 * size / n / 1e9:,.0f} GB of disk; the driver "
+        f"holds the manifest only (a finished run of {n // a.partition_size:,} parts is one range; driver peak "
+        f"RSS {peak_rss_mb():,.0f} MB, the fitted model included).",
+    ]
+    print("\n".join(table + [""] + summary))
+    print(f"free disk after the run (dataset deleted next): {free / 1e9:.1f} GB")
+    cmd = "PYTHONPATH=src .venv/bin/python benchmarks/bench_dask.py " + " ".join(sys.argv[1:])
+    if a.write:
+        body = "\n".join([
+            f"## Scale-out on Dask at {n:,} rows (#18)", "",
+            f"Measured {dt.date.today().isoformat()} on {platform.node()} ({os.cpu_count()} cores, Python "
+            f"{platform.python_version()}), a machine shared with other work. `uptime` before: `{load_before}`; "
+            f"after: `{load_after}`. Command: `{cmd.replace(' --write', '')}`. Model: {source}; seed {seed}, "
+            f"parts of {a.partition_size:,} rows written as Parquet by the workers of `--scheduler local:{k}`, "
+            f"timed after a warm-up; the dataset was deleted afterwards.", "",
+            *table, "", *summary])
+        write_section("dask-scale", body)
 
 
 if __name__ == "__main__":

@@ -198,8 +198,9 @@ def test_blocks_drawn_side_by_side_give_the_bytes_and_counts_of_one_thread(mixed
 
 
 def test_a_unique_rule_on_learned_columns_keeps_blocks_in_one_thread(mixed_df):
-    from datatwin.sampling import block_threads
+    from datatwin.sampling import MAX_KEY_SHARES, block_threads
 
     syn = datatwin.Synthesizer(random_state=0, engine_options={**FAST, "n_threads": 2},
                                constraints=[datatwin.Unique(["income"])]).fit(mixed_df)
-    assert block_threads(syn.model_, 3) == 1
+    assert block_threads(syn.model_, 3) == 2  # 3 blocks: one share of the key space each
+    assert block_threads(syn.model_, MAX_KEY_SHARES + 1) == 1  # beyond: each remembers the keys before it

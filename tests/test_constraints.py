@@ -339,3 +339,25 @@ def test_a_range_that_excludes_every_value_is_refused_beside_missing_and_same_as
 def _run_stats(events) -> dict:
     """The constraint counts of one sampling run (its last "constraints" progress event)."""
     return [e.info for e in events if e.stage == "constraints"][-1]
+
+
+def test_key_shares_agree_for_equal_keys_however_a_block_types_them():
+    """Two blocks may type one column differently (int64, or Int64/float64 where a value is
+    missing, or object): a key must fall in the same share of the key space in each, or two
+    blocks could both emit it."""
+    from datatwin.constraints._set import key_share
+
+    forms = [pd.DataFrame({"k": np.array([5, -0, 7], dtype=np.int64), "t": ["a", "b", "c"]}),
+             pd.DataFrame({"k": pd.array([5, 0, pd.NA], dtype="Int64"), "t": pd.Categorical(["a", "b", "c"])}),
+             pd.DataFrame({"k": [5.0, -0.0, np.nan], "t": np.array(["a", "b", "c"], dtype=object)}),
+             pd.DataFrame({"k": np.array([5, 0.0, None], dtype=object), "t": ["a", "b", None]})]
+    shares = [key_share(df, ["k", "t"], 1009) for df in forms]
+    for share, _ in shares:
+        assert share[:2].tolist() == shares[0][0][:2].tolist()
+    assert shares[1][1].tolist() == [False, False, True] and shares[3][1].tolist() == [False, False, True]
+    # Text never shares a hash with the number it spells, and the shares spread.
+    text, _ = key_share(pd.DataFrame({"k": ["5.0"]}), ["k"], 2**31 - 1)
+    number, _ = key_share(pd.DataFrame({"k": [5.0]}), ["k"], 2**31 - 1)
+    assert text[0] != number[0]
+    spread, _ = key_share(pd.DataFrame({"k": np.arange(10_000.0)}), ["k"], 4)
+    assert np.bincount(spread, minlength=4).min() > 2300

@@ -192,13 +192,43 @@ def test_cli_with_a_local_cluster(models, tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
-def test_unique_rules_on_learned_columns_are_refused_across_blocks(frame):
-    syn = datatwin.Synthesizer("copula", constraints=[datatwin.Unique(["age", "score"])]).fit(frame)
+def test_unique_rules_on_learned_columns_hold_across_workers_with_the_bytes_of_sample(client, tmp_path):
+    """Each block keeps to its own share of the key space: no worker needs another's keys."""
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"amount": np.round(rng.uniform(0, 30_000, 500), 2), "kind": rng.choice(["a", "b"], 500)})
+    syn = datatwin.Synthesizer("copula", random_state=0, constraints=[datatwin.Unique(["amount"])]).fit(df)
+    n = 250_000  # 3 blocks; 3M amounts of 2 decimals: blocks drawn blind would share ~10,000 of them
+    expected = syn.sample(n, seed=3)
+    assert expected["amount"].is_unique
+    syn.sample_to_dataset(n, tmp_path / "two", seed=3, scheduler=client, partition_size=60_000)
+    with local_cluster(1, processes=False) as cluster, distributed.Client(cluster, set_as_default=False) as one:
+        syn.sample_to_dataset(n, tmp_path / "one", seed=3, scheduler=one, partition_size=60_000)
+    two = part_bytes(tmp_path / "two")
+    assert len(two) == 5 and part_bytes(tmp_path / "one") == two
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "two"), expected)
+    # The lazy frame, cut across the blocks another way, is the same rows.
+    got = client.compute(syn.sample_to_dask(n, seed=3, partition_size=90_000), sync=True)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_a_key_space_too_small_for_the_rows_is_refused_before_drawing(frame):
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"kind": rng.choice(list("abcd"), 400), "grade": rng.integers(1, 11, 400),
+                       "x": rng.normal(size=400)})
+    syn = datatwin.Synthesizer("copula", constraints=[datatwin.Unique(["kind", "grade"])]).fit(df)
+    for call in (lambda: syn.sample(100_001), lambda: syn.sample_to_dask(100_001)):
+        with pytest.raises(datatwin.ConstraintError, match=r"needs 100,001 distinct values, and the model can "
+                                                           r"produce at most 40 "):
+            call()
+    # Over more shares than MAX_KEY_SHARES, blocks would need each other's keys: refused on Dask.
+    from datatwin.sampling import BLOCK, MAX_KEY_SHARES
+
+    wide = datatwin.Synthesizer("copula", constraints=[datatwin.Unique(["age", "score"])]).fit(frame)
     with pytest.raises(datatwin.ConstraintError, match="distributed workers do not share"):
-        syn.sample_to_dask(100_001)
+        wide.sample_to_dask(MAX_KEY_SHARES * BLOCK + 1)
     # Within one block nothing is shared, and the rows are the sample's.
-    ddf = syn.sample_to_dask(300, seed=1, partition_size=100)
-    pd.testing.assert_frame_equal(ddf.compute(scheduler="sync"), syn.sample(300, seed=1))
+    ddf = wide.sample_to_dask(300, seed=1, partition_size=100)
+    pd.testing.assert_frame_equal(ddf.compute(scheduler="sync"), wide.sample(300, seed=1))
 
 
 def test_importing_datatwin_imports_no_dask_and_a_missing_dask_says_what_to_install():
@@ -210,3 +240,64 @@ def test_importing_datatwin_imports_no_dask_and_a_missing_dask_says_what_to_inst
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert "pip install 'datatwin[dask]'" in out.stdout
+
+
+# ---------------------------------------------------------------------- databases
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    from relational_helpers import FAST, tiny_frames
+
+    frames = tiny_frames(0)
+    for t in ("customer", "account"):  # a text key too: "customer_id_<n>" numbered on across shards
+        frames[t]["customer_id"] = "C" + frames[t]["customer_id"].astype(str)
+    db = datatwin.DatabaseSynthesizer("argn", random_state=0, engine_options=FAST).fit(frames)
+    path = tmp_path_factory.mktemp("db") / "db.dtw"
+    db.save(path)
+    return db, path
+
+
+def table_bytes(folder):
+    return {f"{t.name}/{p.name}": p.read_bytes() for t in sorted(folder.iterdir()) if t.is_dir()
+            for p in sorted(t.glob("part-*"))}
+
+
+def test_a_database_drawn_by_workers_has_the_tables_and_keys_of_sample(database, client, tmp_path):
+    """Shards are drawn side by side with keys from 1, then moved on by the keys of the shards
+    before them: the tables are sample()'s, whatever the worker count."""
+    from relational_helpers import check_keys
+
+    db, _ = database
+    scale = 400  # about 280,000 rows: 2 shards
+    assert db.n_shards(scale) == 2
+    expected = db.sample(scale, seed=3)
+    counts = db.sample_to_dataset(tmp_path / "two", scale, seed=3, scheduler=client)
+    assert counts == {t: len(df) for t, df in expected.items()}
+    for t, df in expected.items():
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "two" / t), df)
+    check_keys(db.schema_, expected)
+    assert expected["account"]["customer_id"].iloc[-1].startswith("customer_id_")
+    with local_cluster(1, processes=False) as cluster, distributed.Client(cluster, set_as_default=False) as one:
+        db.sample_to_dataset(tmp_path / "one", scale, seed=3, scheduler=one)
+    two = table_bytes(tmp_path / "two")
+    assert len(two) == 2 * len(expected) and table_bytes(tmp_path / "one") == two
+    assert not [p for p in (tmp_path / "two").rglob(".*")]  # no local shard or temporary file is left
+    # A lost part is drawn again alone (its key offsets come from the recorded key counts).
+    lost = tmp_path / "two" / "trans" / "part-000001.parquet"
+    lost.unlink()
+    db.sample_to_dataset(tmp_path / "two", scale, seed=3, scheduler=client)
+    assert table_bytes(tmp_path / "two") == two
+
+
+def test_cli_samples_a_database_model_on_a_local_cluster(database, tmp_path, capsys):
+    db, path = database
+    out = tmp_path / "out"
+    assert cli("sample", str(path), "-o", str(out), "--scale", "2", "--seed", "1", "--format", "parquet",
+               "--scheduler", "local:2") == 0
+    assert "partitioned dataset per table" in capsys.readouterr().err
+    for t, df in db.sample(2, seed=1).items():
+        pd.testing.assert_frame_equal(pd.read_parquet(out / t), df)
+    for args, message in ((("--what-if", "customer.age=+1"), "--what-if runs on one machine"),
+                          (("--replace",), "a rerun into it resumes"),
+                          (("-o", str(tmp_path / "x.csv")), "give a folder")):
+        assert cli("sample", str(path), "-o", str(tmp_path / "o2"), "--scheduler", "local:1", *args) == 1
+        assert message in capsys.readouterr().err

@@ -167,3 +167,75 @@ def test_browser_end_to_end(server: str, tmp_path: Path) -> None:
             _shot(other, shots, "7-other-user-404")
         finally:
             browser.close()
+
+
+def test_browser_database(server: str, tmp_path: Path) -> None:
+    """A small SQLite database through the pages: upload, mark its table of histories, fit
+    briefly, sample with a condition on the root table, download both forms, open the report."""
+    import sqlite3
+    import zipfile
+
+    from test_web_database import sales_db
+
+    data = tmp_path / "sales.sqlite"
+    sales_db(data)
+    shots = Path(os.environ.get("DATATWIN_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    url = server
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            ctx = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 800})
+            page = ctx.new_page()
+            page.set_default_timeout(120_000)
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            _register(page, url, "carol")
+            page.set_input_files("#file", str(data))
+            page.click("#upload")
+            page.wait_for_selector("#db-tables")
+            assert "store_id &rarr; store.store_id" in page.content() or "store_id → store.store_id" in page.content()
+            page.click("#sequences summary")
+            page.select_option('tr:has(td:text-is("sales")) select[name^="seq_key_"]', "store_id")
+            page.select_option('tr:has(td:text-is("sales")) select[name^="seq_index_"]', "week")
+            page.fill("#budget", "20")
+            page.fill("#epochs", "2")
+            _shot(page, shots, "db-1-upload")
+            page.click("#train")
+            page.wait_for_url("**/jobs/*")
+            page.wait_for_selector("#open-model", timeout=240_000)
+            page.click("#open-model")
+            page.wait_for_selector("#scale")
+            page.fill("#scale", "1")
+            page.fill("#where", "store.region=north")
+            page.click("#sample")
+            page.wait_for_selector("#download-sqlite", timeout=240_000)
+            _shot(page, shots, "db-2-sampled")
+            with page.expect_download() as dl:
+                page.click("#download-sqlite")
+            db_file = tmp_path / "synthetic.sqlite"
+            shutil.copy(dl.value.path(), db_file)
+            con = sqlite3.connect(db_file)
+            regions = {r[0] for r in con.execute("SELECT region FROM store")}
+            dangling = con.execute("SELECT count(*) FROM sales s LEFT JOIN store t ON s.store_id = t.store_id "
+                                   "WHERE t.store_id IS NULL").fetchone()[0]
+            n_sales = con.execute("SELECT count(*) FROM sales").fetchone()[0]
+            con.close()
+            assert regions == {"north"} and dangling == 0 and n_sales > 0
+            with page.expect_download() as dl:
+                page.click("#download-zip")
+            assert sorted(zipfile.ZipFile(dl.value.path()).namelist()) == ["sales.csv", "store.csv"]
+            page.click("#make-report")
+            page.wait_for_selector("#open-report", timeout=300_000)
+            assert page.inner_text("#overall") in ("pass", "warn", "fail")
+            assert "generated under conditions" in page.inner_text("#conditioned")
+            _shot(page, shots, "db-3-report-summary")
+            with ctx.expect_page() as new_page:
+                page.click("#open-report")
+            report = new_page.value
+            report.wait_for_load_state()
+            assert "sales" in report.content() and "store" in report.content()
+            _shot(report, shots, "db-4-report")
+            assert not [e for e in errors if "Content Security Policy" in e], errors
+        finally:
+            browser.close()

@@ -1,6 +1,6 @@
 """Uploaded SQLite databases in the web app (TestClient, real SQLite, the real worker code):
 tables and keys shown, a database model fitted and sampled, the synthetic database downloaded as
-SQLite and as a zip of CSVs, a per-table report; hostile database files refused with nothing kept."""
+SQLite and as a zip of CSVs, the database evaluation report; hostile database files refused with nothing kept."""
 
 from __future__ import annotations
 
@@ -112,17 +112,20 @@ def test_database_pages_flow(alice, data_dir: Path, tmp_path: Path) -> None:
     assert len(customers) == 40
     assert not customers["note"].str.startswith(("=", "+", "-", "@")).any()
     assert customers["note"].str.startswith("'=").any()
-    # A report per table, with key integrity.
+    # The database evaluation: keys, children per parent, each table, trends, detection.
     rj = _job_id(client.post(f"/jobs/{sj}/report", data={"csrf": csrf}))
     assert run_worker(data_dir, once=True) == 1
     rep = client.app.state.ctx.store.job_any(rj)
     assert rep["status"] == "done", rep["error"]
-    assert [t["table"] for t in rep["result"]["tables"]] == ["customer", "orders"]
-    assert {fk["share"] for fk in rep["result"]["foreign_keys"]} == {1.0}
+    assert rep["result"]["tables"]["orders"] == {"rows_real": 200, "rows_synthetic": result["tables"]["orders"]}
+    verdicts = {v["title"]: v["status"] for v in rep["result"]["verdicts"]}
+    assert len(verdicts) >= 4 and rep["result"]["overall"] in ("pass", "warn", "fail")
+    assert any("integrity" in t.lower() or "key" in t.lower() for t in verdicts), verdicts
     page = client.get(f"/jobs/{rj}").text
-    assert "Foreign keys" in page and "report?table=1" in page
-    report = client.get(f"/jobs/{rj}/report?table=1")
+    assert "Open the full database report" in page
+    report = client.get(f"/jobs/{rj}/report")
     assert report.status_code == 200 and "sandbox" in report.headers["content-security-policy"]
+    assert "orders" in report.text and "customer" in report.text and "<script src" not in report.text
     assert client.get(f"/jobs/{rj}/report?table=7").status_code == 404
     # The uploaded file was only read: same bytes, no journal, WAL or lock files beside it.
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
@@ -267,3 +270,104 @@ def test_zip_entries_are_plain_names_whatever_the_table_is_called(tmp_path: Path
     text = zipfile.ZipFile(tmp_path / "out.zip").read(names[0]).decode()
     assert "'=1+1" in text
     assert [p.name for p in tmp_path.iterdir()] == ["out.zip"]  # no temp file left
+
+
+def test_database_conditions(alice, data_dir: Path, tmp_path: Path) -> None:
+    """A root table's condition on the sample form and the REST endpoint: every synthetic
+    customer matches, every order still points to one; bad conditions get a clear 400."""
+    client, csrf = alice
+    up = _upload_id(_upload(client, csrf, "shop.sqlite", shop_db(tmp_path / "shop.db")))
+    mid = _fit_db(client, csrf, data_dir, up)
+    assert "table.column=value" in client.get(f"/models/{mid}").text
+    sj = _job_id(client.post(f"/models/{mid}/sample", data={"csrf": csrf, "scale": "1", "seed": "1",
+                                                            "where": "customer.age=30..40"}))
+    assert run_worker(data_dir, once=True) == 1
+    job = client.app.state.ctx.store.job_any(sj)
+    assert job["status"] == "done", job["error"]
+    assert job["params"]["conditions"] == {"customer": {"age": {"range": [30, 40]}}}
+    db_file = tmp_path / "synthetic.sqlite"
+    db_file.write_bytes(client.get(f"/jobs/{sj}/download/sqlite").content)
+    con = sqlite3.connect(db_file)
+    ages = [r[0] for r in con.execute("SELECT age FROM customer")]
+    dangling = con.execute("SELECT count(*) FROM orders o LEFT JOIN customer c ON o.customer_id = c.customer_id "
+                           "WHERE c.customer_id IS NULL").fetchone()[0]
+    n_orders = con.execute("SELECT count(*) FROM orders").fetchone()[0]
+    con.close()
+    assert len(ages) == 80 and all(30 <= a <= 40 for a in ages) and dangling == 0 and n_orders > 0
+    # The REST endpoint takes the same lines; bad ones say what is wrong, and no job is queued.
+    token = client.post("/api/token", json={"name": "alice", "password": PASSWORD}).json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    url = f"/api/database-models/{mid}/sample"
+    r = client.post(url, headers=h, json={"scale": 0.5, "where": ["customer.note=plain"]})
+    assert r.status_code == 200, r.text
+    owner = client.app.state.ctx.store.job_any(sj)["owner"]
+    n_jobs = len(client.app.state.ctx.store.jobs(owner))
+    for where, words in ((["orders.amount=3"], "generated from their parent 'customer'"),
+                         (["shop.age=3"], "write table.column=value"),
+                         (["customer.height=3"], "no such learned column"),
+                         (["customer.customer_id=3"], "a key column"),
+                         (["customer.age"], "customer.age")):
+        r = client.post(url, headers=h, json={"scale": 1, "where": where})
+        assert r.status_code == 400 and words in r.json()["detail"], (where, r.text)
+    assert len(client.app.state.ctx.store.jobs(owner)) == n_jobs
+    page = client.post(f"/models/{mid}/sample", data={"csrf": csrf, "scale": "1", "where": "orders.amount=3"})
+    assert page.status_code == 400 and "put the condition on a table generated first" in html.unescape(page.text)
+
+
+def _bearer(client) -> dict[str, str]:
+    token = client.post("/api/token", json={"name": "alice", "password": PASSWORD}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sales_db(path: Path) -> bytes:
+    """store <- sales: 12 stores, each with 15 weeks of sales that grow week by week."""
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE store (store_id INTEGER PRIMARY KEY, region TEXT);
+        CREATE TABLE sales (sale_id INTEGER PRIMARY KEY, store_id INTEGER NOT NULL REFERENCES store(store_id),
+                            week INTEGER NOT NULL, amount REAL);""")
+    con.executemany("INSERT INTO store VALUES (?, ?)", [(s, "north" if s % 2 else "south") for s in range(1, 13)])
+    con.executemany("INSERT INTO sales VALUES (?, ?, ?, ?)",
+                    [(s * 100 + w, s, w, 10.0 * s + 2.0 * w) for s in range(1, 13) for w in range(1, 16)])
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+def test_database_sequence_tables(alice, data_dir: Path, tmp_path: Path) -> None:
+    """A table marked as histories on the upload page is fitted as a sequence table (the model
+    says so), sampled in order per entity, and its sequence figures are in the report."""
+    client, csrf = alice
+    r = _upload(client, csrf, "sales.sqlite", sales_db(tmp_path / "sales.db"))
+    up = _upload_id(r)
+    # The page's selects are numbered by table position.
+    i = [t["name"] for t in client.get(f"/api/databases/{up}", headers=_bearer(client))
+         .json()["info"]["database"]["tables"]].index("sales")
+    assert f'name="seq_key_{i}"' in r.text and f'name="seq_index_{i}"' in r.text
+    h = _bearer(client)
+    for seqs, words in (({"nope": {"key": "a", "index": "b"}}, "not a table"),
+                        ({"sales": {"key": "store_id"}}, "needs both"),
+                        ({"sales": {"key": "store_id", "index": "day"}}, "no such column"),
+                        ({"sales": {"key": "week", "index": "week"}}, "must differ"),
+                        ({"sales": {"key": "sale_id", "index": "week"}}, "primary key")):
+        r = client.post(f"/api/databases/{up}/fit", headers=h, json={"engine": "argn", "sequences": seqs})
+        assert r.status_code == 400 and words in r.json()["detail"], (seqs, r.text)
+    jid = _job_id(client.post(f"/uploads/{up}/fit", data={"csrf": csrf, "engine": "argn", "max_training_time": "30",
+                                                          "max_epochs": "2", f"seq_key_{i}": "store_id",
+                                                          f"seq_index_{i}": "week"}))
+    assert run_worker(data_dir, once=True) == 1
+    job = client.app.state.ctx.store.job_any(jid)
+    assert job["status"] == "done", job["error"]
+    model = client.app.state.ctx.store.model(job["owner"], job["result"]["model_id"])
+    assert model["info"]["sequences"] == {"sales": {"key": "store_id", "index": "week"}}
+    from datatwin.relational import DatabaseSynthesizer
+    assert DatabaseSynthesizer.load(model["path"]).schema_.tables["sales"].sequence_index == "week"
+    sj = _job_id(client.post(f"/models/{model['id']}/sample", data={"csrf": csrf, "scale": "1", "seed": "0"}))
+    assert run_worker(data_dir, once=True) == 1
+    assert client.app.state.ctx.store.job_any(sj)["status"] == "done"
+    rj = _job_id(client.post(f"/jobs/{sj}/report", data={"csrf": csrf}))
+    assert run_worker(data_dir, once=True) == 1
+    rep = client.app.state.ctx.store.job_any(rj)
+    assert rep["status"] == "done", rep["error"]
+    titles = " ".join(v["title"].lower() for v in rep["result"]["verdicts"])
+    assert "sequence" in titles or "histor" in titles or "lag" in titles, titles

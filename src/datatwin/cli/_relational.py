@@ -33,7 +33,9 @@ from ..relational import (
 )
 from ..relational._conditions import split_qualified
 from ..relational._model import ENTITY
+from ._options import SchedulerOpt
 from ._parse import check_output, parse_conditions, parse_what_if
+from ._progress import progress_bars
 from ._verdicts import print_verdicts
 
 app = typer.Typer(name="datatwin", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -147,13 +149,35 @@ def sample(model: Annotated[Path, typer.Argument(help="Database model file writt
            output: OutOpt, scale: ScaleOpt = 1.0, seed: SeedOpt = 0, replace: ReplaceOpt = False,
            where: Annotated[list[str] | None, typer.Option("--where", "-w", help=DB_WHERE)] = None,
            what_if: Annotated[list[str] | None, typer.Option("--what-if", help=DB_WHAT_IF)] = None,
-           fmt: FolderFormatOpt = "csv") -> None:
+           fmt: FolderFormatOpt = "csv", scheduler: SchedulerOpt = None) -> None:
     """Generate a synthetic database into a folder, a new database, or one file."""
     _check_format(fmt)
+    if scheduler is not None:
+        _sample_on_dask(model, output, scale, seed, replace, where, what_if, fmt, scheduler)
+        return
     _check_output(output, replace)
     db = DatabaseSynthesizer.load(model)
     conds, changes = _conditions(db, where, what_if)
     _write(db.iter_sample(scale, seed=seed, conditions=conds, what_if=changes), db, output, replace, fmt)
+
+
+def _sample_on_dask(model: Path, output: str, scale: float, seed: int, replace: bool, where: list[str] | None,
+                    what_if: list[str] | None, fmt: str, scheduler: str) -> None:
+    """'sample --scheduler': the database drawn by Dask workers into folder/<table>/part-*.<fmt>."""
+    if is_url(output) or _is_file_out(output):
+        raise InputError(f"--scheduler writes a folder of partitioned tables; give a folder for -o, not {output!r}")
+    if what_if:
+        raise InputError("--what-if runs on one machine; leave out --scheduler")
+    if replace:
+        raise InputError("--replace does not apply to a --scheduler folder: a rerun into it resumes the run; write "
+                         "to a new folder to start over")
+    db = DatabaseSynthesizer.load(model)
+    conds, _ = _conditions(db, where, None)
+    with progress_bars(cli.err) as cb:
+        counts = db.sample_to_dataset(output, scale, seed=seed, scheduler=scheduler, conditions=conds, format=fmt,
+                                      progress=cb)
+    cli.err.print(f"{len(counts)} table(s), {sum(counts.values()):,} synthetic rows written to [bold]{output}/"
+                  f"[/bold] (a partitioned dataset per table)")
 
 
 @app.command()

@@ -57,6 +57,60 @@ def _formula_values(f: Formula, df: pd.DataFrame, units: Units) -> np.ndarray:
     return _compiled(f).floats({n: units.numbers(df[n]) for n in f.inputs}, len(df))
 
 
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every bit of ``h`` (uint64) spreads over the result."""
+    with np.errstate(over="ignore"):
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return h ^ (h >> np.uint64(31))
+
+
+_TEXT_SALT = np.uint64(0x9E3779B97F4A7C15)  # text never hashes like the number it spells
+
+
+def _column_hashes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A uint64 per value, equal for values with equal :func:`value_key`, and the missing mask."""
+    missing = s.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan) + 0.0  # -0.0 == 0.0: one hash
+        return _mix(np.where(missing, 0.0, v).view(np.uint64)), missing
+    keys = np.asarray(column_keys(s) if s.dtype == object or pd.api.types.is_bool_dtype(s.dtype)
+                      else s.astype(str).to_numpy(dtype=object), dtype=object)
+    keys[missing] = None
+    number = np.fromiter((isinstance(k, float) for k in keys), dtype=bool, count=len(keys))
+    out = np.zeros(len(keys), dtype=np.uint64)
+    if number.any():
+        out[number] = _mix((keys[number].astype(np.float64) + 0.0).view(np.uint64))
+    text = ~number & ~missing
+    if text.any():
+        # pandas' hash of text: SipHash under a fixed key, the same in every process.
+        out[text] = pd.util.hash_array(keys[text].astype(str).astype(object), categorize=True) ^ _TEXT_SALT
+    return out, missing
+
+
+def key_share(df: pd.DataFrame, columns: list[str], parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``parts`` shares of the key space of ``columns`` each row's key falls in, and
+    which rows have a missing cell in the key (those never clash, and belong to no share).
+
+    The share comes from a stable hash (the same in every process and on every machine), equal
+    for keys that compare equal as :func:`value_key` compares them (1 and 1.0, -0.0 and 0.0).
+
+    Example:
+        >>> df = pd.DataFrame({"x": [1.0, 1.0, -0.0, 0.0], "y": ["a", "a", "b", "b"]})
+        >>> share, missing = key_share(df, ["x", "y"], 5)
+        >>> bool(share[0] == share[1] and share[2] == share[3]), missing.tolist()
+        (True, [False, False, False, False])
+    """
+    h = np.zeros(len(df), dtype=np.uint64)
+    missing = np.zeros(len(df), dtype=bool)
+    with np.errstate(over="ignore"):
+        for name in columns:
+            col, miss = _column_hashes(df[name])
+            h = _mix(h * np.uint64(0x100000001B3) + col)
+            missing |= miss
+    return (h % np.uint64(max(parts, 1))).astype(np.int64), missing
+
+
 class ConstraintSet:
     """The constraints of one fitted model: static checks, fit-time learning, and enforcement."""
 
@@ -262,8 +316,13 @@ class ConstraintSet:
                          [name])
 
     def violations(self, df: pd.DataFrame, units: Units, *, seen: dict[int, set[Any]] | None = None,
-                   check_unique: bool = True) -> list[np.ndarray]:
-        """One bool mask per checked constraint: True where a row breaks it."""
+                   check_unique: bool = True, share: tuple[int, int] | None = None) -> list[np.ndarray]:
+        """One bool mask per checked constraint: True where a row breaks it.
+
+        ``share`` ``(i, parts)``: the rows may only hold keys of share ``i`` of the key space of
+        each ``Unique`` rule on learned columns (see :func:`key_share`); a key of another share
+        breaks the rule, whether or not ``check_unique`` asks for the duplicates.
+        """
         out: list[np.ndarray] = []
         for i, c in enumerate(self.constraints):
             if isinstance(c, Formula):
@@ -275,16 +334,23 @@ class ConstraintSet:
             elif isinstance(c, FixedCombinations):
                 out.append(~self._combo_allowed(df, i))
             elif isinstance(c, Unique):
-                if not check_unique or set(c.columns) & self.ids_:
+                partitioned = share is not None and share[1] > 1
+                if (not check_unique and not partitioned) or set(c.columns) & self.ids_:
                     out.append(np.zeros(len(df), dtype=bool))
                     continue
-                keys = _keys(df, c.columns)
-                dup = pd.Series(keys, dtype=object).duplicated().to_numpy().copy()
-                prior = (seen or {}).get(i)
-                if prior:
-                    dup |= np.array([k in prior for k in keys], dtype=bool)
-                # As in SQL, missing values never clash.
-                dup &= np.array([any(x is not None for x in k) for k in keys], dtype=bool)
+                dup = np.zeros(len(df), dtype=bool)
+                if check_unique:
+                    keys = _keys(df, c.columns)
+                    dup |= pd.Series(keys, dtype=object).duplicated().to_numpy()
+                    prior = (seen or {}).get(i)
+                    if prior:
+                        dup |= np.array([k in prior for k in keys], dtype=bool)
+                    # As in SQL, missing values never clash.
+                    dup &= np.array([any(x is not None for x in k) for k in keys], dtype=bool)
+                if partitioned:
+                    assert share is not None
+                    part, missing = key_share(df, c.columns, share[1])
+                    dup |= (part != share[0]) & ~missing  # a key with a missing cell belongs to no share
                 out.append(dup)
             elif isinstance(c, Regex):
                 s = df[c.column]
@@ -301,49 +367,62 @@ class ConstraintSet:
     def enforce(self, df: pd.DataFrame, units: Units, redraw: Callable[[np.ndarray, int, int], pd.DataFrame],
                 keep: list[str], seen: dict[int, set[Any]], rng: np.random.Generator,
                 restore: Callable[[pd.DataFrame], None] | None = None,
-                stats: dict[str, int] | None = None) -> pd.DataFrame:
+                stats: dict[str, int] | None = None, share: tuple[int, int] | None = None) -> pd.DataFrame:
         """Redraw rows that break a constraint, repair the rest, and check that all hold.
 
         ``redraw(rows, k, round)`` gives ``k`` fresh candidates for each of ``rows`` (row r's
         candidates at ``r*k .. r*k+k-1``) under the same conditions; columns in ``keep`` (ids)
         stay as they are. ``stats`` (the caller's, one per sampling run) counts rows checked,
-        broken on the first draw, redrawn and repaired.
+        broken on the first draw, redrawn and repaired. ``share`` ``(i, parts)``: the keys of
+        ``Unique`` rules on learned columns must fall in share ``i`` of their key space
+        (:meth:`rounds` rounds then, and ``parts`` times the candidates: see :func:`key_share`).
         """
         if not self.checked:
             return df
+        parts = 1 if share is None else share[1]
         replace_cols = [c for c in df.columns if c not in keep]
         # Redrawing never changes kept columns (ids), so rules on those alone go straight to repair.
         fixable = np.array([not set(c.columns) <= set(keep) for c in self.checked])
         stats = {} if stats is None else stats
-        for rnd in range(self.ROUNDS):
-            bad = _any([m for m, f in zip(self.violations(df, units, seen=seen), fixable, strict=True) if f], len(df))
+        budget = self.MAX_CANDIDATES * min(parts, 4)
+        for rnd in range(self.rounds(parts)):
+            bad = _any([m for m, f in zip(self.violations(df, units, seen=seen, share=share), fixable, strict=True)
+                        if f], len(df))
             rows = np.flatnonzero(bad)
             if not len(rows):
                 break
             stats["redrawn"] = stats.get("redrawn", 0) + len(rows)
             if rnd == 0:
                 stats["broken_first"] = stats.get("broken_first", 0) + len(rows)
-            k = int(min(2 ** (rnd + 1), max(1, self.MAX_CANDIDATES // len(rows))))
+            # A row's key lands in its block's share once in `parts` draws: that many candidates each.
+            k = int(min(max(2 ** (rnd + 1), 2 * parts if parts > 1 else 0), max(1, budget // len(rows))))
             cand = redraw(rows, k, rnd)
-            ok = ~_any(self.violations(cand, units, check_unique=False), len(cand))
+            ok = ~_any(self.violations(cand, units, check_unique=False, share=share), len(cand))
             ok2 = ok.reshape(len(rows), k)
             has = ok2.any(axis=1)
             pick = np.argmax(ok2, axis=1) + np.arange(len(rows)) * k
             _replace(df, rows[has], cand, pick[has], replace_cols)
         stats["rows"] = stats.get("rows", 0) + len(df)
-        rows = np.flatnonzero(_any(self.violations(df, units, seen=seen), len(df)))
+        rows = np.flatnonzero(_any(self.violations(df, units, seen=seen, share=share), len(df)))
         if len(rows):
             stats["repaired"] = stats.get("repaired", 0) + len(rows)
             self._repair(df, units, rng)
             if restore is not None:  # given cells (seed rows) are never changed by a repair
                 restore(df)
-        left = self.violations(df, units, seen=seen)
+        left = self.violations(df, units, seen=seen, share=share)
         broken = [(c, int(m.sum())) for c, m in zip(self.checked, left, strict=True) if m.any()]
         for c, _ in broken:
             if isinstance(c, Unique):
-                distinct = len(set(_keys(df, c.columns)))
-                raise ConstraintError(f"could not make {c.describe()!r} hold: only {distinct} distinct values came "
-                                      f"out in {len(df)} rows, and the model cannot produce enough others; ask "
+                keys = _keys(df, c.columns)
+                if parts > 1:
+                    assert share is not None
+                    mine = key_share(df, c.columns, parts)[0] == share[0]
+                    keys = [k for k, m in zip(keys, mine, strict=True) if m]
+                    where = f"in {len(df)} rows drawing from 1/{parts} of the key space (one share per block)"
+                else:
+                    where = f"in {len(df)} rows"
+                raise ConstraintError(f"could not make {c.describe()!r} hold: only {len(set(keys))} distinct values "
+                                      f"came out {where}, and the model cannot produce enough others; ask "
                                       f"for fewer rows, or declare the column an 'id' so values are generated "
                                       f"fresh")
         if broken:
@@ -352,6 +431,10 @@ class ConstraintSet:
                                   f"rows and they cannot be repaired); relax the constraint or the conditions, "
                                   f"or ask for fewer rows")
         return df
+
+    def rounds(self, parts: int) -> int:
+        """Redraw rounds for keys drawn into one of ``parts`` shares: more, the more shares."""
+        return self.ROUNDS if parts <= 1 else self.ROUNDS + 2 * max(1, math.ceil(math.log2(parts)))
 
     def _repair(self, df: pd.DataFrame, units: Units, rng: np.random.Generator) -> None:
         for i, c in enumerate(self.constraints):

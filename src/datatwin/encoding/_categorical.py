@@ -69,7 +69,7 @@ class CategoricalEncoder(ColumnEncoder):
         return [np.zeros(0, dtype=np.int64)]
 
     def decode(self, codes: list[np.ndarray], rng: np.random.Generator) -> Any:
-        c = codes[0].astype(np.int64)
+        c = codes[0]  # int32 codes: compared and clipped as they are, no int64 copy
         n = len(self.levels_)
         rare = (c == n) & self.has_rare_
         missing = c >= n + int(self.has_rare_)
@@ -87,8 +87,9 @@ class CategoricalEncoder(ColumnEncoder):
 
         # Arrow's dictionary decode builds a million strings in milliseconds.
         dictionary = pa.array([*self.levels_, "_RARE_"], type=pa.large_string())
-        idx = np.where(c >= n, n, c).astype(np.int32)
-        arr = pa.DictionaryArray.from_arrays(pa.array(idx, mask=missing), dictionary).cast(pa.large_string())
+        idx = np.minimum(c, n).astype(np.int32, copy=False)  # codes >= n (rare, missing) -> the _RARE_ slot
+        mask = missing if missing.any() else None  # no validity bitmap to build for a column with no missing
+        arr = pa.DictionaryArray.from_arrays(pa.array(idx, mask=mask), dictionary).cast(pa.large_string())
         if dtype in ("object", "O"):
             out = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
             out[missing] = np.nan

@@ -42,6 +42,7 @@ log = logging.getLogger("datatwin")
 
 SAMPLE_BATCH = 32_768  # rows per step: small enough for the logits to stay in cache
 ORDERS_PER_BATCH = 2
+SMALL_HEAD = 16  # heads with at most this many codes draw by counting, not binary search
 
 
 def _emb_dim(card: int) -> int:
@@ -680,6 +681,7 @@ class ARGNEngine(Engine):
             bufs = _Buffers(rows, max(net.cards[j] for j in sub_order), s)
             off = torch.from_numpy(offsets[:s].astype(np.int64))
             back = np.argsort(np.asarray(sub_order))  # sampling-order column of each sub-column
+            off32 = offsets[:s].astype(np.int32)  # cidx's dtype: the batch's subtraction stays int32
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
                 x = torch.zeros(b, int(prefix[-1])) if tables is None else None
@@ -719,7 +721,7 @@ class ARGNEngine(Engine):
                     cidx[:, t] = codes + int(offsets[t])
                     prev = codes
                 # All codes of the batch leave at once (one pass, not one strided pass per column).
-                out[start:start + b] = (cidx.numpy() - offsets[:s])[:, back]
+                out[start:start + b] = (cidx.numpy() - off32)[:, back]
         return (out, logw) if return_log_weights else out
 
     def sample_given(self, n: int, *, seed: int, forbidden: list[np.ndarray], fixed: dict[int, np.ndarray]
@@ -957,15 +959,21 @@ class _Buffers:
     def __init__(self, rows: int, width: int, s: int) -> None:
         self.flat_logits = torch.empty(rows * width)
         self.flat_cdf = torch.empty(rows * width)
+        self.flat_hit = torch.empty(rows * min(width, SMALL_HEAD), dtype=torch.bool)
         self.u = torch.empty(rows, 1)
         self.idx = torch.empty(rows, 1, dtype=torch.int64)
-        self.cidx = torch.empty(rows, s, dtype=torch.int64)
+        # int32 step indices: embedding_bag copies each step's (rows x steps) prefix and reads it
+        # back; half the bytes of int64, same rows looked up (~15% of its time).
+        self.cidx = torch.empty(rows, s, dtype=torch.int32)
 
     def logits(self, b: int, card: int) -> torch.Tensor:
         return self.flat_logits[: b * card].view(b, card)
 
     def cdf(self, b: int, card: int) -> torch.Tensor:
         return self.flat_cdf[: b * card].view(b, card)
+
+    def hit(self, b: int, card: int) -> torch.Tensor:
+        return self.flat_hit[: b * card].view(b, card)
 
 
 def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True, bufs: _Buffers | None = None
@@ -981,12 +989,22 @@ def _draw(logits: torch.Tensor, gen: torch.Generator, check: bool = True, bufs: 
         bufs = _Buffers(b, card, 0)
     cdf = torch.exp(logits, out=bufs.cdf(b, card)).cumsum_(dim=1)
     total = cdf[:, -1:]
-    bad = ~((total > 0) & (total < math.inf)).squeeze(1)
-    if bool(bad.any()):
+    # One strided pass (aminmax) instead of four temporaries; a NaN total makes both NaN, which
+    # fails the comparisons, so it is caught too.
+    lo, hi = torch.aminmax(total)
+    if not (bool(lo > 0) and bool(hi < math.inf)):
+        bad = ~((total > 0) & (total < math.inf)).squeeze(1)
         cdf[bad] = torch.softmax(logits[bad], dim=1).cumsum_(dim=1)
         total = cdf[:, -1:]
     u = torch.rand(b, 1, generator=gen, out=bufs.u[:b]).mul_(total)
-    idx = torch.searchsorted(cdf, u, right=True, out=bufs.idx[:b]).squeeze(1).clamp_(max=card - 1)
+    if card <= SMALL_HEAD:
+        # The CDF is non-decreasing (sums of exponentials), so the count of entries <= u is
+        # searchsorted's right insertion point: one pass, faster than a binary search per row
+        # for a few codes (0.35 vs 0.7 ms for 32k rows of 2 codes).
+        hit = torch.le(cdf, u, out=bufs.hit(b, card))
+        idx = torch.sum(hit, dim=1, keepdim=True, out=bufs.idx[:b]).squeeze(1).clamp_(max=card - 1)
+    else:
+        idx = torch.searchsorted(cdf, u, right=True, out=bufs.idx[:b]).squeeze(1).clamp_(max=card - 1)
     if check:
         # A masked code has probability 0; rounding at the top must not land on one.
         bad = ~torch.isfinite(logits.gather(1, idx[:, None]).squeeze(1))

@@ -39,7 +39,7 @@ from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
 from ..synthesizer import Synthesizer
 from ._discover import read_folder
-from ._schema import ForeignKey, Schema, key_values
+from ._schema import ENTITY, ForeignKey, Schema, key_values
 from ._sequence import Completer, generate_histories, sequence_frame, sequence_plan
 from ._sql import is_url, read_database
 
@@ -47,7 +47,6 @@ __all__ = ["DatabaseSynthesizer", "read_source"]
 
 log = logging.getLogger("datatwin")
 
-ENTITY = "__entity"  # the virtual parent of a standalone sequence table
 BLOCK_ROWS = 100_000  # seed rows completed per call: memory follows the block, not the table
 SHARD_ROWS = 250_000  # rows (all tables) per shard of a generated database: memory follows the shard
 
@@ -335,7 +334,80 @@ class DatabaseSynthesizer:
         k_all = self.n_shards(scale)
         offsets = {t: 0 for t in self.order_}
         for k in range(k_all):
-            yield self._sample_shard(scale, int(seed), k, k_all, offsets, conds, changes, flowing)
+            shard, used = self.local_shard(scale, int(seed), k, k_all, conds, changes, flowing)
+            yield self.number_keys(shard, offsets)
+            for t, m in used.items():
+                offsets[t] += m
+
+    def sample_to_dataset(self, folder: str | os.PathLike[str], scale: float = 1.0, *, seed: int | None = None,
+                          scheduler: Any = None, conditions: dict[str, dict[str, Any]] | None = None,
+                          format: str = "parquet", progress: Any = None) -> dict[str, int]:
+        """Draw the database of :meth:`sample` on a Dask cluster (the ``[dask]`` extra) into
+        ``folder/<table>/part-000000.parquet``, ...: one part per shard and table, written by the
+        workers (so they and this process must share the folder). Keys are :meth:`sample`'s,
+        byte for byte, whatever the number of workers: shards are drawn side by side with their
+        keys numbered from 1 and moved on once every shard's key count is known (see ``_dask``).
+
+        The run resumes after a crash (``folder/_datatwin_manifest.json``); ``scheduler`` is as in
+        :meth:`Synthesizer.sample_to_dataset` (``"local:4"``, ``"tcp://host:8786"``, a client).
+        ``what_if`` is not offered here: its changes are functions, which run on one machine.
+        Returns the rows written per table.
+        """
+        from ._dask import sample_database_to_dataset
+
+        return sample_database_to_dataset(self, folder, scale=scale, seed=seed, scheduler=scheduler,
+                                          conditions=conditions, what_if=None, format=format, progress=progress)
+
+    def local_shard(self, scale: float, seed: int, k: int, k_all: int, conds: dict[str, Any],
+                    changes: dict[str, Any], flowing: set[str]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+        """Shard ``k`` with its keys numbered from 1 (as if it were the first), and how many keys
+        of each table it numbered: the shard alone, drawn by any process in any order.
+
+        Keys only say which rows are linked; equal keys stay equal and distinct ones distinct
+        when each table's keys move by one offset, so :meth:`number_keys` with the keys the shards
+        before it numbered gives exactly the shard :meth:`iter_sample` gives (this is how Dask
+        workers draw shards side by side, see ``_dask``).
+        """
+        used = {t: 0 for t in self.order_}
+        return self._sample_shard(scale, seed, k, k_all, used, conds, changes, flowing), used
+
+    def key_origins(self) -> dict[str, dict[str, tuple[str, str, bool]]]:
+        """For each table, its columns that hold generated keys: ``{table: {column: (table the
+        key is numbered in, its key column, text key)}}`` (a foreign key holds its parent's keys)."""
+        self._check()
+        origins: dict[str, dict[str, tuple[str, str, bool]]] = {t: {} for t in self.order_}
+        for t in self.order_:
+            fk_cols = {c for fk in self.schema_.parents_of(t) for c in fk.columns}
+            for c, text in self.plans_[t]["pk_text"].items():
+                if c not in fk_cols:  # a key column that is also a foreign key holds the parent's keys
+                    origins[t][c] = (t, c, bool(text))
+        for _ in range(len(self.order_) + 1):  # along chains of foreign keys, parents first
+            changed = False
+            for fk in self.schema_.foreign_keys:
+                for c, pc in zip(fk.columns, fk.parent_columns, strict=True):
+                    src = origins.get(fk.parent_table, {}).get(pc)
+                    if src is not None and origins[fk.table].get(c) != src:
+                        origins[fk.table][c] = src
+                        changed = True
+            if not changed:
+                break
+        return origins
+
+    def number_keys(self, shard: dict[str, pd.DataFrame], offsets: dict[str, int]) -> dict[str, pd.DataFrame]:
+        """A shard of :meth:`local_shard` with each table's keys moved on by ``offsets[table]``
+        (the keys the shards before it numbered)."""
+        origins = self.key_origins()
+        out = {}
+        for t, df in shard.items():
+            moved = {c: src for c, src in origins.get(t, {}).items() if c in df.columns and offsets[src[0]]}
+            if not moved:
+                out[t] = df
+                continue
+            df = df.copy()
+            for c, (src, key, text) in moved.items():
+                df[c] = _shift_keys(df[c], offsets[src], key if text else None)
+            out[t] = df
+        return out
 
     def _sample_shard(self, scale: float, seed: int, k: int, k_all: int, offsets: dict[str, int],
                       conds: dict[str, Any], changes: dict[str, Any], flowing: set[str]) -> dict[str, pd.DataFrame]:
@@ -471,6 +543,15 @@ def _with_entities(schema: Schema, frames: dict[str, pd.DataFrame]) -> tuple[dic
             schema = Schema({ENTITY: TableSchema(ENTITY, [ts.sequence_key]), **schema.tables},
                             [*schema.foreign_keys, ForeignKey(t, [ts.sequence_key], ENTITY, [ts.sequence_key])])
     return frames, schema
+
+
+def _shift_keys(s: pd.Series, offset: int, text_of: str | None) -> pd.Series:
+    """Generated keys moved on by ``offset``: numbers ``i`` become ``i + offset``, text keys
+    ``"{text_of}_{i}"`` become ``"{text_of}_{i + offset}"``; missing keys stay missing."""
+    if text_of is None:
+        return s + offset  # keeps int64, Int64 and float64 (missing keys) as they are
+    start = len(text_of) + 1
+    return s.map(lambda v: v if not isinstance(v, str) else f"{text_of}_{int(v[start:]) + offset}")
 
 
 def _counts(pf: pd.DataFrame, col: str) -> np.ndarray:

@@ -38,6 +38,9 @@ def _one_or_list(cols: list[str]) -> str | list[str]:
     return cols[0] if len(cols) == 1 else list(cols)
 
 
+ENTITY = "__entity"  # the virtual parent of a standalone sequence table
+
+
 @dataclass
 class ForeignKey:
     """``table.columns`` points to ``parent_table.parent_columns`` (one or several columns)."""

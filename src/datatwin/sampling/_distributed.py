@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from .._version import __version__
 from ..io import atomic_output, atomic_write_text, escape_formula_cells
 from ._blocks import BLOCK
 from ._fitted import FittedModel
-from ._run import BlockPlan, needs_earlier_keys
+from ._run import MAX_KEY_SHARES, BlockPlan, learned_unique, needs_earlier_keys
 
 __all__ = ["MANIFEST_NAME", "DatasetManifest", "SampleJob", "check_distributable", "draw_rows", "part_name",
            "partitions", "write_part"]
@@ -70,24 +71,21 @@ def partitions(n: int, size: int) -> list[tuple[int, int]]:
 
 def check_distributable(model: FittedModel, n: int) -> None:
     """Refuse what independent pieces cannot reproduce: a ``Unique`` rule on learned columns
-    over more than one block.
+    over more than :data:`MAX_KEY_SHARES` blocks.
 
     Ids and unique fakes are unique by row position, so pieces need no shared state for them.
-    A rule on learned columns is met on one machine by remembering every earlier block's keys;
-    pieces drawn apart cannot know those keys, so they would break the rule (or, partitioning
-    the key space instead, give other rows than ``sample``).
+    A rule on learned columns splits its key space into one share per block (up to
+    ``MAX_KEY_SHARES`` blocks), so pieces need none either; beyond, it is met on one machine by
+    remembering every earlier block's keys, which pieces drawn apart cannot know.
     """
-    if n <= BLOCK:
+    if not needs_earlier_keys(model, n):
         return
-    if not needs_earlier_keys(model):
-        return
-    by_position = set(model.kept_columns)
-    for c in model.constraints.constraints:
-        if c.type == "unique" and not set(c.columns) & by_position:
-            raise ConstraintError(
-                f"the rule {c.describe()!r} is on learned columns: over more than {BLOCK:,} rows it needs the keys "
-                f"of every earlier block, which distributed workers do not share; sample on one machine "
-                f"(no scheduler), ask for at most {BLOCK:,} rows, or make the column an 'id' or a unique fake")
+    rows = MAX_KEY_SHARES * BLOCK
+    c = learned_unique(model)[0]
+    raise ConstraintError(
+        f"the rule {c.describe()!r} is on learned columns: over more than {rows:,} rows it needs the keys "
+        f"of every earlier block, which distributed workers do not share; sample on one machine "
+        f"(no scheduler), ask for at most {rows:,} rows, or make the column an 'id' or a unique fake")
 
 
 # Plans are kept per process: a worker draws many pieces of one job, and a plan under
@@ -127,7 +125,7 @@ def draw_rows(model: FittedModel, job: SampleJob, start: int, stop: int) -> tupl
     run = plan.new_run()
     first, last = start // BLOCK, (stop - 1) // BLOCK
     # Each block is drawn with an empty memory of earlier keys: check_distributable has refused
-    # the rules that would need it, and for the others the memory changes nothing.
+    # the rules that would need it; the others keep to their block's share of the key space.
     blocks = [plan.block(run, i, {}) for i in range(first, last + 1)]
     df = pd.concat(blocks) if len(blocks) > 1 else blocks[0]
     df = df.iloc[start - first * BLOCK: stop - first * BLOCK]
@@ -186,8 +184,13 @@ class DatasetManifest:
         self._saved = 0.0
 
     @classmethod
-    def open(cls, folder: str | os.PathLike[str], identity: dict[str, Any], n_parts: int, fmt: str) -> DatasetManifest:
-        """Open (or start) the record in ``folder``, creating the folder if its parent exists."""
+    def open(cls, folder: str | os.PathLike[str], identity: dict[str, Any], n_parts: int, fmt: str,
+             files: Callable[[int], list[str]] | None = None) -> DatasetManifest:
+        """Open (or start) the record in ``folder``, creating the folder if its parent exists.
+
+        ``files(i)``: the paths (relative to ``folder``) part ``i`` writes, all of which must be
+        there for it to count as finished (default: ``part-<i>.<fmt>``; a database writes one
+        file per table)."""
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise OutputError(f"cannot write a partitioned dataset to {str(folder)!r}: it is a file; give a folder")
@@ -220,7 +223,10 @@ class DatasetManifest:
             raise OutputError(f"folder {str(folder)!r} holds a sample of another run: it was written with {what}; "
                               f"write to a new folder, or delete this one to start over")
         # A part counts as finished only while its file is there (a deleted part is drawn again).
-        finished = {i for i in finished if (folder / part_name(i, n_parts, fmt)).is_file()}
+        if files is None:
+            finished = {i for i in finished if (folder / part_name(i, n_parts, fmt)).is_file()}
+        else:
+            finished = {i for i in finished if all((folder / f).is_file() for f in files(i))}
         return cls(folder, identity, n_parts, finished)
 
     def mark(self, i: int) -> None:

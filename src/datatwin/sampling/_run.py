@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._exceptions import ConditionError, InputError
+from .._exceptions import ConditionError, ConstraintError, InputError
 from .._progress import ProgressCallback, report
 from ..encoding import NumericEncoder
 from ..engines import CONDITIONS, block_worker, engines_that_can, free_cores, keep_torch_threads
@@ -28,11 +28,15 @@ from ._blocks import BLOCK, SAMPLE_TAG, child_seed, rechunk, seed_int
 from ._fitted import FittedModel
 from ._plan import CANDIDATES, Plan, encode_seed_rows, make_plan, row_matches
 
-__all__ = ["BlockPlan", "SamplingRun", "block_threads", "check_n", "complete_codes", "complete_rows", "draw_codes",
-           "iter_rows", "needs_earlier_keys",
-           "require"]
+__all__ = ["MAX_KEY_SHARES", "BlockPlan", "SamplingRun", "block_threads", "check_key_space", "check_n",
+           "complete_codes", "complete_rows", "draw_codes", "iter_rows", "key_shares", "key_space", "learned_unique",
+           "needs_earlier_keys", "require"]
 
 REDRAW_SHARE = 0.8  # constraint ranges keeping at least this share of rows are met by redrawing
+# Up to this many blocks, a Unique rule on learned columns splits its key space into one share
+# per block (blocks independent, any worker); beyond, a block draws about this many rows per row
+# it keeps, and blocks remember the keys of the blocks before them instead (docs/design.md).
+MAX_KEY_SHARES = 16
 
 
 def require(model: FittedModel, what: str) -> None:
@@ -59,7 +63,8 @@ class SamplingRun:
 
     # ------------------------------------------------------------------ drawing
     def sample_chunk(self, m: int, offset: int, ss: np.random.SeedSequence, plan: Plan | None = None,
-                     seen: dict[int, set[Any]] | None = None) -> pd.DataFrame:
+                     seen: dict[int, set[Any]] | None = None, share: tuple[int, int] | None = None) -> pd.DataFrame:
+        """``m`` rows; ``share`` ``(i, parts)``: keys of learned ``Unique`` rules from share ``i``."""
         plan = plan or Plan()
         # Children 0-3 draw the rows; child 4 (spawned only when needed) redraws broken ones.
         fixed = plan.fixed_slice(offset, offset + m)
@@ -67,14 +72,14 @@ class SamplingRun:
         cset = self.model.constraints
         if not cset.checked:
             return df
-        rounds = ss.spawn(1)[0].spawn(cset.ROUNDS + 1)
+        rounds = ss.spawn(1)[0].spawn(cset.rounds(1 if share is None else share[1]) + 1)
 
         def redraw(rows: np.ndarray, k: int, rnd: int) -> pd.DataFrame:
             f = {j: np.repeat(c[rows], k) for j, c in fixed.items()}
             return self.draw(len(rows) * k, offset, f, plan, rounds[rnd].spawn(4))
 
         seen = {} if seen is None else seen
-        df = self.enforce(df, redraw, rounds[-1], seen)
+        df = self.enforce(df, redraw, rounds[-1], seen, share=share)
         cset.remember(df, seen)
         return df
 
@@ -122,24 +127,25 @@ class SamplingRun:
                 values[name] = gen.generate(m, offset, rng)
 
     def enforce(self, df: pd.DataFrame, redraw: Any, ss: np.random.SeedSequence, seen: dict[int, set[Any]],
-                restore: Any = None) -> pd.DataFrame:
+                restore: Any = None, share: tuple[int, int] | None = None) -> pd.DataFrame:
         model = self.model
         return model.constraints.enforce(df, model.units, redraw, model.kept_columns, seen,
-                                         np.random.default_rng(ss), restore, stats=self.stats)
+                                         np.random.default_rng(ss), restore, stats=self.stats, share=share)
 
     # ------------------------------------------------------------------ boost
     def boosted_block(self, m: int, offset: int, ss: np.random.SeedSequence, plan: Plan, match_plan: Plan,
-                      where: dict[str, Any], share: float, seen: dict[int, set[Any]]) -> pd.DataFrame:
+                      where: dict[str, Any], share: float, seen: dict[int, set[Any]],
+                      key_share: tuple[int, int] | None = None) -> pd.DataFrame:
         """``round(share * m)`` rows matching ``where`` (conditional) and the rest not matching."""
         match_ss, rest_ss, mix_ss = ss.spawn(3)
         k = int(round(share * m))
-        parts = [self.sample_chunk(k, offset, match_ss, match_plan, seen)] if k else []
+        parts = [self.sample_chunk(k, offset, match_ss, match_plan, seen, key_share)] if k else []
         need, got, factor = m - k, 0, 1.05
         for rss in rest_ss.spawn(12):
             if got >= need:
                 break
             # Rows that match are dropped; the draw grows with the share that matched so far.
-            df = self.sample_chunk(int(math.ceil((need - got) * factor)) + 8, offset, rss, plan, seen)
+            df = self.sample_chunk(int(math.ceil((need - got) * factor)) + 8, offset, rss, plan, seen, key_share)
             keep = ~row_matches(self.model, df, where)
             factor = min(100.0, 1.1 / max(float(keep.mean()), 0.01))
             df = df[keep].iloc[: need - got]
@@ -267,6 +273,9 @@ class BlockPlan:
             require(model, "sample under conditions or rebalancing")
         _apply_constraint_ranges(model, self.plan, conditions)
         model.check_unique_pools(n)
+        self.shares = key_shares(model, n)
+        if n > BLOCK:
+            check_key_space(model, n)
         self.gen_seed = seed_int(gen_ss)
         self.boost = None if boost is None else _boost_plan(model, boost, conditions, rebalance, n, plan_ss)
 
@@ -277,13 +286,16 @@ class BlockPlan:
     def block(self, run: SamplingRun, i: int, seen: dict[int, set[Any]]) -> pd.DataFrame:
         """Block ``i``: rows ``i * BLOCK`` up to the next block, indexed by row number.
 
-        ``seen`` holds the keys of the blocks drawn before (``Unique`` rules on learned columns).
+        ``seen`` holds the keys of the blocks drawn before (``Unique`` rules on learned columns,
+        over more than :data:`MAX_KEY_SHARES` blocks); up to that, block ``i`` keeps to share ``i``
+        of their key space instead, and needs nobody's keys.
         """
         m, offset, ss = min(BLOCK, self.n - i * BLOCK), i * BLOCK, child_seed(self.root, i + 2)
+        share = (i, self.shares) if self.shares > 1 else None
         if self.boost is not None:
-            where, share, match_plan = self.boost
-            return run.boosted_block(m, offset, ss, self.plan, match_plan, where, share, seen)
-        return run.sample_chunk(m, offset, ss, self.plan, seen)
+            where, boost_share, match_plan = self.boost
+            return run.boosted_block(m, offset, ss, self.plan, match_plan, where, boost_share, seen, share)
+        return run.sample_chunk(m, offset, ss, self.plan, seen, share)
 
 
 def iter_rows(model: FittedModel, n: int, seed: int, *, conditions: dict[str, Any] | None = None,
@@ -295,13 +307,14 @@ def iter_rows(model: FittedModel, n: int, seed: int, *, conditions: dict[str, An
     # on n and the seed only, never on the chunk size or on who runs the blocks.
     plan = BlockPlan(model, n, seed, conditions=conditions, rebalance=rebalance, boost=boost)
     runs: list[SamplingRun] = []
-    workers = block_threads(model, plan.n_blocks)
+    workers = block_threads(model, plan.n_blocks, n)
     if workers > 1:
         blocks = _parallel_blocks(plan, workers, runs)
     else:
         runs.append(plan.new_run())
         seen: dict[int, set[Any]] = {}  # unique constraints: keys of the blocks already given out
-        blocks = (plan.block(runs[0], i, seen) for i in range(plan.n_blocks))
+        shared = needs_earlier_keys(model, n)  # else blocks keep to their shares: nothing to remember
+        blocks = (plan.block(runs[0], i, seen if shared else {}) for i in range(plan.n_blocks))
     done = 0
     for chunk in rechunk(blocks, chunk_size):
         done += len(chunk)
@@ -315,17 +328,68 @@ def iter_rows(model: FittedModel, n: int, seed: int, *, conditions: dict[str, An
         on_done(stats)
 
 
-def needs_earlier_keys(model: FittedModel) -> bool:
-    """Whether a block depends on the blocks before it: a ``Unique`` rule on learned columns is
-    met by remembering every earlier block's keys (ids and unique fakes are unique by position)."""
+def learned_unique(model: FittedModel) -> list[Any]:
+    """The ``Unique`` rules on learned columns (ids and unique fakes are unique by row position)."""
     by_position = set(model.kept_columns)
-    return any(c.type == "unique" and not set(c.columns) & by_position for c in model.constraints.constraints)
+    return [c for c in model.constraints.constraints if c.type == "unique" and not set(c.columns) & by_position]
 
 
-def block_threads(model: FittedModel, n_blocks: int) -> int:
+def key_shares(model: FittedModel, n: int) -> int:
+    """Into how many shares the key space of a learned ``Unique`` rule is split, one per block:
+    1 for one block or no such rule, and 1 over more than :data:`MAX_KEY_SHARES` blocks, where
+    blocks remember the keys of the blocks before them instead (:func:`needs_earlier_keys`)."""
+    n_blocks = math.ceil(n / BLOCK)
+    if n_blocks <= 1 or n_blocks > MAX_KEY_SHARES or not learned_unique(model):
+        return 1
+    return n_blocks
+
+
+def needs_earlier_keys(model: FittedModel, n: int) -> bool:
+    """Whether a block of an ``n``-row sample depends on the blocks before it: a ``Unique`` rule
+    on learned columns over more than :data:`MAX_KEY_SHARES` blocks, met by remembering every
+    earlier block's keys."""
+    return math.ceil(n / BLOCK) > MAX_KEY_SHARES and bool(learned_unique(model))
+
+
+def check_key_space(model: FittedModel, n: int) -> None:
+    """Refuse ``n`` rows where a learned ``Unique`` rule's columns cannot take ``n`` distinct
+    values (counted from what the encoders can decode), before any block is drawn."""
+    for c in learned_unique(model):
+        size = key_space(model, c.columns)
+        if size is not None and size < n:
+            raise ConstraintError(
+                f"the rule {c.describe()!r} needs {n:,} distinct values, and the model can produce at most "
+                f"{size:,} (the values it learned for {', '.join(c.columns)}); ask for at most {size:,} rows, "
+                f"or make the column an 'id' so values are generated fresh")
+
+
+def key_space(model: FittedModel, columns: list[str]) -> int | None:
+    """How many distinct non-missing keys the model can decode for ``columns``; None where that is
+    not countable or not bounded (a continuous number, a missing value, which never clashes)."""
+    size = 1
+    encoders = {e.name: (i, e) for i, e in enumerate(model.encoder.encoders)}
+    for name in columns:
+        if name not in encoders:
+            return None  # a generated column (fakes without a uniqueness pool)
+        i, enc = encoders[name]
+        if getattr(enc, "has_na_", True):
+            return None
+        forbidden = model.forbidden[model.encoder.slices[i].start]
+        if isinstance(enc, NumericEncoder):
+            if enc.mode_ != "discrete":
+                return None
+            count = len(enc.values_)
+        else:
+            count = len(getattr(enc, "levels_", ()))
+        size *= max(0, count - len(np.intersect1d(forbidden, np.arange(count))))
+    return size
+
+
+def block_threads(model: FittedModel, n_blocks: int, n: int | None = None) -> int:
     """How many blocks to draw side by side: the engine's ``n_threads`` (or the free cores), at
-    most one per block; 1 where a block needs the keys of the blocks before it."""
-    if n_blocks <= 1 or needs_earlier_keys(model):
+    most one per block; 1 where a block needs the keys of the blocks before it (``n``: the rows
+    of the sample, ``n_blocks`` blocks' worth when not given)."""
+    if n_blocks <= 1 or needs_earlier_keys(model, n_blocks * BLOCK if n is None else n):
         return 1
     threads = getattr(model.engine, "n_threads", None) or free_cores()
     return max(1, min(int(threads), n_blocks))

@@ -34,6 +34,7 @@ from ..sampling import (
     FittedModel,
     SampleJob,
     check_distributable,
+    check_key_space,
     draw_rows,
     partitions,
     write_part,
@@ -131,6 +132,8 @@ def _job(syn: Synthesizer, n: int, seed: int | None, conditions: Any, rebalance:
     if isinstance(partition_size, bool) or not isinstance(partition_size, int) or partition_size < 1:
         raise InputError(f"partition_size must be a positive whole number of rows, got {partition_size!r}")
     seed = syn._check_seed(seed)
+    if n > BLOCK:
+        check_key_space(model, n)  # before the small sample, which would fail less clearly
     # The small sample checks the conditions, rebalancing and boost the way sample() does.
     meta = syn.sample(min(n, META_ROWS), seed=seed, conditions=conditions, rebalance=rebalance, boost=boost)
     model.check_unique_pools(n)

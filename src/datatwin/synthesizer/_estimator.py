@@ -519,9 +519,11 @@ class Synthesizer:
                 :meth:`sample_to_file`).
             progress: receives ``"sample"`` events as parts finish anywhere on the cluster.
 
-        ``Unique`` rules on learned columns are refused above 100,000 rows: meeting them needs the
-        keys of every earlier block, which workers do not share. Ids and unique fakes are unique
-        by row position and need nothing shared. Returns the number of rows.
+        ``Unique`` rules on learned columns hold across workers up to 1,600,000 rows (16 blocks):
+        each block keeps to its own hash share of the key space, at about one extra draw per
+        block for each row (docs/design.md); above, they are refused, since each block would need
+        the keys of every earlier one. Ids and unique fakes are unique by row position and need
+        nothing shared. Returns the number of rows.
 
         Example:
             >>> import pandas as pd, datatwin, tempfile, os, distributed

@@ -56,11 +56,16 @@ class DbFitBody(BaseModel):
     max_training_time: int = Field(60, description="time budget per table, in seconds")
     max_epochs: int | None = None
     seed: int = 0
+    sequences: dict[str, dict[str, str]] = Field(default_factory=dict, description='tables of histories: '
+                                                 '{"trans": {"key": "account_id", "index": "date"}}, each '
+                                                 "entity's rows generated in order")
 
 
 class DbSampleBody(BaseModel):
     scale: float = Field(1.0, description="size relative to the real database (0.5 = half, 2 = twice)")
     seed: int = 0
+    where: list[str] = Field(default_factory=list, description="conditions on a root table, which flow to its "
+                             "children: table.column=value, table.column=a|b or table.column=low..high")
 
 
 class ReportBody(BaseModel):
@@ -143,14 +148,17 @@ def database_get(request: Request, user: User, upload_id: str) -> dict[str, Any]
                                                    "children conditioned on their parents)")
 async def database_fit(request: Request, user: User, upload_id: str, body: DbFitBody) -> dict[str, str]:
     jid = svc.start_db_fit(ctx(request), user, upload_id, engine=body.engine,
-                           max_training_time=body.max_training_time, max_epochs=body.max_epochs, seed=body.seed)
+                           max_training_time=body.max_training_time, max_epochs=body.max_epochs, seed=body.seed,
+                           sequences=body.sequences)
     return {"job_id": jid}
 
 
 @router.post("/database-models/{model_id}/sample", summary="Queue a synthetic database; download it from "
              "/api/jobs/{job_id}/download?format=sqlite (SQLite file) or format=zip (one CSV per table)")
 async def database_sample(request: Request, user: User, model_id: str, body: DbSampleBody) -> dict[str, str]:
-    return {"job_id": svc.start_db_sample(ctx(request), user, model_id, scale=body.scale, seed=body.seed)}
+    # Conditions are checked against the loaded model: off the event loop.
+    return {"job_id": await run_in_threadpool(svc.start_db_sample, ctx(request), user, model_id, scale=body.scale,
+                                              seed=body.seed, where="\n".join(body.where))}
 
 
 @router.get("/models")

@@ -166,9 +166,17 @@ async def fit_post(request: Request, upload_id: str) -> Response:
     columns = svc.upload_info(c, row).get("preview", {}).get("columns", [])
     kinds = {col: str(form[f"kind_{i}"]) for i, col in enumerate(columns) if f"kind_{i}" in form}
     rules = [int(v) for v in form.getlist("rule") if isinstance(v, str) and v.isdigit()]
+    sequences: dict[str, dict[str, str]] = {}
+    if svc.is_database(row):
+        # Fields are numbered by table position: a table name may hold any character.
+        for i, t in enumerate(svc.upload_info(c, row)["database"]["tables"]):
+            key, index = str(form.get(f"seq_key_{i}", "")), str(form.get(f"seq_index_{i}", ""))
+            if key or index:
+                sequences[t["name"]] = {"key": key, "index": index}
     jid = svc.start_fit(c, uid, upload_id, engine=str(form.get("engine", "argn")),
                         max_training_time=form.get("max_training_time", 60), max_epochs=form.get("max_epochs"),
-                        seed=form.get("seed", 0), kinds=kinds, keep_rules=rules, epsilon=form.get("epsilon"))
+                        seed=form.get("seed", 0), kinds=kinds, keep_rules=rules, epsilon=form.get("epsilon"),
+                        sequences=sequences)
     return _see(f"/jobs/{jid}")
 
 
@@ -207,7 +215,9 @@ async def sample_post(request: Request, model_id: str, n: str = Form("1000"), se
                       boost_where: str = Form(""), boost_share: str = Form(""), scale: str = Form("")) -> Response:
     uid, _ = await _form_user(request)
     if svc.is_database(svc.model(ctx(request), uid, model_id)):
-        jid = svc.start_db_sample(ctx(request), uid, model_id, scale=scale or "1", seed=seed)
+        # Conditions are checked against the loaded model: off the event loop.
+        jid = await run_in_threadpool(svc.start_db_sample, ctx(request), uid, model_id, scale=scale or "1", seed=seed,
+                                      where=where)
         return _see(f"/jobs/{jid}")
     jid = svc.start_sample(ctx(request), uid, model_id, n=n, seed=seed, where=where, rebalance=rebalance,
                            what_if=what_if, boost_where=boost_where, boost_share=boost_share)

@@ -27,7 +27,7 @@ from ._config import Settings
 from ._databases import DB_ENGINES, MAX_SCALE, analyse_database, check_sqlite, is_database_name
 from ._files import check_model_zip, check_name, place, read_checked, receive, remove_tree, table_from_upload
 from ._store import TERMINAL, Store, new_id
-from ._worker import job_dir, user_dir
+from ._worker import conditions_from_json, job_dir, user_dir
 
 ENGINES = ("auto", "argn", "marginal", "copula")
 MAX_SPEC_CHARS = 100_000
@@ -217,16 +217,20 @@ def _epsilon(value: Any) -> float:
 
 def start_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max_training_time: Any = 60,
               max_epochs: Any = None, seed: Any = 0, kinds: dict[str, str] | None = None,
-              keep_rules: list[int] | None = None, epsilon: Any = None) -> str:
+              keep_rules: list[int] | None = None, epsilon: Any = None,
+              sequences: dict[str, dict[str, str]] | None = None) -> str:
     """Queue a fit; ``kinds`` overrides detected column kinds, ``keep_rules`` picks suggested rules,
-    ``epsilon`` trains under differential privacy at that budget."""
+    ``epsilon`` trains under differential privacy at that budget; ``sequences`` (databases) marks
+    tables of histories."""
     row = upload(ctx, owner, upload_id)
+    if sequences and not is_database(row):
+        raise InputError("sequence tables are for database uploads; leave them empty")
     if is_database(row):
         if epsilon not in (None, "") or kinds or keep_rules:
             raise InputError("a database model has no privacy budget, column kinds or rules (yet); "
                              "leave those empty")
         return start_db_fit(ctx, owner, upload_id, engine=engine, max_training_time=max_training_time,
-                            max_epochs=max_epochs, seed=seed)
+                            max_epochs=max_epochs, seed=seed, sequences=sequences)
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     params: dict[str, Any] = {"upload_id": row["id"], "engine": engine,
@@ -257,8 +261,11 @@ def start_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max
 
 
 def start_db_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", max_training_time: Any = 60,
-                 max_epochs: Any = None, seed: Any = 0) -> str:
-    """Queue the fit of a database model: one model per table, children conditioned on parents."""
+                 max_epochs: Any = None, seed: Any = 0, sequences: dict[str, dict[str, str]] | None = None) -> str:
+    """Queue the fit of a database model: one model per table, children conditioned on parents.
+
+    ``sequences`` marks tables of histories, ``{table: {"key": entity column, "index": order column}}``:
+    each entity's rows are then generated in order, each step from the ones before."""
     row = upload(ctx, owner, upload_id)
     if not is_database(row):
         raise InputError(f"{row['name']!r} is a single table; fit it with POST /api/uploads/{{id}}/fit")
@@ -272,11 +279,64 @@ def start_db_fit(ctx: Ctx, owner: str, upload_id: str, *, engine: str = "argn", 
         if engine != "argn":
             raise InputError("max epochs applies to the argn engine only; leave it empty for marginal")
         params["max_epochs"] = _int(max_epochs, "max epochs", 1, 10_000)
+    if sequences:
+        params["sequences"] = check_sequences(upload_info(ctx, row)["database"]["tables"], sequences)
     return ctx.store.add_job(owner, "fit", params)
 
 
-def start_db_sample(ctx: Ctx, owner: str, model_id: str, *, scale: Any = 1.0, seed: Any = 0) -> str:
-    """Queue a synthetic database ``scale`` times the size of the real one."""
+def check_sequences(tables: list[dict[str, Any]], sequences: Any) -> dict[str, dict[str, str]]:
+    """Each sequence table named, with two different columns of it as entity key and order; the
+    library's data checks (an order that is neither number nor date, one row per entity) run in the fit."""
+    by_name = {t["name"]: t for t in tables}
+    out: dict[str, dict[str, str]] = {}
+    if not isinstance(sequences, dict):
+        raise InputError('sequences must be {table: {"key": column, "index": column}}')
+    for t, spec in sequences.items():
+        key, index = (spec.get("key"), spec.get("index")) if isinstance(spec, dict) else (None, None)
+        if t not in by_name:
+            raise InputError(f"sequence table {t!r} is not a table of this database; tables: {', '.join(by_name)}")
+        if not key or not index:
+            raise InputError(f"sequence table {t!r} needs both an entity key (whose history) and an order column "
+                             f"(a date or number that orders each history)")
+        cols = by_name[t]["columns"]
+        for what, c in (("entity key", key), ("order column", index)):
+            if c not in cols:
+                raise InputError(f"sequence {what} {t}.{c}: no such column; columns: {', '.join(cols)}")
+        if key == index:
+            raise InputError(f"sequence table {t!r}: the entity key and the order column must differ")
+        if by_name[t]["primary_key"] == [key]:
+            raise InputError(f"sequence key {t}.{key} is the table's primary key, one row per entity: pick the "
+                             f"column naming whose history a row belongs to (often a foreign key)")
+        out[t] = {"key": str(key), "index": str(index)}
+    return out
+
+
+def parse_db_conditions(text: str | None, tables: list[str]) -> dict[str, dict[str, Any]]:
+    """``table.column=value`` (``=a|b``, ``=low..high``), one per line, as ``{table: {column: ...}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in _lines(text):
+        name, spec = parse_condition(item)
+        # Table names may hold dots: the longest table name the text starts with wins.
+        table = max((t for t in tables if name.startswith(f"{t}.")), key=len, default=None)
+        if table is None or not name[len(table) + 1:]:
+            raise InputError(f"condition {item!r}: write table.column=value with a table of the model "
+                             f"({', '.join(tables)}), e.g. {tables[0]}.column=value")
+        out.setdefault(table, {})[name[len(table) + 1:]] = {"range": list(spec)} if isinstance(spec, tuple) else spec
+    return out
+
+
+def check_db_conditions(path: str, conds: dict[str, dict[str, Any]]) -> None:
+    """The library's own check (a root table, a learned column), so a bad condition is refused at once."""
+    from ..relational import DatabaseSynthesizer
+    from ..relational._conditions import check_conditions
+
+    check_conditions(DatabaseSynthesizer.load(path), conditions_from_json(conds), None)
+
+
+def start_db_sample(ctx: Ctx, owner: str, model_id: str, *, scale: Any = 1.0, seed: Any = 0,
+                    where: str | None = None) -> str:
+    """Queue a synthetic database ``scale`` times the size of the real one, its root tables'
+    rows optionally conditioned (``table.column=value`` lines; the children follow)."""
     row = model(ctx, owner, model_id)
     if not is_database(row):
         raise InputError("this model is of a single table: sample it with n (rows), not scale")
@@ -291,8 +351,12 @@ def start_db_sample(ctx: Ctx, owner: str, model_id: str, *, scale: Any = 1.0, se
     if expected > ctx.settings.max_rows_out:
         raise InputError(f"scale {f:g} would make about {expected:,} rows; the limit is "
                          f"{ctx.settings.max_rows_out:,}: use a smaller scale")
-    return ctx.store.add_job(owner, "sample", {"model_id": row["id"], "database": True, "scale": f,
-                                               "seed": _int(seed, "the seed", 0, 2**31 - 1)})
+    params = {"model_id": row["id"], "database": True, "scale": f, "seed": _int(seed, "the seed", 0, 2**31 - 1)}
+    conds = parse_db_conditions(where, [t for t in row["info"].get("tables", {}) if not t.startswith("__")])
+    if conds:
+        check_db_conditions(row["path"], conds)
+        params["conditions"] = conds
+    return ctx.store.add_job(owner, "sample", params)
 
 
 def _lines(text: str | None) -> list[str]:
@@ -457,9 +521,10 @@ def download(ctx: Ctx, owner: str, jid: str, fmt: str) -> tuple[Path, str, str]:
 
 
 def report_file(ctx: Ctx, owner: str, jid: str, table: Any = None) -> Path:
-    """A report's HTML; for a database report, the report of table number ``table`` (0 first)."""
+    """A report's HTML; ``table`` only for a database report made before the database evaluation
+    (then one report per table, number ``table`` 0 first)."""
     row = job(ctx, owner, jid)
-    if not row["params"].get("database"):
+    if not row["params"].get("database") or table in (None, ""):
         return output_file(ctx, owner, jid, "report.html")
     i = _int(0 if table in (None, "") else table, "table", 0, 10_000)
     return output_file(ctx, owner, jid, f"report_{i}.html")
