@@ -262,3 +262,26 @@ def test_history_blocks_drawn_side_by_side_give_the_same_bytes(walks, monkeypatc
     one = walks.sample(2.0, seed=5).to_csv(index=False)
     monkeypatch.setattr(_sequence, "block_threads", lambda model, n: min(3, n))
     assert walks.sample(2.0, seed=5).to_csv(index=False) == one
+
+
+def test_prices_of_every_size_move_by_ratios():
+    """Geometric random walks from $2 to $600: modelled as logs (one set of change bins for
+    every size), so cheap and dear entities alike get daily moves of about the real 2 %, and
+    the output keeps the table's 2 decimals."""
+    rng = np.random.default_rng(11)
+    n_ent, n = 30, 60
+    start = np.exp(rng.uniform(np.log(2), np.log(600), n_ent))[:, None]
+    price = start * np.exp(np.cumsum(rng.normal(0, 0.02, (n_ent, n)), axis=1))
+    df = pd.DataFrame({"tk": np.repeat(np.arange(n_ent), n), "day": np.tile(np.arange(n), n_ent),
+                       "price": price.ravel().round(2)})
+    seq = SequenceSynthesizer("tk", "day", engine_options={"max_epochs": 20}).fit(df)
+    plan = seq.database_.plans_["data"]["sequence"]
+    assert plan["log"] == {"price": 2} and plan["reverting"] == []
+    out = seq.sample(seed=0)
+    assert (out["price"] > 0).all() and (out["price"] == out["price"].round(2)).all()
+    moves = out.groupby("tk")["price"].apply(lambda s: np.log(s).diff().std())
+    cheap = out.groupby("tk")["price"].first() < 50
+    assert cheap.any() and (~cheap).any()
+    # Cheap and dear entities move by similar ratios (additive steps gave cheap ones far more).
+    assert 0.5 < moves[cheap].median() / moves[~cheap].median() < 2, moves
+    assert 0.01 < moves.median() < 0.04, moves.median()
