@@ -189,6 +189,27 @@ def test_calendar_of_a_date_index():
     assert cal["seq.dow"][:3].tolist() == [3.0, 6.0, 2.0]
 
 
+def test_levels_of_their_own_do_not_wander():
+    """Each store's sales swing around the store's own level (lag-1 autocorrelation near 0),
+    beside a price that is a random walk. Sales are generated as distances from the history's
+    mean, the price as changes; summed changes made the sales wander (autocorrelation ~0.9)."""
+    rng = np.random.default_rng(5)
+    n_ent, n = 40, 40
+    level = rng.uniform(100, 1000, n_ent)[:, None]
+    sales = level * (1 + rng.normal(0, 0.1, (n_ent, n)))
+    price = 50 + np.cumsum(rng.normal(0, 1, (n_ent, n)), axis=1)
+    df = pd.DataFrame({"store": np.repeat(np.arange(n_ent), n), "week": np.tile(np.arange(n), n_ent),
+                       "sales": sales.ravel().round(1), "price": price.ravel().round(2)})
+    seq = SequenceSynthesizer("store", "week", engine_options={"max_epochs": 20}).fit(df)
+    assert seq.database_.plans_["data"]["sequence"]["reverting"] == ["sales"]
+    out = seq.sample(seed=0)
+    real, syn = lag1(df, "store", "sales"), lag1(out, "store", "sales")
+    assert abs(syn - real) < 0.2, (real, syn)
+    # Stores keep levels of their own: the spread of store means is the real one's, within reason.
+    ratio = out.groupby("store")["sales"].mean().std() / df.groupby("store")["sales"].mean().std()
+    assert 0.6 < ratio < 1.5, ratio
+    assert lag1(out, "store", "price") > 0.8
+
 # ------------------------------------------------------------------ the step-by-step engine path
 def _given_cases(eng, rng, n_cases=8):
     subs = eng.subcolumns_
@@ -241,3 +262,26 @@ def test_history_blocks_drawn_side_by_side_give_the_same_bytes(walks, monkeypatc
     one = walks.sample(2.0, seed=5).to_csv(index=False)
     monkeypatch.setattr(_sequence, "block_threads", lambda model, n: min(3, n))
     assert walks.sample(2.0, seed=5).to_csv(index=False) == one
+
+
+def test_prices_of_every_size_move_by_ratios():
+    """Geometric random walks from $2 to $600: modelled as logs (one set of change bins for
+    every size), so cheap and dear entities alike get daily moves of about the real 2 %, and
+    the output keeps the table's 2 decimals."""
+    rng = np.random.default_rng(11)
+    n_ent, n = 30, 60
+    start = np.exp(rng.uniform(np.log(2), np.log(600), n_ent))[:, None]
+    price = start * np.exp(np.cumsum(rng.normal(0, 0.02, (n_ent, n)), axis=1))
+    df = pd.DataFrame({"tk": np.repeat(np.arange(n_ent), n), "day": np.tile(np.arange(n), n_ent),
+                       "price": price.ravel().round(2)})
+    seq = SequenceSynthesizer("tk", "day", engine_options={"max_epochs": 20}).fit(df)
+    plan = seq.database_.plans_["data"]["sequence"]
+    assert plan["log"] == {"price": 2} and plan["reverting"] == []
+    out = seq.sample(seed=0)
+    assert (out["price"] > 0).all() and (out["price"] == out["price"].round(2)).all()
+    moves = out.groupby("tk")["price"].apply(lambda s: np.log(s).diff().std())
+    cheap = out.groupby("tk")["price"].first() < 50
+    assert cheap.any() and (~cheap).any()
+    # Cheap and dear entities move by similar ratios (additive steps gave cheap ones far more).
+    assert 0.5 < moves[cheap].median() / moves[~cheap].median() < 2, moves
+    assert 0.01 < moves.median() < 0.04, moves.median()

@@ -89,10 +89,82 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
                 integer.append(c)
         elif cm.kind in MODELLED_KINDS and cm.kind != "datetime":
             categorical.append(c)
+    # Positive numbers spanning orders of magnitude (prices) move by ratios: they are modelled
+    # as logs, so one set of change bins serves a $15 and a $700 stock alike.
+    log = {c: (0 if c in integer else meta.columns[c].decimals) for c in numeric
+           if bounds[c][0] > 0 and bounds[c][1] >= LOG_SPAN * bounds[c][0]}
+    if log:
+        df = df.copy()
+        for c in log:
+            df[c] = np.log(pd.to_numeric(df[c], errors="coerce"))
+            bounds[c] = [float(np.log(b)) for b in bounds[c]]
+        integer = [c for c in integer if c not in log]
+    revert = _reverting(df, key, index, kind, numeric)
     return {"key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
             "categorical": categorical, "bounds": bounds, "integer": integer,
             "other": [c for c in meta.columns if c not in numeric and c not in categorical],
-            "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "dlag": True}
+            "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "dlag": True, "revert": True,
+            "reverting": revert, "log": log}
+
+
+# max / min of a positive number from which it is modelled as its log: stocks' prices (285x)
+# gained (rows+previous-row detection 0.96 -> 0.78); walmart's weekly sales (18x, reverting)
+# lost shape as logs (quality 0.929 -> 0.893), so one order of magnitude is not enough.
+LOG_SPAN = 100.0
+
+
+def to_model_units(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
+    """A sequence table's numbers as the step model sees them (logs where ``plan["log"]``)."""
+    if not plan.get("log"):
+        return df
+    df = df.copy()
+    for c in plan["log"]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df[c] = np.log(pd.to_numeric(df[c], errors="coerce"))
+    return df
+
+
+def from_model_units(plan: dict[str, Any], c: str, x: np.ndarray) -> np.ndarray:
+    """Generated numbers of column ``c`` back in the table's units, rounded as the real ones."""
+    log = plan.get("log") or {}
+    if c not in log:
+        return x
+    v = np.exp(x)
+    return v if log[c] is None else np.round(v, log[c])
+
+
+def _reverting(df: pd.DataFrame, key: str, index: str, kind: str, numeric: list[str]) -> list[str]:
+    """Numbers generated as their distance from the mean of the entity's history so far rather
+    than as their change since the previous step: those whose distance is not much larger than
+    their change (per entity, typical ratio of mean sizes below ``REVERT_RATIO``).
+
+    A price is a random walk: its change is small and its distance from its past mean grows
+    (ratio 15 on stocks). A store's weekly sales swing around the store's own level (ratio 1.0,
+    lag-1 autocorrelation 0.41): summed changes wander off like a random walk (0.93 generated),
+    while a distance from the history's mean stays anchored. For an AR(1) the ratio passes
+    ``REVERT_RATIO`` near phi = 0.75; above that, changes are the finer target."""
+    t = _to_time(df[index], kind)
+    ent = pd.factorize(df[key])[0]
+    order = np.lexsort((t, ent))
+    ent = ent[order]
+    first = np.r_[True, ent[1:] != ent[:-1]] if len(ent) else np.zeros(0, dtype=bool)
+    out = []
+    for c in numeric:
+        x = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)[order]
+        lag = np.where(first, np.nan, np.r_[np.nan, x[:-1]])
+        mean = _history_means({c: lag}, first)[c]
+        d, r = np.abs(x - lag), np.abs(x - mean)
+        ok = ~np.isnan(d) & ~np.isnan(r)
+        if ok.sum() < 20:
+            continue
+        size = pd.DataFrame({"d": d[ok], "r": r[ok]}).groupby(ent[ok]).mean()
+        size = size[(size["d"] > 0) & (size["r"] > 0)]
+        if len(size) and np.median(size["r"] / size["d"]) < REVERT_RATIO:
+            out.append(c)
+    return out
+
+
+REVERT_RATIO = 1.4  # distance from the history's mean / change, typical per entity (see _reverting)
 
 
 def _spread_pairs(df: pd.DataFrame, numeric: list[str]) -> dict[str, str]:
@@ -133,10 +205,11 @@ def _calendar(days: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def step_features(plan: dict[str, Any], prev_time: np.ndarray, prev: dict[str, np.ndarray],
-                  prev2: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                  prev2: dict[str, np.ndarray], mean: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Given columns of a step beyond its position, previous time and lags, the same in training
     and generation: the calendar of the previous time (weekly sales peak in late November; trading
     stops at weekends), each number's previous change (momentum or mean reversion of changes),
+    each number's distance from the mean of its history so far (``mean``: where it reverts to),
     and each spread column's previous spread from its anchor, on its own fine scale."""
     out: dict[str, np.ndarray] = {}
     if plan.get("calendar"):
@@ -144,6 +217,12 @@ def step_features(plan: dict[str, Any], prev_time: np.ndarray, prev: dict[str, n
     if plan.get("dlag"):
         for c in plan["numeric"]:
             out[f"dlag.{c}"] = prev[c] - prev2[c]
+    if plan.get("revert") and mean is not None:
+        # A store's sales swing around its own level, which no context column gives: without
+        # it each change is learned around the mean of all stores, and the generated sales
+        # wander like a random walk (lag-1 autocorrelation 0.93 against the real 0.41).
+        for c in plan["numeric"]:
+            out[f"dev.{c}"] = prev[c] - mean[c]
     for c, a in plan.get("spread", {}).items():
         out[f"spread.{c}"] = prev[c] - prev[a]
     return out
@@ -156,6 +235,7 @@ def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, c
 
     The first step has its own model: it has no previous step, and a conditional sampler cannot
     be told that a lag is *known to be missing* (a missing given cell means "generate it")."""
+    df = to_model_units(plan, df)
     t = _to_time(df[plan["index"]], plan["index_kind"])
     order = np.lexsort((t, entity))
     df, t, entity = df.iloc[order].reset_index(drop=True), t[order], entity[order]
@@ -179,17 +259,20 @@ def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, c
     lag1 = {c: pd.to_numeric(lagged[c], errors="coerce").to_numpy(float) for c in plan["numeric"]}
     # Two steps back, within the entity (steps 0 and 1 have none).
     lag2 = {c: np.where(step >= 2, np.r_[np.nan, v[:-1]], np.nan) for c, v in lag1.items()}
-    for k, v in step_features(plan, np.where(first, np.nan, prev_t), lag1, lag2).items():
+    for k, v in step_features(plan, np.where(first, np.nan, prev_t), lag1, lag2, _history_means(lag1, first)).items():
         out[k] = v[rest]
     out["seq.gap"] = (t - prev_t)[rest]
     spread = plan.get("spread", {})
+    reverting = set(plan.get("reverting", []))
+    means = _history_means(lag1, first) if reverting else {}
     for c in plan["numeric"]:
         x, lag = x_all[c], lag1[c]
         if c in spread:
             continue
-        use_delta = ~np.isnan(x) & ~np.isnan(lag)
+        base = means[c] if c in reverting else lag
+        use_delta = ~np.isnan(x) & ~np.isnan(base)
         out[c] = np.where(use_delta, np.nan, x)[rest]
-        out[f"d.{c}"] = np.where(use_delta, x - lag, np.nan)[rest]
+        out[f"{'r' if c in reverting else 'd'}.{c}"] = np.where(use_delta, x - base, np.nan)[rest]
     for c, a in spread.items():  # after their anchors' changes: generated from the anchor's new value
         sv = x_all[c] - x_all[a]
         out[c] = np.where(np.isnan(sv), x_all[c], np.nan)[rest]
@@ -197,6 +280,38 @@ def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, c
     for c in plan["categorical"] + plan["other"]:
         out[c] = df[c].to_numpy()[rest]
     return pd.DataFrame(head), pd.DataFrame(out)
+
+
+def _history_means(lag: dict[str, np.ndarray], first: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row, the mean of the entity's earlier values (missing ones skipped), from the lags of
+    rows ordered by entity then step; ``first`` marks each entity's first row."""
+    ent = np.cumsum(first)
+    out = {}
+    for c, v in lag.items():
+        ok = ~np.isnan(v) & ~first  # a first row's lag is the previous entity's last value
+        tot = pd.Series(np.where(ok, v, 0.0)).groupby(ent).cumsum().to_numpy()
+        cnt = pd.Series(ok.astype(np.int64)).groupby(ent).cumsum().to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[c] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    return out
+
+
+class RunningMean:
+    """Each entity's mean of its values so far, kept step by step during generation."""
+
+    def __init__(self, columns: list[str], n: int) -> None:
+        self.tot = {c: np.zeros(n) for c in columns}
+        self.cnt = {c: np.zeros(n) for c in columns}
+
+    def add(self, c: str, act: np.ndarray, x: np.ndarray) -> None:
+        ok = ~np.isnan(x)
+        self.tot[c][act] += np.where(ok, x, 0.0)
+        self.cnt[c][act] += ok
+
+    def of(self, act: np.ndarray) -> dict[str, np.ndarray]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {c: np.where(self.cnt[c][act] > 0, self.tot[c][act] / np.maximum(self.cnt[c][act], 1), np.nan)
+                    for c in self.tot}
 
 
 def known_only(model: Any, seeds: pd.DataFrame) -> pd.DataFrame:
@@ -455,11 +570,23 @@ def _first_steps(first_model: Any, ctx: pd.DataFrame, n: int, seed: int) -> dict
     return {c: df[c] for c in df.columns}
 
 
+def _change(plan: dict[str, Any], c: str) -> str:
+    """The generated column holding number ``c``'s move: from its history's mean or from its lag."""
+    return f"r.{c}" if c in plan.get("reverting", ()) else f"d.{c}"
+
+
+def _bases(plan: dict[str, Any], lag: dict[str, np.ndarray], mean: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What each number's move is added to: its history's mean (reverting numbers) or its lag."""
+    reverting = set(plan.get("reverting", ()))
+    return {c: mean[c] if c in reverting else v for c, v in lag.items()}
+
+
 def _next_values(plan: dict[str, Any], t: int, gap: np.ndarray, level: dict[str, np.ndarray],
                  delta: dict[str, np.ndarray], lag: dict[str, np.ndarray], min_gap: float,
                  spread_v: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The gap and each number of one step: previous value + change where both exist (a spread
-    column: its anchor's new value + spread), else the level."""
+    """The gap and each number of one step: base (the previous value, or the history's mean for a
+    reverting number) + move where both exist (a spread column: its anchor's new value + spread),
+    else the level."""
     spread_v = spread_v or {c: np.full(len(gap), np.nan) for c in plan.get("spread", {})}
     gap = np.where(np.isnan(gap), min_gap, np.maximum(gap, min_gap)) if t > 0 else np.zeros(len(gap))
     out: dict[str, np.ndarray] = {}
@@ -484,6 +611,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
     prev_time = starts.astype(float).copy()
     prev = {c: np.full(n_ent, np.nan) for c in numeric}
     prev2 = {c: np.full(n_ent, np.nan) for c in numeric}
+    means = RunningMean(numeric, n_ent)
     max_len = int(lengths.max()) if n_ent else 0
     step_rows = [np.flatnonzero(lengths > t) for t in range(max_len)]
     # Per step: times, numbers, and the codes of categorical / other columns (decoded at the end).
@@ -496,7 +624,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
     per_unit = (DAY / time_enc.seconds_per_unit) if time_enc is not None and plan["index_kind"] == "datetime" \
         else 1.0
     spread = list(plan.get("spread", {}))
-    read = ["seq.gap", *[f"d.{c}" for c in numeric], *numeric, *[f"lag.{c}" for c in numeric],
+    read = ["seq.gap", *[_change(plan, c) for c in numeric], *numeric, *[f"lag.{c}" for c in numeric],
             *[f"s.{c}" for c in spread]]
     first_out: dict[str, Any] = {}
     for t in range(max_len):
@@ -522,13 +650,14 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
             for c in numeric:
                 given[f"lag.{c}"] = prev[c][act]
             given.update(step_features(plan, prev_time[act], {c: prev[c][act] for c in numeric},
-                                       {c: prev2[c][act] for c in numeric}))
+                                       {c: prev2[c][act] for c in numeric}, means.of(act)))
             known = sc.known(act, given, {c: prev_codes[c][act] for c in categorical})
             codes = draw_codes(model, known, m, step_seed)
             got = sc.numbers(codes, read, np.random.default_rng(np.random.SeedSequence([seed, t, 1])))
             lag = {c: np.where(np.isnan(prev[c][act]), got[f"lag.{c}"], prev[c][act]) for c in numeric}
             gap, x = _next_values(plan, t, got["seq.gap"], {c: got[c] for c in numeric},
-                                  {c: got[f"d.{c}"] for c in numeric}, lag, min_gap,
+                                  {c: got[_change(plan, c)] for c in numeric}, _bases(plan, lag, means.of(act)),
+                                  min_gap,
                                   {c: got[f"s.{c}"] for c in spread})
             for c in categorical + other:
                 part = sc.column_codes(codes, c)
@@ -541,6 +670,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
             nums[c].append(x[c])
             prev2[c][act] = prev[c][act]
             prev[c][act] = x[c]
+            means.add(c, act, x[c])
         prev_time[act] = now
     if not times:
         return pd.DataFrame(columns=[plan["index"], *numeric, *categorical, *other]), np.zeros(0, int)
@@ -550,7 +680,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
     n0 = len(step_rows[0])
     data: dict[str, Any] = {plan["index"]: np.concatenate(times)[order]}
     for c in numeric:
-        data[c] = np.concatenate(nums[c])[order]
+        data[c] = from_model_units(plan, c, np.concatenate(nums[c])[order])
     rng = np.random.default_rng(np.random.SeedSequence([seed, max_len, 2]))
     for c in categorical + other:
         rest_n = len(ent) - n0
@@ -570,6 +700,7 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
     prev_time = starts.astype(float).copy()
     prev: dict[str, np.ndarray] = {c: np.full(n_ent, np.nan) for c in numeric}
     prev2: dict[str, np.ndarray] = {c: np.full(n_ent, np.nan) for c in numeric}
+    means = RunningMean(numeric, n_ent)
     prev_cat: dict[str, np.ndarray] = {c: np.full(n_ent, None, dtype=object) for c in categorical}
     first = Completer(first_model, ctx)
     step = Completer(model, ctx) if model is not None else None
@@ -592,21 +723,24 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
             for c in categorical:
                 given[f"lag.{c}"] = prev_cat[c][act]
             given.update(step_features(plan, prev_time[act], {c: prev[c][act] for c in numeric},
-                                       {c: prev2[c][act] for c in numeric}))
+                                       {c: prev2[c][act] for c in numeric}, means.of(act)))
             out = step(act, given, step_seed)
         m = len(act)
         lag = {c: prev[c][act] for c in numeric}
         if t > 0:  # a missing previous value was imagined by the model
             lag = {c: np.where(np.isnan(v), _floats(out, f"lag.{c}", m), v) for c, v in lag.items()}
         gap, x = _next_values(plan, t, _floats(out, "seq.gap", m) if "seq.gap" in out else np.full(m, min_gap),
-                              {c: _floats(out, c, m) for c in numeric}, {c: _floats(out, f"d.{c}", m) for c in numeric},
-                              lag, min_gap, {c: _floats(out, f"s.{c}", m) for c in plan.get("spread", {})})
+                              {c: _floats(out, c, m) for c in numeric},
+                              {c: _floats(out, _change(plan, c), m) for c in numeric},
+                              _bases(plan, lag, means.of(act)), min_gap,
+                              {c: _floats(out, f"s.{c}", m) for c in plan.get("spread", {})})
         now = prev_time[act] + gap
         cols[plan["index"]].append(now)
         for c in numeric:
             cols[c].append(x[c])
             prev2[c][act] = prev[c][act]
             prev[c][act] = x[c]
+            means.add(c, act, x[c])
         for c in categorical:
             v = pd.Series(out[c]).to_numpy(dtype=object)
             cols[c].append(pd.Series(out[c]))
@@ -620,7 +754,8 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
         return pd.DataFrame(columns=list(cols)), np.zeros(0, int)
     ent = np.concatenate(ents)
     order = np.lexsort((np.concatenate(steps), ent))
-    df = pd.DataFrame({c: (np.concatenate(v)[order] if c == plan["index"] or c in numeric else
+    df = pd.DataFrame({c: (from_model_units(plan, c, np.concatenate(v)[order])
+                           if c == plan["index"] or c in numeric else
                            pd.concat(v, ignore_index=True).iloc[order].reset_index(drop=True))
                        for c, v in cols.items()})
     df[plan["index"]] = _format_index(df[plan["index"]].to_numpy(float), plan)
