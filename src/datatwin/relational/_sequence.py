@@ -94,9 +94,8 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
     log = {c: (0 if c in integer else meta.columns[c].decimals) for c in numeric
            if bounds[c][0] > 0 and bounds[c][1] >= LOG_SPAN * bounds[c][0]}
     if log:
-        df = df.copy()
+        df = to_model_units({"log": log}, df)
         for c in log:
-            df[c] = np.log(pd.to_numeric(df[c], errors="coerce"))
             bounds[c] = [float(np.log(b)) for b in bounds[c]]
         integer = [c for c in integer if c not in log]
     revert = _reverting(df, key, index, kind, numeric)
@@ -259,12 +258,12 @@ def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, c
     lag1 = {c: pd.to_numeric(lagged[c], errors="coerce").to_numpy(float) for c in plan["numeric"]}
     # Two steps back, within the entity (steps 0 and 1 have none).
     lag2 = {c: np.where(step >= 2, np.r_[np.nan, v[:-1]], np.nan) for c, v in lag1.items()}
-    for k, v in step_features(plan, np.where(first, np.nan, prev_t), lag1, lag2, _history_means(lag1, first)).items():
+    means = _history_means(lag1, first)
+    for k, v in step_features(plan, np.where(first, np.nan, prev_t), lag1, lag2, means).items():
         out[k] = v[rest]
     out["seq.gap"] = (t - prev_t)[rest]
     spread = plan.get("spread", {})
     reverting = set(plan.get("reverting", []))
-    means = _history_means(lag1, first) if reverting else {}
     for c in plan["numeric"]:
         x, lag = x_all[c], lag1[c]
         if c in spread:
@@ -649,14 +648,15 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
                      if plan["index_kind"] == "datetime" else prev_time[act].copy()}
             for c in numeric:
                 given[f"lag.{c}"] = prev[c][act]
+            mean = means.of(act)
             given.update(step_features(plan, prev_time[act], {c: prev[c][act] for c in numeric},
-                                       {c: prev2[c][act] for c in numeric}, means.of(act)))
+                                       {c: prev2[c][act] for c in numeric}, mean))
             known = sc.known(act, given, {c: prev_codes[c][act] for c in categorical})
             codes = draw_codes(model, known, m, step_seed)
             got = sc.numbers(codes, read, np.random.default_rng(np.random.SeedSequence([seed, t, 1])))
             lag = {c: np.where(np.isnan(prev[c][act]), got[f"lag.{c}"], prev[c][act]) for c in numeric}
             gap, x = _next_values(plan, t, got["seq.gap"], {c: got[c] for c in numeric},
-                                  {c: got[_change(plan, c)] for c in numeric}, _bases(plan, lag, means.of(act)),
+                                  {c: got[_change(plan, c)] for c in numeric}, _bases(plan, lag, mean),
                                   min_gap,
                                   {c: got[f"s.{c}"] for c in spread})
             for c in categorical + other:
@@ -711,6 +711,7 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
     for t in range(max_len):
         act = np.flatnonzero(lengths > t)
         step_seed = int(np.random.SeedSequence([seed, t]).generate_state(1)[0])
+        mean = means.of(act)
         if t == 0:
             out = first(act, {}, step_seed) if first.ctx.shape[1] else _unconditional(first_model, len(act),
                                                                                         step_seed)
@@ -723,7 +724,7 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
             for c in categorical:
                 given[f"lag.{c}"] = prev_cat[c][act]
             given.update(step_features(plan, prev_time[act], {c: prev[c][act] for c in numeric},
-                                       {c: prev2[c][act] for c in numeric}, means.of(act)))
+                                       {c: prev2[c][act] for c in numeric}, mean))
             out = step(act, given, step_seed)
         m = len(act)
         lag = {c: prev[c][act] for c in numeric}
@@ -732,7 +733,7 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
         gap, x = _next_values(plan, t, _floats(out, "seq.gap", m) if "seq.gap" in out else np.full(m, min_gap),
                               {c: _floats(out, c, m) for c in numeric},
                               {c: _floats(out, _change(plan, c), m) for c in numeric},
-                              _bases(plan, lag, means.of(act)), min_gap,
+                              _bases(plan, lag, mean), min_gap,
                               {c: _floats(out, f"s.{c}", m) for c in plan.get("spread", {})})
         now = prev_time[act] + gap
         cols[plan["index"]].append(now)
