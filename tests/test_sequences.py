@@ -210,6 +210,57 @@ def test_levels_of_their_own_do_not_wander():
     assert 0.6 < ratio < 1.5, ratio
     assert lag1(out, "store", "price") > 0.8
 
+def _shared_moves(n_ent: int = 40, n: int = 40, seed: int = 3, own_dates: bool = False) -> pd.DataFrame:
+    """A fuel price every store follows (a national random walk times a regional factor) and a
+    temperature with a season common to all stores (it crosses zero), each with a little noise
+    of the store's own."""
+    rng = np.random.default_rng(seed)
+    national = 3.0 * np.exp(np.cumsum(rng.normal(0, 0.03, n)))
+    season = 10 * np.sin(np.arange(n) / 6)
+    fuel = national[None, :] * rng.uniform(0.9, 1.1, n_ent)[:, None] * np.exp(rng.normal(0, 0.003, (n_ent, n)))
+    temp = season[None, :] + rng.normal(0, 4, n_ent)[:, None] + rng.normal(0, 0.5, (n_ent, n))
+    weeks = np.tile(np.arange(n) * 7, n_ent)
+    if own_dates:  # every store on its own days: no dates shared
+        weeks = weeks + np.repeat(rng.integers(0, 7, n_ent), n)
+    return pd.DataFrame({"store": np.repeat(np.arange(n_ent), n),
+                         "date": (pd.Timestamp("2024-01-01") + pd.to_timedelta(weeks, "D")).strftime("%Y-%m-%d"),
+                         "fuel": fuel.ravel().round(3), "temp": temp.ravel().round(1)})
+
+
+def test_moves_shared_by_every_entity_at_a_date_are_kept(tmp_path):
+    """Stores generated one by one each followed a fuel price of their own; the real ones all
+    follow the same national path. The path of the mean move at each date is learned and added
+    back at the generated dates, so the synthetic stores move together, as the real ones do."""
+    df = _shared_moves()
+    seq = SequenceSynthesizer("store", "date", engine_options={"max_epochs": 20}).fit(df)
+    common = seq.database_.plans_["data"]["sequence"]["common"]
+    assert set(common) == {"fuel", "temp"}
+    assert common["fuel"]["ratio"] and not common["temp"]["ratio"]  # positive: a ratio; crossing 0: a sum
+    out = seq.sample(seed=0)
+    real, syn = df.groupby("date")["temp"].mean(), out.groupby("date")["temp"].mean()
+    both = real.index.intersection(syn.index)
+    assert len(both) >= 35
+    # The season at each date within 0.5 degrees (summed per store: 1.0 off, walks of their own).
+    assert np.abs(real[both] - syn[both]).mean() < 0.5
+    # Each store keeps its factor to the national fuel price (real spread 0.003; each store on a
+    # walk of its own: 0.025).
+    def spread(d: pd.DataFrame) -> float:
+        return float((d["fuel"] / d.groupby("date")["fuel"].transform("mean")).groupby(d["store"]).std().median())
+
+    assert spread(out) < 2 * spread(df)
+    seq.save(tmp_path / "m.dtw")  # the paths travel in the model file
+    assert DatabaseSynthesizer.load(tmp_path / "m.dtw").sample(seed=0)["data"].equals(out)
+    assert out["fuel"].between(df["fuel"].min(), df["fuel"].max()).all()
+
+
+def test_entities_on_dates_of_their_own_have_no_common_path():
+    df = _shared_moves(own_dates=True)
+    plan = _sequence.sequence_plan(df, "data", "store", "date", set())
+    assert plan["common"] == {}
+    few = _shared_moves(n_ent=6)  # a mean move of 6 stores is too close to each store's own
+    assert _sequence.sequence_plan(few, "data", "store", "date", set())["common"] == {}
+
+
 # ------------------------------------------------------------------ the step-by-step engine path
 def _given_cases(eng, rng, n_cases=8):
     subs = eng.subcolumns_
