@@ -336,3 +336,22 @@ def test_prices_of_every_size_move_by_ratios():
     # Cheap and dear entities move by similar ratios (additive steps gave cheap ones far more).
     assert 0.5 < moves[cheap].median() / moves[~cheap].median() < 2, moves
     assert 0.01 < moves.median() < 0.04, moves.median()
+
+
+def test_counts_spanning_magnitudes_with_a_few_zeros_are_logs():
+    """Trading volumes from thousands to millions with 3 zero days in 2,400: a log of x + 1 (the
+    zeros kept, exactly back to integers); with many zeros a column is a mixture and stays as it is."""
+    rng = np.random.default_rng(2)
+    n_ent, n = 40, 60
+    volume = np.round(np.exp(rng.uniform(7, 16, n_ent))[:, None] * np.exp(rng.normal(0, 0.3, (n_ent, n))))
+    volume.ravel()[[5, 700, 1900]] = 0
+    df = pd.DataFrame({"tk": np.repeat(np.arange(n_ent), n), "day": np.tile(np.arange(n), n_ent),
+                       "volume": volume.ravel().astype(np.int64)})
+    plan = _sequence.sequence_plan(df, "data", "tk", "day", set())
+    assert plan["log"] == {"volume": 0} and plan["log_shift"] == {"volume": 1.0}
+    units = _sequence.to_model_units(plan, df)["volume"].to_numpy()
+    assert units.min() == 0.0 and np.isfinite(units).all()
+    back = _sequence.from_model_units(plan, "volume", units, df["day"].to_numpy(float))
+    assert np.array_equal(back, df["volume"].to_numpy())
+    many = df.assign(volume=np.where(np.arange(len(df)) % 10 == 0, 0, df["volume"]))
+    assert _sequence.sequence_plan(many, "data", "tk", "day", set())["log"] == {}

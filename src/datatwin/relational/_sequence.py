@@ -91,12 +91,13 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
             categorical.append(c)
     # Positive numbers spanning orders of magnitude (prices) move by ratios: they are modelled
     # as logs, so one set of change bins serves a $15 and a $700 stock alike.
-    log = {c: (0 if c in integer else meta.columns[c].decimals) for c in numeric
-           if bounds[c][0] > 0 and bounds[c][1] >= LOG_SPAN * bounds[c][0]}
+    log = {c: (0 if c in integer else meta.columns[c].decimals) for c in numeric if _spans_magnitudes(df[c])}
+    # A few zeros among them (3 days without trades in 124k) are kept by modelling log(x + 1).
+    shift = {c: 1.0 for c in log if bounds[c][0] == 0}
     if log:
-        df = to_model_units({"log": log}, df)
+        df = to_model_units({"log": log, "log_shift": shift}, df)
         for c in log:
-            bounds[c] = [float(np.log(b)) for b in bounds[c]]
+            bounds[c] = [float(np.log(b + shift.get(c, 0.0))) for b in bounds[c]]
         integer = [c for c in integer if c not in log]
     units: dict[str, Any] = {"index": index, "index_kind": kind,
                              "common": _common_paths(df, key, index, kind, [c for c in numeric if c not in integer],
@@ -112,13 +113,24 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
             "categorical": categorical, "bounds": bounds, "integer": integer,
             "other": [c for c in meta.columns if c not in numeric and c not in categorical],
             "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "dlag": True, "revert": True,
-            "reverting": revert, "log": log, "common": units["common"]}
+            "reverting": revert, "log": log, "log_shift": shift, "common": units["common"]}
 
 
 # max / min of a positive number from which it is modelled as its log: stocks' prices (285x)
 # gained (rows+previous-row detection 0.96 -> 0.78); walmart's weekly sales (18x, reverting)
 # lost shape as logs (quality 0.929 -> 0.893), so one order of magnitude is not enough.
 LOG_SPAN = 100.0
+LOG_MAX_ZEROS = 0.01  # share of zeros up to which a non-negative number can still be a log
+
+
+def _spans_magnitudes(s: pd.Series) -> bool:
+    """Non-negative, its positive values spanning ``LOG_SPAN`` or more, and zero at most rarely
+    (a column with many zeros is a mixture of none and some, which a log tears apart)."""
+    v = pd.to_numeric(s, errors="coerce").dropna()
+    if v.empty or v.min() < 0:
+        return False
+    pos = v[v > 0]
+    return bool(len(pos) and (len(v) - len(pos)) <= LOG_MAX_ZEROS * len(v) and pos.max() >= LOG_SPAN * pos.min())
 
 
 def to_model_units(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
@@ -126,9 +138,10 @@ def to_model_units(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
     the common path of their date taken away where ``plan["common"]``."""
     if plan.get("log"):
         df = df.copy()
+        shift = plan.get("log_shift") or {}
         for c in plan["log"]:
             with np.errstate(divide="ignore", invalid="ignore"):
-                df[c] = np.log(pd.to_numeric(df[c], errors="coerce"))
+                df[c] = np.log(pd.to_numeric(df[c], errors="coerce") + shift.get(c, 0.0))
     return _without_common(plan, df) if plan.get("common") else df
 
 
@@ -141,7 +154,7 @@ def from_model_units(plan: dict[str, Any], c: str, x: np.ndarray, t: np.ndarray 
     log = plan.get("log") or {}
     if c not in log:
         return x
-    v = np.exp(x)
+    v = np.exp(x) - (plan.get("log_shift") or {}).get(c, 0.0)
     return v if log[c] is None else np.round(v, log[c])
 
 
