@@ -468,7 +468,8 @@ class DatabaseSynthesizer:
                            plan["null_share"].get(pfk.name, 0.0))
             for c in frame.columns:
                 if not c.startswith(("__n.", "__start.", "ctx.")) and c not in table.columns:
-                    table[c] = frame[c].to_numpy()
+                    col = frame[c]  # text as it is: to_numpy() made object strings that became text again
+                    table[c] = col.array if isinstance(col.dtype, pd.StringDtype) else col.to_numpy()
             out[t] = table
             keep = _dedupe(out, t, schema, fk, inner, rng, deferred)
             if keep is not None:

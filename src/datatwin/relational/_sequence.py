@@ -451,6 +451,7 @@ class StepCodes:
                     self.ctx_known[j + 1] = (np.where(mask, fine, 0).astype(np.int32), np.ones(len(mask), dtype=bool))
         self.ctx_at: tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]] = (-1, {})  # known() of the last act
         self.binned: dict[tuple[str, ...], _BinnedGiven | None] = {}
+        self.any_binned = bool(model.encoder._binned())
         self.lag_map: dict[str, np.ndarray] = {}
         for c in plan["categorical"]:
             g, lag = self.encoder(c), self.encoder(f"lag.{c}")
@@ -547,7 +548,7 @@ class StepCodes:
     def numbers(self, codes: np.ndarray, names: list[str], rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Decoded numbers of ``names`` (NaN where missing or not modelled), rounded as a frame would be."""
         m = len(codes)
-        u = rng.random(m) if self.model.encoder._binned() else None
+        u = rng.random(m) if self.any_binned else None
         out: dict[str, np.ndarray] = {}
 
         def one(name: str) -> np.ndarray:
