@@ -920,8 +920,11 @@ class _GivenPlan:
                 cn = np.empty((b, s), dtype=np.int64)
                 cn[:] = self.offsets
                 if len(self.fixed_t):
-                    cn[:, self.fixed_t] += np.stack([fixed[j][start:start + b] for _, j in self.fixed_pos],
-                                                    axis=1).astype(np.int64, copy=False)
+                    # Row by row into one array: a third of np.stack's time for a few dozen columns.
+                    given = np.empty((len(self.fixed_pos), b), dtype=np.int64)
+                    for r, (_, j) in enumerate(self.fixed_pos):
+                        given[r] = fixed[j][start:start + b]
+                    cn[:, self.fixed_t] += given.T
                 u_all = torch.rand(k, b, generator=gen).numpy()  # the stream of k draws of b
                 starts = np.arange(b, dtype=np.int64)
                 views: dict[int, tuple[torch.Tensor, torch.Tensor, np.ndarray]] = {}  # per head width
