@@ -92,3 +92,17 @@ def test_categorical_encoding_round_trip(labels, threshold):
             assert got == orig
         else:
             assert got == "_RARE_"
+
+
+@settings(max_examples=40, deadline=None)
+@given(labels=st.lists(st.sampled_from(list("abcdefgh")) | st.none(), min_size=1, max_size=200),
+       new=st.lists(st.sampled_from(list("abcdefghxyz")) | st.none(), min_size=0, max_size=50),
+       threshold=st.integers(0, 6))
+def test_text_columns_encode_as_object_columns(labels, new, threshold):
+    """Text (Arrow-backed or not) is encoded through Arrow, objects through a dict: the same codes,
+    unseen values on the rare code and missing ones on the NA code."""
+    enc = CategoricalEncoder("x", ColumnMeta("categorical", dtype="object"), rare_threshold=threshold)
+    enc.fit_encode(pd.Series(labels, name="x", dtype="object"), np.random.default_rng(0))
+    want = enc.encode(pd.Series(new, dtype="object"))
+    for dtype in ("str", pd.StringDtype("python"), pd.StringDtype("pyarrow", na_value=pd.NA)):
+        assert np.array_equal(enc.encode(pd.Series(new, dtype=dtype)), want)

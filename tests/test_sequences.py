@@ -355,3 +355,28 @@ def test_counts_spanning_magnitudes_with_a_few_zeros_are_logs():
     assert np.array_equal(back, df["volume"].to_numpy())
     many = df.assign(volume=np.where(np.arange(len(df)) % 10 == 0, 0, df["volume"]))
     assert _sequence.sequence_plan(many, "data", "tk", "day", set())["log"] == {}
+
+
+def test_a_parent_drawn_without_a_start_still_costs_one_call_per_step(tiny_db, monkeypatch):
+    """A parent drawn with children but no start: its histories begin at the filled start, and
+    the step model is told that start, so a step stays one engine call (a missing start was
+    drawn anew at every step, in a second call for those entities)."""
+    plan = tiny_db.plans_["trans"]
+    fk = tiny_db.schema_.foreign_keys[plan["context"]]
+    start_col = _model._start_col(fk)
+    pf = tiny_db.synthesizers_[fk.parent_table].sample(60, seed=1)
+    counts = _model._counts(pf, _model._count_col(fk))
+    assert f"ctx.{start_col}" in [f"ctx.{c}" for c in plan["ctx_columns"]] and (counts > 0).sum() > 3
+    pf[start_col] = pf[start_col].where(~np.isin(np.arange(len(pf)), np.flatnonzero(counts > 0)[:3]))
+    ctx = pd.DataFrame({f"ctx.{c}": pf[c].to_numpy() for c in plan["ctx_columns"]})
+    engine = tiny_db.synthesizers_["trans"].model_.engine
+    calls = []
+
+    def counted(n, **kw):
+        calls.append(n)
+        return type(engine).sample_given(engine, n, **kw)
+
+    monkeypatch.setattr(engine, "sample_given", counted)
+    frame, prow = tiny_db._sample_sequences(plan, tiny_db.synthesizers_["trans"], ctx, counts, pf, fk, 3)
+    assert len(calls) == counts.max() - 1  # steps 1, 2, ...: one call each
+    assert len(frame) == counts.sum()

@@ -54,10 +54,22 @@ class CategoricalEncoder(ColumnEncoder):
         return [self.encode(s)]
 
     def encode(self, s: pd.Series) -> np.ndarray:
-        keys = self._keys(s)
-        index = {k: i for i, k in enumerate(self.levels_)}
         rare = len(self.levels_)
         na = rare + int(self.has_rare_)
+        if isinstance(s.dtype, pd.StringDtype) and self.meta.kind != "boolean" and \
+                all(type(k) is str for k in self.levels_):
+            # Text against text levels: one hash lookup in Arrow (the object copy and the dict map
+            # below cost ~15x more, and a database's parent rows are encoded once per child model).
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            arr = pa.array(s.array)
+            found = pc.index_in(arr, value_set=pa.array(self.levels_, type=arr.type))
+            out = found.fill_null(rare).to_numpy(zero_copy_only=False).astype(np.int32)
+            out[s.isna().to_numpy()] = na
+            return out
+        keys = self._keys(s)
+        index = {k: i for i, k in enumerate(self.levels_)}
         codes = keys.map(index).to_numpy(dtype=np.float64, na_value=np.nan)
         out = np.where(np.isnan(codes), rare, codes).astype(np.int32)
         out[s.isna().to_numpy()] = na

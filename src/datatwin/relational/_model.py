@@ -468,7 +468,8 @@ class DatabaseSynthesizer:
                            plan["null_share"].get(pfk.name, 0.0))
             for c in frame.columns:
                 if not c.startswith(("__n.", "__start.", "ctx.")) and c not in table.columns:
-                    table[c] = frame[c].to_numpy()
+                    col = frame[c]  # text as it is: to_numpy() made object strings that became text again
+                    table[c] = col.array if isinstance(col.dtype, pd.StringDtype) else col.to_numpy()
             out[t] = table
             keep = _dedupe(out, t, schema, fk, inner, rng, deferred)
             if keep is not None:
@@ -494,8 +495,18 @@ class DatabaseSynthesizer:
             fill = np.nanmedian(starts) if (~np.isnan(starts)).any() else 0.0
             starts = np.where(np.isnan(starts), fill, starts)
         first = self.synthesizers_[f"{plan['name']}#first"]
-        frame, ent = generate_histories(first.model_, syn.model_, seq, ctx.iloc[ents].reset_index(drop=True),
-                                        counts[ents], starts, seed, seq["min_gap"])
+        ctx = ctx.iloc[ents].reset_index(drop=True)
+        given_start = f"ctx.{start_col}"
+        if given_start in ctx and ctx[given_start].isna().any():
+            # A parent drawn with children but no start: its histories begin at the filled start,
+            # so the step models are told that one. Left missing, it was drawn anew at every step
+            # (training never lacks it), in an extra engine call per step for those few entities.
+            from ._sequence import _from_time
+
+            ctx[given_start] = ctx[given_start].where(ctx[given_start].notna(),
+                                                      _from_time(starts, seq["index_kind"]))
+        frame, ent = generate_histories(first.model_, syn.model_, seq, ctx, counts[ents], starts, seed,
+                                        seq["min_gap"])
         return frame, ents[ent]
 
     def _finish(self, t: str, df: pd.DataFrame) -> pd.DataFrame:

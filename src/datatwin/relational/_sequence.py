@@ -546,6 +546,8 @@ class StepCodes:
                     fine, _ = self.ctx_known[j + 1]
                     self.ctx_known[j + 1] = (np.where(mask, fine, 0).astype(np.int32), np.ones(len(mask), dtype=bool))
         self.ctx_at: tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]] = (-1, {})  # known() of the last act
+        self.binned: dict[tuple[str, ...], _BinnedGiven | None] = {}
+        self.any_binned = bool(model.encoder._binned())
         self.lag_map: dict[str, np.ndarray] = {}
         for c in plan["categorical"]:
             g, lag = self.encoder(c), self.encoder(f"lag.{c}")
@@ -580,9 +582,12 @@ class StepCodes:
         if self.ctx_at[0] != len(act):  # the active entities only shrink: same count, same rows
             self.ctx_at = (len(act), {j: (codes[act], mask[act]) for j, (codes, mask) in self.ctx_known.items()})
         known = dict(self.ctx_at[1])
+        binned = self._binned_plan(tuple(numbers))
+        if binned is not None:
+            self._encode_binned(binned, numbers, len(act), known)
         for name, v in numbers.items():
             enc = self.encoder(name)
-            if enc is None:
+            if enc is None or (binned is not None and name in binned.names):
                 continue
             ok = ~np.isnan(v)
             parts = encode_numbers(enc, v, ok)
@@ -603,10 +608,43 @@ class StepCodes:
             known[self.slices[self.index[name]].start] = (np.maximum(lag, 0).astype(np.int32), lag >= 0)
         return known
 
+    def _binned_plan(self, names: tuple[str, ...]) -> _BinnedGiven | None:
+        """The binned numbers among ``names``, set up once per set of names."""
+        if names not in self.binned:
+            encs = [(n, self.encoder(n)) for n in names]
+            use = [(n, e) for n, e in encs if isinstance(e, NumericEncoder) and e.mode_ != "discrete"]
+            self.binned[names] = _BinnedGiven(use, self.slices, self.index) if len(use) > 1 else None
+        return self.binned[names]
+
+    @staticmethod
+    def _encode_binned(p: _BinnedGiven, numbers: dict[str, np.ndarray], m: int,
+                       known: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        """:func:`encode_numbers` of every binned given number at once (a step gives a dozen, and
+        at a few hundred rows the per-call cost of numpy, not the arithmetic, is what counts);
+        codes where the encoder has an NA code and the value is missing, as in :meth:`known`."""
+        v = np.stack([numbers[n] for n in p.names])
+        x = np.minimum(np.maximum(v, p.lo), p.hi)  # (a missing value's codes are replaced or not given)
+        idx = np.empty(v.shape, dtype=np.int64)
+        for r, edges in enumerate(p.edges):
+            idx[r] = np.searchsorted(edges, x[r])
+        coarse, fine = np.divmod(np.minimum(idx, p.last), p.n_fine)
+        nan = np.isnan(v)
+        ok = None
+        if nan.any():
+            na = nan & p.has_na
+            coarse, fine = np.where(na, p.na, coarse), np.where(na, 0, fine)
+            ok = ~nan | p.has_na
+        coarse, fine = coarse.astype(np.int32), fine.astype(np.int32)
+        every = np.ones(m, dtype=bool)
+        for r, start in enumerate(p.starts):
+            mask = every if ok is None else ok[r]
+            known[start] = (coarse[r], mask)
+            known[start + 1] = (fine[r], mask)
+
     def numbers(self, codes: np.ndarray, names: list[str], rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Decoded numbers of ``names`` (NaN where missing or not modelled), rounded as a frame would be."""
         m = len(codes)
-        u = rng.random(m) if self.model.encoder._binned() else None
+        u = rng.random(m) if self.any_binned else None
         out: dict[str, np.ndarray] = {}
 
         def one(name: str) -> np.ndarray:
@@ -648,6 +686,23 @@ class StepCodes:
         if gen is not None:
             return gen.generate(n, 0, rng)
         return np.full(n, np.nan)
+
+
+class _BinnedGiven:
+    """Binned given numbers of one step, stacked: per row of the stack its encoder's clip range,
+    bin edges, fine bins, NA code and first sub-column."""
+
+    def __init__(self, use: list[tuple[str, NumericEncoder]], slices: list[slice], index: dict[str, int]) -> None:
+        self.names = [n for n, _ in use]
+        col = np.asarray
+        self.lo = col([e.clip_[0] for _, e in use], dtype=np.float64)[:, None]
+        self.hi = col([e.clip_[1] for _, e in use], dtype=np.float64)[:, None]
+        self.edges = [e.hi_ for _, e in use]
+        self.last = col([len(e.hi_) - 1 for _, e in use], dtype=np.int64)[:, None]
+        self.n_fine = col([e.n_fine_ for _, e in use], dtype=np.int64)[:, None]
+        self.na = col([e.n_coarse_ for _, e in use], dtype=np.int64)[:, None]
+        self.has_na = col([e.has_na_ for _, e in use], dtype=bool)[:, None]
+        self.starts = [slices[index[n]].start for n in self.names]
 
 
 def _history_block(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame, lengths: np.ndarray,
@@ -719,8 +774,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
     per_unit = (DAY / time_enc.seconds_per_unit) if time_enc is not None and plan["index_kind"] == "datetime" \
         else 1.0
     spread = list(plan.get("spread", {}))
-    read = ["seq.gap", *[_change(plan, c) for c in numeric], *numeric, *[f"lag.{c}" for c in numeric],
-            *[f"s.{c}" for c in spread]]
+    read = ["seq.gap", *[_change(plan, c) for c in numeric], *numeric, *[f"s.{c}" for c in spread]]
     first_out: dict[str, Any] = {}
     for t in range(max_len):
         act = step_rows[t]
@@ -742,15 +796,20 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
         else:
             given = {"seq.step": np.full(m, float(t)), "seq.prev_time": np.round(prev_time[act] * DAY) / DAY * per_unit
                      if plan["index_kind"] == "datetime" else prev_time[act].copy()}
+            before = {c: prev[c][act] for c in numeric}
             for c in numeric:
-                given[f"lag.{c}"] = prev[c][act]
+                given[f"lag.{c}"] = before[c]
             mean = means.of(act)
-            given.update(step_features(plan, prev_time[act], {c: prev[c][act] for c in numeric},
-                                       {c: prev2[c][act] for c in numeric}, mean))
+            given.update(step_features(plan, prev_time[act], before, {c: prev2[c][act] for c in numeric}, mean))
             known = sc.known(act, given, {c: prev_codes[c][act] for c in categorical})
             codes = draw_codes(model, known, m, step_seed)
-            got = sc.numbers(codes, read, np.random.default_rng(np.random.SeedSequence([seed, t, 1])))
-            lag = {c: np.where(np.isnan(prev[c][act]), got[f"lag.{c}"], prev[c][act]) for c in numeric}
+            # A lag is read back only where a previous value is missing (the model imagined it);
+            # decoding reads no random numbers of its own, so skipping one changes no other.
+            gaps = {c: np.isnan(before[c]) for c in numeric}
+            gaps = {c: g for c, g in gaps.items() if g.any()}
+            got = sc.numbers(codes, read + [f"lag.{c}" for c in gaps],
+                             np.random.default_rng(np.random.SeedSequence([seed, t, 1])))
+            lag = {c: np.where(gaps[c], got[f"lag.{c}"], v) if c in gaps else v for c, v in before.items()}
             gap, x = _next_values(plan, t, got["seq.gap"], {c: got[c] for c in numeric},
                                   {c: got[_change(plan, c)] for c in numeric}, _bases(plan, lag, mean),
                                   min_gap,

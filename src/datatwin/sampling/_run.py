@@ -203,9 +203,15 @@ def _group_codes(model: FittedModel, known: dict[int, tuple[np.ndarray, np.ndarr
     # Rows that know the same sub-columns are sampled together, with those sub-columns first.
     subs = sorted(known)
     whole = np.array_equal(rows, np.arange(m))  # every row once, in order: views, not copies
-    known_mask = np.stack([known[j][1][:m] if whole else known[j][1][rows] for j in subs], axis=1) if subs \
-        else np.zeros((m, 0), dtype=bool)
-    if m and known_mask.all():  # the common case, without sorting the masks
+    # Callers share one mask among many sub-columns (histories: every row knows its step's cells):
+    # each distinct mask is checked once, and only a partly known sub-column stacks them all.
+    distinct = {id(known[j][1]): known[j][1] for j in subs} if whole else {}
+    if m and subs and whole and all(v[:m].all() for v in distinct.values()):
+        known_mask = None
+    else:
+        known_mask = np.stack([known[j][1][:m] if whole else known[j][1][rows] for j in subs], axis=1) if subs \
+            else np.zeros((m, 0), dtype=bool)
+    if m and (known_mask is None or known_mask.all()):  # the common case, without sorting the masks
         patterns, group = np.ones((1, len(subs)), dtype=bool), np.zeros(m, dtype=np.int64)
     else:
         patterns, group = _mask_patterns(known_mask)
