@@ -38,9 +38,10 @@ from .._progress import report
 from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
 from ..synthesizer import Synthesizer
+from ._dates import anchor_of, date_columns, dates_from_days, day_resolution, days, fit_window
 from ._discover import read_folder
 from ._schema import ENTITY, ForeignKey, Schema, key_values
-from ._sequence import Completer, generate_histories, sequence_frame, sequence_plan
+from ._sequence import Completer, _format_index, _to_time, generate_histories, sequence_frame, sequence_plan
 from ._sql import is_url, read_database
 
 __all__ = ["DatabaseSynthesizer", "read_source"]
@@ -179,11 +180,13 @@ class DatabaseSynthesizer:
                              f"(or the table must stand alone)")
         # Parent-side columns: children per parent row, and the first time of a sequence child.
         frames_in: dict[str, pd.DataFrame] = {}
+        start_anchor: dict[str, dict[str, str]] = {}  # per parent: the date each sequence child starts from
         for t in order:
             ts = schema.tables[t]
             keys = set(ts.primary_key) | {c for fk in schema.parents_of(t) for c in fk.columns}
             base = frames[t].drop(columns=[c for c in frames[t].columns if c in keys])
             extra: dict[str, Any] = {}
+            own_dates: dict[str, np.ndarray] | None = None
             pkv = key_values(frames[t], schema.tables[t].primary_key) if ts.primary_key else None
             for fk in schema.children_of(t):
                 if pkv is None:
@@ -194,12 +197,25 @@ class DatabaseSynthesizer:
                 cts = schema.tables[fk.table]
                 if cts.sequence_key and fk.columns == [cts.sequence_key] and context.get(fk.table) == fk:
                     plan_tmp = sequence_plan(child, fk.table, cts.sequence_key, cts.sequence_index, set())
-                    from ._sequence import _from_time, _to_time
+                    from ._sequence import _from_time
 
                     tt = pd.Series(_to_time(child[cts.sequence_index], plan_tmp["index_kind"]))
                     first = tt.groupby(ck.to_numpy()).min()
                     start = pkv.map(first).to_numpy(float)
-                    extra[_start_col(fk)] = _from_time(start, plan_tmp["index_kind"]).to_numpy()
+                    anchor = None
+                    if plan_tmp["index_kind"] == "datetime":
+                        if own_dates is None:
+                            own_dates = {c: days(base[c]) for c in date_columns(base)}
+                        anchor = anchor_of(start, own_dates)
+                    if anchor is not None:
+                        # A history that starts on (or a steady time after) one of the parent's
+                        # own dates, e.g. an account's first transaction on its opening day, is
+                        # learned as days after that date: learned as a date of its own, it drifts
+                        # from it and transactions come before their account exists.
+                        extra[_start_col(fk)] = start - own_dates[anchor]
+                        start_anchor.setdefault(t, {})[fk.name] = anchor
+                    else:
+                        extra[_start_col(fk)] = _from_time(start, plan_tmp["index_kind"]).to_numpy()
             frames_in[t] = pd.concat([base.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
         ss = np.random.SeedSequence(int(self.random_state))
         seeds = [int(s.generate_state(1)[0] % (2**31)) for s in ss.spawn(len(order))]
@@ -209,7 +225,8 @@ class DatabaseSynthesizer:
             fk = context[t]
             plan: dict[str, Any] = {"name": t, "rows": len(frames[t]), "columns": [str(c) for c in frames[t].columns],
                                     "context": schema.foreign_keys.index(fk) if fk else None, "ctx_columns": [],
-                                    "pk_text": {}, "null_share": {}, "dtypes": {}}
+                                    "pk_text": {}, "null_share": {}, "dtypes": {},
+                                    "start_anchor": start_anchor.get(t, {}), "date_anchors": {}}
             for c in ts.primary_key:
                 s = frames[t][c]
                 plan["pk_text"][c] = not pd.api.types.is_numeric_dtype(s)
@@ -234,6 +251,8 @@ class DatabaseSynthesizer:
                     v = pf[c].iloc[rows].reset_index(drop=True)
                     ctx[f"ctx.{c}"] = v.where(ok, None) if v.dtype == object else v.mask(~ok)
                 plan["null_rows"] = int((~ok).sum())
+                if not ts.sequence_key and parent_model is not None:
+                    frame, plan["date_anchors"] = _anchor_dates(frame, ctx, usable, parent_model)
             if ts.sequence_key:
                 seq = sequence_plan(frames[t], t, ts.sequence_key, ts.sequence_index,
                                     set(ts.primary_key) | {c for p in schema.parents_of(t) for c in p.columns})
@@ -248,6 +267,9 @@ class DatabaseSynthesizer:
                 gaps = train["seq.gap"].to_numpy(float)
                 seq["min_gap"] = float(max(0.0, np.nanmin(gaps))) if len(gaps) else 0.0
                 plan["sequence"] = seq
+                # The window the sequence was observed in: generated histories end in it too.
+                times = _to_time(frames[t][ts.sequence_index], seq["index_kind"])
+                plan["window"] = {"end": float(np.nanmax(times)), "whole": day_resolution(times)}
                 synths[f"{t}#first"] = self._fit_frame(t + " (first steps)", head, seeds[i] + 1, progress)
                 if len(train) < 2:
                     raise InputError(f"sequence table {t!r} has too few steps after the first to learn from")
@@ -449,6 +471,7 @@ class DatabaseSynthesizer:
                     frame = _complete(syn, ctx, prow, gen_seed) if syn is not None else pd.DataFrame(
                         index=range(len(prow)))
                     frame = frame.drop(columns=[c for c in frame.columns if c.startswith("ctx.")])
+                    frame = _dates_back(frame, plan.get("date_anchors", {}), pf, prow)
             frame = frame.reset_index(drop=True)
             inner[t] = frame
             parent_rows[t] = prow
@@ -486,9 +509,15 @@ class DatabaseSynthesizer:
         seq = plan["sequence"]
         ents = np.flatnonzero(counts > 0)
         start_col = _start_col(fk)
-        from ._sequence import _to_time
-
-        starts = _to_time(pf[start_col], seq["index_kind"]) if start_col in pf else np.zeros(len(pf))
+        anchor = self.plans_[fk.parent_table].get("start_anchor", {}).get(fk.name)
+        if anchor is not None and start_col in pf:  # days after the parent's own date
+            after = pd.to_numeric(pf[start_col], errors="coerce").to_numpy(float)[ents]
+            if np.isnan(after).any():  # a parent given children but no start: the usual distance
+                after = np.where(np.isnan(after), np.nanmedian(after) if (~np.isnan(after)).any() else 0.0, after)
+            starts = np.full(len(pf), np.nan)
+            starts[ents] = days(pf[anchor])[ents] + after
+        else:
+            starts = _to_time(pf[start_col], seq["index_kind"]) if start_col in pf else np.zeros(len(pf))
         starts = starts[ents]
         if np.isnan(starts).any():
             fill = np.nanmedian(starts) if (~np.isnan(starts)).any() else 0.0
@@ -496,6 +525,15 @@ class DatabaseSynthesizer:
         first = self.synthesizers_[f"{plan['name']}#first"]
         frame, ent = generate_histories(first.model_, syn.model_, seq, ctx.iloc[ents].reset_index(drop=True),
                                         counts[ents], starts, seed, seq["min_gap"])
+        window = plan.get("window")
+        if window is not None and len(frame):
+            # The step model draws gaps one at a time and cannot see where the real data stops
+            # (berka's transactions end on 1994-02-28): a history that runs past the last time of
+            # the real table is squeezed back into it, keeping its order, start and length.
+            t = _to_time(frame[seq["index"]], seq["index_kind"])
+            squeezed = fit_window(t, ent, starts[ent], window["end"], seq["min_gap"], window["whole"])
+            if not np.array_equal(squeezed, t, equal_nan=True):
+                frame[seq["index"]] = _format_index(squeezed, seq).to_numpy()
         return frame, ents[ent]
 
     def _finish(self, t: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -543,6 +581,46 @@ def _with_entities(schema: Schema, frames: dict[str, pd.DataFrame]) -> tuple[dic
             schema = Schema({ENTITY: TableSchema(ENTITY, [ts.sequence_key]), **schema.tables},
                             [*schema.foreign_keys, ForeignKey(t, [ts.sequence_key], ENTITY, [ts.sequence_key])])
     return frames, schema
+
+
+def _anchor_dates(frame: pd.DataFrame, ctx: pd.DataFrame, usable: list[str], parent_model: Synthesizer
+                  ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """A child's dates that follow a date of its context parent, as days after it.
+
+    A loan granted 3 to 23 months after its account was opened is learned as that distance, not as
+    a date that the model must tie to the account's by itself (it did so loosely: loans came
+    before their accounts and the pair was the most telling feature of loan JOIN account). A
+    date unrelated to the parent's dates keeps being learned as a date (:func:`anchor_of`)."""
+    pdates = {c: days(ctx[f"ctx.{c}"]) for c in usable
+              if parent_model.metadata_.columns[c].kind == "datetime"}
+    own = [c for c in frame.columns if not str(c).startswith(("__n.", "__start."))]
+    if not pdates or not own:
+        return frame, {}
+    anchors: dict[str, dict[str, Any]] = {}
+    out = frame
+    for c, fmt in date_columns(frame[own]).items():
+        x = days(frame[c])
+        a = anchor_of(x, pdates)
+        if a is None:
+            continue
+        if out is frame:
+            out = frame.copy()
+        out[c] = x - pdates[a]
+        anchors[c] = {"from": a, "format": fmt}
+    return out, anchors
+
+
+def _dates_back(frame: pd.DataFrame, anchors: dict[str, dict[str, Any]], parent: pd.DataFrame,
+                prow: np.ndarray) -> pd.DataFrame:
+    """Generated distances (see :func:`_anchor_dates`) back to dates: the parent's date + days."""
+    for c, a in anchors.items():
+        if c not in frame.columns:
+            continue
+        base = days(parent[a["from"]])[np.maximum(prow, 0)] if len(parent) else np.full(len(prow), np.nan)
+        base = np.where(prow >= 0, base, np.nan)
+        frame[c] = dates_from_days(base + pd.to_numeric(frame[c], errors="coerce").to_numpy(float),
+                                   a["format"]).to_numpy()
+    return frame
 
 
 def _shift_keys(s: pd.Series, offset: int, text_of: str | None) -> pd.Series:
