@@ -9,10 +9,11 @@ import pytest
 
 from datatwin import InputError
 from datatwin.relational import DatabaseSynthesizer, Schema
-from datatwin.relational._dates import anchor_of, day_resolution, days, fit_window
+from datatwin.relational._dates import anchor_of, day_resolution, days, distance_plan, fit_window, in_window
 from relational_helpers import FAST
 
 END = pd.Timestamp("2021-06-30")  # the real transactions stop here (the data's observation window)
+LOANS_END = "2022-03-31"  # and the loans here
 
 
 def _bank(seed: int = 0) -> tuple[dict[str, pd.DataFrame], Schema]:
@@ -30,6 +31,8 @@ def _bank(seed: int = 0) -> tuple[dict[str, pd.DataFrame], Schema]:
                          "duration": rng.choice([12, 24, 36, 48], len(has_loan)),
                          "payments": rng.integers(100, 2_000, len(has_loan))})
     loan["amount"] = loan["duration"] * loan["payments"]
+    loan = loan[loan["date"] <= LOANS_END].reset_index(drop=True)  # loans are observed until LOANS_END
+    loan["loan_id"] = np.arange(1, len(loan) + 1)
     rows = []
     for a, day in zip(account["account_id"], opened, strict=True):
         t = day
@@ -65,7 +68,8 @@ def _opened(out: dict[str, pd.DataFrame], table: str) -> pd.Series:
 
 def test_the_dates_each_child_follows_are_found(bank):
     _, db, _ = bank
-    assert db.plans_["loan"]["date_anchors"] == {"date": {"from": "date", "format": "%Y-%m-%d"}}
+    anchors = db.plans_["loan"]["date_anchors"]
+    assert list(anchors) == ["date"] and anchors["date"]["from"] == "date" and anchors["date"]["format"] == "%Y-%m-%d"
     assert db.plans_["account"]["start_anchor"] == {"trans.account_id": "date"}
 
 
@@ -76,8 +80,10 @@ def test_a_loan_never_precedes_its_account(bank):
             pd.to_datetime(frames["loan"]["account_id"].map(frames["account"].set_index("account_id")["date"]))
             ).dt.days
     assert len(gap) > 50 and gap.notna().all()
-    # Within the real distances (60..400 days), in the real text format.
+    # Within the real distances (60..400 days) and the real loans' dates, in the real text format.
     assert gap.min() >= real.min() and gap.max() <= real.max()
+    assert out["loan"]["date"].min() >= frames["loan"]["date"].min()
+    assert out["loan"]["date"].max() <= frames["loan"]["date"].max() <= LOANS_END
     assert out["loan"]["date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
 
 
@@ -144,3 +150,17 @@ def test_rules_on_unknown_or_sequence_tables_are_refused(rules, message):
     frames, schema = _bank()
     with pytest.raises(InputError, match=message):
         DatabaseSynthesizer(engine_options=FAST, constraints=rules).fit(frames, schema)
+
+
+def test_a_distance_that_lands_outside_the_real_dates_is_redrawn_from_those_that_fit():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 100, 1000)
+    after = rng.integers(10, 60, 1000).astype(float)
+    plan = distance_plan(base + after, after)  # real dates 10..160
+    parents = np.array([0.0, 90.0, 130.0, 200.0, np.nan])
+    x = in_window(parents, np.array([30.0, 70.0, 45.0, 20.0, 5.0]), plan, np.random.default_rng(1))
+    assert x[0] == 30.0  # inside: kept
+    assert 90 + 10 <= x[1] <= plan["hi"] and x[1] == np.round(x[1])  # redrawn among the distances that fit
+    assert 130 + 10 <= x[2] <= plan["hi"]
+    assert x[3] == plan["hi"]  # no real distance fits: the nearer end of the range
+    assert np.isnan(x[4])  # no parent date: none

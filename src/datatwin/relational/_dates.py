@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..metadata import Metadata
 
-__all__ = ["ANCHOR_SHARE", "anchor_of", "date_columns", "dates_from_days", "day_resolution", "days", "fit_window"]
+__all__ = ["ANCHOR_SHARE", "anchor_of", "date_columns",
+          "distance_plan", "in_window", "dates_from_days", "day_resolution", "days", "fit_window"]
 
 # A date is learned relative to another date when their distance varies at most this share as
 # much (standard deviation) as the date itself: then the other date explains most of it. Two
@@ -110,3 +111,42 @@ def day_resolution(t: np.ndarray) -> bool:
     v = t[np.isfinite(t)]
     return bool(len(v)) and bool(np.all(np.abs(v - np.round(v)) < 1e-6))
 
+
+
+QUANTILES = 101  # a learned distance's real distribution, kept for redrawing out-of-window dates
+
+
+def distance_plan(date: np.ndarray, distance: np.ndarray) -> dict[str, object]:
+    """What :func:`in_window` needs (plain JSON): the real date's range and the real distances'
+    quantiles, and whether they are whole days."""
+    d, x = date[~np.isnan(date)], distance[~np.isnan(distance)]
+    return {"lo": float(d.min()), "hi": float(d.max()),
+            "q": [float(v) for v in np.quantile(x, np.linspace(0, 1, QUANTILES))],
+            "whole": day_resolution(x)}
+
+
+def in_window(base: np.ndarray, after: np.ndarray, plan: dict[str, object], rng: np.random.Generator
+              ) -> np.ndarray:
+    """``base + after`` (days), with the dates that fall outside the real date's range redrawn.
+
+    A parent's date plus a learned distance can land where the real data has no dates at all
+    (an account opened late in 1997 with a loan 20 months later, while berka's loans stop in
+    December 1998): such a distance is redrawn from the real distances that keep the date inside
+    the range (inverse CDF over their quantiles), or, when none does, the date is put on the range's
+    nearer end."""
+    lo, hi = float(plan["lo"]), float(plan["hi"])
+    q = np.asarray(plan["q"], float)
+    x = base + after
+    out = ~np.isnan(x) & ((x < lo) | (x > hi))
+    if not out.any():
+        return x
+    grid = np.linspace(0.0, 1.0, len(q))
+    a, b = lo - base[out], hi - base[out]
+    fa, fb = np.interp(a, q, grid), np.interp(b, q, grid)
+    d = np.interp(fa + rng.random(int(out.sum())) * (fb - fa), grid, q)
+    if plan.get("whole"):
+        d = np.clip(np.round(d), np.ceil(a), np.floor(b))
+    redrawn = np.where(fb > fa, base[out] + d, np.clip(x[out], lo, hi))
+    x = x.copy()
+    x[out] = np.clip(redrawn, lo, hi)
+    return x

@@ -39,7 +39,7 @@ from ..constraints import parse_constraints
 from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
 from ..synthesizer import Synthesizer
-from ._dates import anchor_of, date_columns, dates_from_days, day_resolution, days, fit_window
+from ._dates import anchor_of, date_columns, dates_from_days, day_resolution, days, distance_plan, fit_window, in_window
 from ._discover import read_folder
 from ._schema import ENTITY, ForeignKey, Schema, key_values
 from ._sequence import Completer, _format_index, _to_time, generate_histories, sequence_frame, sequence_plan
@@ -495,7 +495,8 @@ class DatabaseSynthesizer:
                     frame = _complete(syn, ctx, prow, gen_seed) if syn is not None else pd.DataFrame(
                         index=range(len(prow)))
                     frame = frame.drop(columns=[c for c in frame.columns if c.startswith("ctx.")])
-                    frame = _dates_back(frame, plan.get("date_anchors", {}), pf, prow)
+                    frame = _dates_back(frame, plan.get("date_anchors", {}), pf, prow,
+                                        np.random.default_rng([gen_seed, 13]))
             frame = frame.reset_index(drop=True)
             inner[t] = frame
             parent_rows[t] = prow
@@ -630,20 +631,21 @@ def _anchor_dates(frame: pd.DataFrame, ctx: pd.DataFrame, usable: list[str], par
         if out is frame:
             out = frame.copy()
         out[c] = x - pdates[a]
-        anchors[c] = {"from": a, "format": fmt}
+        anchors[c] = {"from": a, "format": fmt, **distance_plan(x, x - pdates[a])}
     return out, anchors
 
 
 def _dates_back(frame: pd.DataFrame, anchors: dict[str, dict[str, Any]], parent: pd.DataFrame,
-                prow: np.ndarray) -> pd.DataFrame:
-    """Generated distances (see :func:`_anchor_dates`) back to dates: the parent's date + days."""
+                prow: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Generated distances (see :func:`_anchor_dates`) back to dates: the parent's date + days,
+    kept inside the real dates' range (:func:`in_window`)."""
     for c, a in anchors.items():
         if c not in frame.columns:
             continue
         base = days(parent[a["from"]])[np.maximum(prow, 0)] if len(parent) else np.full(len(prow), np.nan)
         base = np.where(prow >= 0, base, np.nan)
-        frame[c] = dates_from_days(base + pd.to_numeric(frame[c], errors="coerce").to_numpy(float),
-                                   a["format"]).to_numpy()
+        after = pd.to_numeric(frame[c], errors="coerce").to_numpy(float)
+        frame[c] = dates_from_days(in_window(base, after, a, rng), a["format"]).to_numpy()
     return frame
 
 
