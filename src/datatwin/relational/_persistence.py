@@ -13,6 +13,7 @@ import numpy as np
 
 from .._exceptions import ModelFileError
 from .._version import __version__
+from ..constraints import parse_constraints
 from ..io import read_model_file, write_model_file
 from ..synthesizer import Synthesizer
 from ._schema import Schema
@@ -29,7 +30,11 @@ def save_database_model(path: str | os.PathLike[str], db: Any) -> None:
             f = Path(tmp) / "t.dtw"
             syn.save(f)
             arrays[f"table/{t}"] = np.frombuffer(f.read_bytes(), dtype=np.uint8).copy()
-    manifest = {"kind": KIND, "datatwin_version": __version__, "params": db.get_params(),
+    params = db.get_params()
+    if params.get("constraints"):  # rules as their JSON form (objects are not JSON)
+        params["constraints"] = {t: [c.to_dict() for c in parse_constraints(v)]
+                                 for t, v in params["constraints"].items()}
+    manifest = {"kind": KIND, "datatwin_version": __version__, "params": params,
                 "schema": db.schema_.to_dict(), "nullable": [fk.nullable for fk in db.schema_.foreign_keys],
                 "order": db.order_, "deferred": db.deferred_, "plans": db.plans_}
     write_model_file(path, manifest, arrays)
