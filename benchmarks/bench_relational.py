@@ -39,6 +39,7 @@ BERKA5 = ["account", "client", "disp", "trans", "loan"]
 ANCHORS = {
     "berka": {"cardinality_mean": (0.909, 0.904), "detection_child_parent_auc_mean": (0.619, 0.773),
               "detection_child_parent_auc_max": (0.880, 0.998), "trans_acf1_mad": (0.226, 0.371),
+              "trans_detection_with_previous_row_auc": (0.966, 0.999),
               "fit_s": (2127, 65)},
     "walmart": {"acf1_mad": (0.535, 0.290), "detection_with_previous_row_auc": (1.000, 1.000), "fit_s": (119, 30)},
     "stocks": {"acf1_mad": (0.708, 0.824), "detection_with_previous_row_auc": (0.987, 1.000), "fit_s": (354, 2199)},
@@ -150,7 +151,8 @@ def main() -> None:
         a.json_out.write_text(json.dumps(results, indent=1))
     before = read_baseline(a.baseline, list(results)) if a.baseline else {}
     keys = ["fk_integrity_min", "pk_unique_min", "cardinality_mean", "table_quality_mean",
-            "detection_child_parent_auc_mean", "detection_child_parent_auc_max", "trans_acf1_mad", "quality",
+            "detection_child_parent_auc_mean", "detection_child_parent_auc_max", "trans_acf1_mad",
+            "trans_detection_with_previous_row_auc", "quality",
             "acf1_mad", "index_step_sim", "detection_with_previous_row_auc", "fit_s", "sample_s", "rows_per_s"]
     head = f"| data | figure | {a.baseline_label} | datatwin | MOSTLY AI | SDV |" if before else \
         "| data | figure | datatwin | MOSTLY AI | SDV |"
