@@ -380,3 +380,33 @@ def test_a_parent_drawn_without_a_start_still_costs_one_call_per_step(tiny_db, m
     frame, prow = tiny_db._sample_sequences(plan, tiny_db.synthesizers_["trans"], ctx, counts, pf, fk, 3)
     assert len(calls) == counts.max() - 1  # steps 1, 2, ...: one call each
     assert len(frame) == counts.sum()
+
+
+def test_month_end_events_land_on_the_last_day():
+    """Accounts get interest on each month's last day, between purchases on days of their own:
+    the step model is told the days left in the month, so the gap that reaches its end is learnable
+    (without it, synthetic month ends were as rare as any other day)."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for acc in range(60):
+        day = pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(rng.integers(0, 20)))
+        while day < pd.Timestamp("2024-06-01"):
+            end = day + pd.Timedelta(days=1) + pd.offsets.MonthEnd(0)  # the next month end after day
+            buy = day + pd.Timedelta(days=int(rng.integers(1, 8)))
+            if buy < end:
+                rows.append((acc, buy, "buy", round(float(rng.gamma(2, 30)), 2)))
+                day = buy
+            else:
+                rows.append((acc, end, "interest", round(float(rng.uniform(1, 3)), 2)))
+                day = end
+    df = pd.DataFrame(rows, columns=["acc", "date", "kind", "amount"])
+    df["date"] = df["date"].dt.strftime("%Y-%m-%d")
+    seq = SequenceSynthesizer("acc", "date", engine_options={"max_epochs": 30}).fit(df)
+    out = seq.sample(seed=0)
+    real_share = pd.to_datetime(df["date"]).dt.is_month_end.mean()
+    syn_share = pd.to_datetime(out["date"]).dt.is_month_end.mean()
+    assert abs(syn_share - real_share) < 0.08, (real_share, syn_share)
+    # Month ends carry the interest: far more of them than of the other days' rows.
+    ends = pd.to_datetime(out["date"]).dt.is_month_end
+    interest = out["kind"] == "interest"
+    assert interest[ends].mean() > 2 * interest[~ends].mean()

@@ -112,7 +112,8 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
     return {"key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
             "categorical": categorical, "bounds": bounds, "integer": integer,
             "other": [c for c in meta.columns if c not in numeric and c not in categorical],
-            "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "dlag": True, "revert": True,
+            "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "month": kind == "datetime",
+            "dlag": True, "revert": True,
             "reverting": revert, "log": log, "log_shift": shift, "common": units["common"]}
 
 
@@ -289,14 +290,21 @@ def _spread_pairs(df: pd.DataFrame, numeric: list[str]) -> dict[str, str]:
 SPREAD_CORR = 0.98  # level correlation above which a column is generated as a spread from its anchor
 
 
-def _calendar(days: np.ndarray) -> dict[str, np.ndarray]:
-    """Day of year and of week of times given in days since 1970 (NaN stays NaN)."""
+def _calendar(days: np.ndarray, month: bool = False) -> dict[str, np.ndarray]:
+    """Day of year and of week of times given in days since 1970 (NaN stays NaN); with ``month``,
+    the days left to the end of the month too (0 on its last day)."""
     ok = ~np.isnan(days)
     d = np.floor(np.where(ok, days, 0)).astype("int64").astype("datetime64[D]")
     year_start = d.astype("datetime64[Y]").astype("datetime64[D]")
     doy = (d - year_start).astype(np.int64).astype(float)
     dow = ((d.astype(np.int64) + 3) % 7).astype(float)  # 1970-01-01 was a Thursday: Monday = 0
-    return {"seq.doy": np.where(ok, doy, np.nan), "seq.dow": np.where(ok, dow, np.nan)}
+    out = {"seq.doy": np.where(ok, doy, np.nan), "seq.dow": np.where(ok, dow, np.nan)}
+    if month:
+        # Interest, fees and salaries land on a month's last day (31 % of berka's transactions):
+        # the gap that reaches it is the days left, which neither day of year nor week gives.
+        month_end = (d.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+        out["seq.left"] = np.where(ok, (month_end - d).astype(np.int64).astype(float), np.nan)
+    return out
 
 
 def step_features(plan: dict[str, Any], prev_time: np.ndarray, prev: dict[str, np.ndarray],
@@ -308,7 +316,7 @@ def step_features(plan: dict[str, Any], prev_time: np.ndarray, prev: dict[str, n
     and each spread column's previous spread from its anchor, on its own fine scale."""
     out: dict[str, np.ndarray] = {}
     if plan.get("calendar"):
-        out.update(_calendar(prev_time))
+        out.update(_calendar(prev_time, bool(plan.get("month"))))
     if plan.get("dlag"):
         for c in plan["numeric"]:
             out[f"dlag.{c}"] = prev[c] - prev2[c]
