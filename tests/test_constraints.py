@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import datatwin
 from datatwin import ConditionError, ConstraintError, FixedCombinations, Inequality, Range, Regex, Unique
-from datatwin.constraints import ConstraintSet, Units, parse_constraints
+from datatwin.constraints import ConstraintSet, Units, exact_formulas, parse_constraints
 from helpers import run_cli as cli
 from helpers import shared_csv
 
@@ -308,6 +308,44 @@ def test_suggestions_find_the_rules_meant_and_not_the_accidents(real):
     codes = pd.DataFrame({"flag": np.arange(200) % 2, "grade": np.arange(200) % 2 + 1})
     assert datatwin.suggest_constraints(codes) == [FixedCombinations(["grade", "flag"])]
     assert datatwin.suggest_constraints(real.head(10)) == []
+
+
+def test_exact_identities_are_kept_without_being_declared(real):
+    """total = price * qty holds in every real row: fit keeps it unasked, so every generated row
+    has it exactly; infer_formulas=False learns the column like any other, and misses."""
+    kept = datatwin.Synthesizer(engine="copula", random_state=0).fit(real)
+    assert [c.describe() for c in kept.constraints_.formulas] == ["total = price * qty"]
+    out = kept.sample(2000, seed=1)
+    assert np.allclose(out["total"], (out["price"] * out["qty"]).round(2), atol=0.005)
+    learned = datatwin.Synthesizer(engine="copula", random_state=0, infer_formulas=False).fit(real)
+    assert learned.constraints_.formulas == []
+    out = learned.sample(2000, seed=1)
+    assert np.isclose(out["total"], (out["price"] * out["qty"]).round(2), atol=0.005).mean() < 0.5
+    # A declared rule that names the column wins.
+    capped = datatwin.Synthesizer(engine="copula", random_state=0, constraints=[Range("total", 0, 900)]).fit(real)
+    assert capped.constraints_.formulas == []
+
+
+def test_identities_are_kept_only_where_they_lose_nothing():
+    rng = np.random.default_rng(0)
+    n = 200
+    a, b, e = rng.integers(1, 50, n).astype(float), rng.uniform(1, 9, n).round(1), rng.integers(0, 9, n).astype(float)
+    df = pd.DataFrame({"a": a, "b": b, "c": a * b, "e": e})
+    df["d"] = df["c"] + df["e"]  # reads c, which the first identity computes: only c's is kept
+    meta = datatwin.Metadata.infer(df)
+    assert [f.describe() for f in exact_formulas(df, meta)] == ["c = a * b"]
+    assert exact_formulas(df.head(40), datatwin.Metadata.infer(df.head(40))) == []  # too few rows
+    # c missing where a and b are not: computing it would fill it in. d is missing with c, so it stays.
+    gappy = df.assign(c=df["c"].mask(np.arange(n) % 7 == 0), d=df["d"].mask(np.arange(n) % 7 == 0))
+    assert [f.describe() for f in exact_formulas(gappy, datatwin.Metadata.infer(gappy))] == ["d = c + e"]
+    ones = df.assign(b=1.0, c=df["a"])  # c = a * 1: a constant input is no identity worth keeping
+    assert not any(f.column == "c" for f in exact_formulas(ones, datatwin.Metadata.infer(ones)))
+
+
+def test_a_privacy_budget_reads_no_identity_from_the_rows(real):
+    private = datatwin.Synthesizer(privacy=datatwin.DP(1.0, noise_seed=0), random_state=0)
+    syn = private.fit(real[["price", "qty", "total"]])
+    assert syn.constraints_.formulas == []
 
 
 def test_inspect_writes_suggestions_that_fit_applies(tmp_path, real, capsys):

@@ -164,3 +164,21 @@ def test_a_distance_that_lands_outside_the_real_dates_is_redrawn_from_those_that
     assert 130 + 10 <= x[2] <= plan["hi"]
     assert x[3] == plan["hi"]  # no real distance fits: the nearer end of the range
     assert np.isnan(x[4])  # no parent date: none
+
+
+def test_an_identity_in_every_real_row_is_kept_unasked():
+    """loan amount = duration * payments in every real loan: kept without constraints=..., and the
+    rule is saved with the model; infer_formulas=False learns amount like any other column."""
+    frames, _ = _bank()
+    frames = {t: frames[t] for t in ("account", "loan")}
+    schema = Schema.from_dict({
+        "tables": {"account": {"primary_key": "account_id"}, "loan": {"primary_key": "loan_id"}},
+        "foreign_keys": [{"table": "loan", "column": "account_id", "parent_table": "account",
+                          "parent_column": "account_id"}]})
+    db = DatabaseSynthesizer(random_state=0, engine_options=FAST).fit(frames, schema)
+    assert [f.describe() for f in db.synthesizers_["loan"].constraints_.formulas] == ["amount = duration * payments"]
+    loan = db.sample(seed=1)["loan"]
+    assert len(loan) > 50 and (loan["amount"] == loan["duration"] * loan["payments"]).all()
+    off = DatabaseSynthesizer(random_state=0, engine_options=FAST, infer_formulas=False).fit(frames, schema)
+    loan = off.sample(seed=1)["loan"]
+    assert (loan["amount"] == loan["duration"] * loan["payments"]).mean() < 0.5

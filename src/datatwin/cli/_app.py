@@ -46,6 +46,7 @@ from ._options import (
     EpsilonOpt,
     FitOptions,
     FormatOpt,
+    FormulasOpt,
     LocaleOpt,
     MetaOpt,
     PartitionOpt,
@@ -166,12 +167,14 @@ def fit(
     constraint: ConstraintOpt = None,
     epsilon: EpsilonOpt = None,
     delta: DeltaOpt = None,
+    infer_formulas: FormulasOpt = SYNTHESIZER["infer_formulas"],
 ) -> None:
     """Learn a table and save the model (JSON + safetensors, no pickle)."""
     check_output(output, (data, metadata))
     # A Parquet file or folder goes to fit as a path: one larger than memory is streamed.
     syn = _fit(data if is_parquet_dataset(data) else read_table(data),
-               FitOptions(metadata, seed, engine, max_training_time, locale, constraint, epsilon, delta))
+               FitOptions(metadata, seed, engine, max_training_time, locale, constraint, epsilon, delta,
+                          infer_formulas))
     _keep_if_learned(syn)
     syn.save(output)
     cli.err.print(f"model written to [bold]{output}[/bold] ({_model_summary(syn, output)})")
@@ -285,6 +288,7 @@ def synth(
     constraint: ConstraintOpt = None,
     epsilon: EpsilonOpt = None,
     delta: DeltaOpt = None,
+    infer_formulas: FormulasOpt = SYNTHESIZER["infer_formulas"],
 ) -> None:
     """Learn a table and generate synthetic rows in one step."""
     check_n(n)
@@ -293,7 +297,7 @@ def synth(
     for i, p in enumerate(outputs):
         if p is not None:
             check_output(p, (data, metadata), outputs[:i])
-    options = FitOptions(metadata, seed, engine, max_training_time, locale, constraint, epsilon, delta)
+    options = FitOptions(metadata, seed, engine, max_training_time, locale, constraint, epsilon, delta, infer_formulas)
     if report is not None:
         _synth_with_report(data, n, output, options, model_out, report, target, chunk_size)
         return

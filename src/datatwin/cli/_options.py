@@ -57,6 +57,9 @@ LocaleOpt = Annotated[str, typer.Option("--locale", help="Faker locale for fake 
 ConstraintOpt = Annotated[list[str] | None, typer.Option("--constraint", "-c", help="Rule every row satisfies, "
                                                          "e.g. 'start <= end' or 'total = price * qty' "
                                                          "(repeatable; more kinds in the metadata file).")]
+FormulasOpt = Annotated[bool, typer.Option("--infer-formulas/--no-infer-formulas", help="Keep 'c = a * b' and "
+                                           "'c = a + b' identities that hold in every real row (50 or more) "
+                                           "without declaring them.")]
 
 # Steering the sample: 'sample' only.
 WhereOpt = Annotated[list[str] | None, typer.Option("--where", "-w", help="Condition every row must meet: "
@@ -91,6 +94,7 @@ class FitOptions:
     constraints: list[str] | None
     epsilon: float | None = None
     delta: float | None = None
+    infer_formulas: bool = True
 
     def synthesizer(self) -> Synthesizer:
         """An unfitted synthesizer with these options."""
@@ -98,4 +102,5 @@ class FitOptions:
             raise InputError("--delta needs --epsilon (the privacy budget); add --epsilon")
         privacy = None if self.epsilon is None else DP(self.epsilon, self.delta)
         return Synthesizer(self.engine, random_state=self.seed, max_training_time=self.max_training_time,
-                           locale=self.locale, constraints=self.constraints or None, privacy=privacy)
+                           locale=self.locale, constraints=self.constraints or None, privacy=privacy,
+                           infer_formulas=self.infer_formulas)

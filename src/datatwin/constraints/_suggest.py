@@ -24,9 +24,10 @@ from ..encoding import to_seconds
 from ..metadata import Metadata
 from ._rules import Constraint, FixedCombinations, Formula, Inequality
 
-__all__ = ["constraint_json", "suggest_constraints"]
+__all__ = ["constraint_json", "exact_formulas", "suggest_constraints"]
 
 MAX_COLUMNS = 40  # pairs and triples grow fast; wider tables get the first 40 columns of each kind
+EXACT_MIN_ROWS = 50  # complete rows an identity must hold in before fit keeps it unasked
 
 
 def suggest_constraints(df: pd.DataFrame, metadata: Metadata | None = None, *, min_rows: int = 30
@@ -47,6 +48,44 @@ def suggest_constraints(df: pd.DataFrame, metadata: Metadata | None = None, *, m
     out += _inequalities(df, meta, min_rows)
     out += _formulas(df, meta)
     out += _combinations(df, meta, min_rows)
+    return out
+
+
+def exact_formulas(df: pd.DataFrame, metadata: Metadata, *, min_rows: int = EXACT_MIN_ROWS) -> list[Formula]:
+    """``c = a * b`` / ``c = a + b`` identities that ``fit`` keeps without being asked.
+
+    Unlike an order between two columns, an arithmetic identity between numbers with many values
+    that holds in every one of ``min_rows`` or more rows is not chance (berka's loans: amount =
+    duration * payments in all 682). Kept only where it loses nothing: ``c`` is missing exactly
+    where ``a`` or ``b`` is, neither input is constant, and no formula feeds another (so none
+    computes a column another one reads).
+
+    Example:
+        >>> import pandas as pd, datatwin
+        >>> from datatwin.constraints import exact_formulas
+        >>> df = pd.DataFrame({"price": [1.5, 2.0, 3.25] * 20, "qty": list(range(1, 61))})
+        >>> df["total"] = df["price"] * df["qty"]
+        >>> [f.describe() for f in exact_formulas(df, datatwin.Metadata.infer(df))]
+        ['total = price * qty']
+    """
+    if len(df) < min_rows:
+        return []
+    vals = _numbers(df, metadata, "numeric")
+    out: list[Formula] = []
+    targets: set[str] = set()
+    inputs: set[str] = set()
+    for f in _formulas(df, metadata):
+        a, b = f.inputs
+        v = np.multiply(vals[a], vals[b]) if "*" in f.expression else np.add(vals[a], vals[b])
+        complete = ~np.isnan(v)
+        if (complete.sum() < min_rows or not np.array_equal(complete, ~np.isnan(vals[f.column]))
+                or min(df[a].nunique(), df[b].nunique()) < 2):
+            continue
+        if f.column in inputs or targets & {a, b}:
+            continue
+        out.append(f)
+        targets.add(f.column)
+        inputs.update((a, b))
     return out
 
 

@@ -18,7 +18,7 @@ from .._exceptions import ConditionError, InputError, NotFittedError
 from .._params import InstanceOf, Interval, Options, validate_params
 from .._privacy import DP, PrivacyLedger
 from .._progress import ProgressCallback, report
-from ..constraints import ConstraintSet, parse_constraints
+from ..constraints import ConstraintSet, Formula, exact_formulas, parse_constraints
 from ..encoding import MODELLED_KINDS, ColumnEncoder, TableEncoder, make_encoder, measured_steps
 from ..engines import DIFFERENTIAL_PRIVACY, ENGINES, SAME_AS, Engine, engines_that_can
 from ..generators import ColumnGenerator, FakerGenerator, IdGenerator, build_fake_pools, make_generator
@@ -70,6 +70,11 @@ class Synthesizer:
             ``categories``) or are measured with a share of ε; ids, fakes and text are generated
             without reading the data; fixed combinations must be declared. ``privacy_`` reports
             what was spent. See ``docs/privacy.md``.
+        infer_formulas: keep the arithmetic identities (``c = a * b``, ``c = a + b``) that hold
+            in every one of 50 or more real rows, without declaring them: each generated row then
+            keeps them exactly (see :func:`datatwin.constraints.exact_formulas`). Not under
+            ``privacy``, where the rules would be read from the rows; a declared rule that names
+            the same column wins.
         max_fit_rows: the most rows held in memory when fitting on a Parquet file or folder: a
             larger dataset is streamed (never loaded whole); the columns' kinds, bins and
             categories are learned from a seeded uniform sample of this many rows, and the
@@ -87,7 +92,7 @@ class Synthesizer:
     def __init__(self, engine: str = "auto", *, random_state: int = 0, rare_threshold: int = 5,
                  max_categories: int = 1000, max_training_time: float = 600.0, locale: str = "en_US",
                  engine_options: dict[str, Any] | None = None, constraints: list[Any] | None = None,
-                 privacy: DP | None = None, max_fit_rows: int = 1_000_000) -> None:
+                 privacy: DP | None = None, infer_formulas: bool = True, max_fit_rows: int = 1_000_000) -> None:
         self.engine = engine
         self.random_state = random_state
         self.rare_threshold = rare_threshold
@@ -97,6 +102,7 @@ class Synthesizer:
         self.engine_options = engine_options
         self.constraints = constraints
         self.privacy = privacy
+        self.infer_formulas = infer_formulas
         self.max_fit_rows = max_fit_rows
 
     # ------------------------------------------------------------------ parameters
@@ -137,6 +143,7 @@ class Synthesizer:
         "locale": [str],
         "engine_options": [dict, None],
         "privacy": [InstanceOf(DP), None],
+        "infer_formulas": [bool],
         "max_fit_rows": [Interval(Integral, 1, None, closed="left")],
         # "constraints" is checked by parse_constraints, which also names the malformed rule.
     }
@@ -266,7 +273,10 @@ class Synthesizer:
                 # Under DP a generated column learns nothing from its values (no missing rate,
                 # no id format or start, no text lengths): it is fitted on no rows.
                 generators[name] = make_generator(name, col, self.locale).fit(df[name].iloc[:0] if dp else df[name])
-        cset = ConstraintSet(parse_constraints(meta.constraints) + parse_constraints(self.constraints))
+        rules = parse_constraints(meta.constraints) + parse_constraints(self.constraints)
+        if self.infer_formulas and dp is None:
+            rules += _identities(df, meta, rules)
+        cset = ConstraintSet(rules)
         cset.bind(meta, set(generators))
         if dp is not None:
             _check_private_constraints(cset)
@@ -618,6 +628,17 @@ def _private_metadata(meta: Metadata, given: set[str]) -> Metadata:
         else:
             cols[name] = col
     return Metadata(cols, meta.primary_key, meta.sequence_key, meta.sequence_order, list(meta.constraints))
+
+
+def _identities(df: pd.DataFrame, meta: Metadata, declared: list[Any]) -> list[Formula]:
+    """The exact formulas of ``df`` that touch no column a declared rule names."""
+    named = {c for rule in declared for c in rule.columns}
+    found = [f for f in exact_formulas(df, meta) if not named & set(f.columns)]
+    if found:
+        log.info("keeping %s, which hold%s in every real row (infer_formulas=False learns %s instead)",
+                 "; ".join(f.describe() for f in found), "s" if len(found) == 1 else "",
+                 "it" if len(found) == 1 else "them")
+    return found
 
 
 def _check_private_constraints(cset: ConstraintSet) -> None:
