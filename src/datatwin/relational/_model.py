@@ -40,7 +40,17 @@ from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
 from ..metadata import Metadata
 from ..synthesizer import Synthesizer
-from ._dates import anchor_of, date_columns, dates_from_days, day_resolution, days, distance_plan, fit_window, in_window
+from ._dates import (
+    anchor_of,
+    date_columns,
+    dates_from_days,
+    day_resolution,
+    days,
+    distance_plan,
+    fit_window,
+    grid_start,
+    in_window,
+)
 from ._discover import read_folder
 from ._schema import ENTITY, ForeignKey, Schema, key_values
 from ._sequence import Completer, _format_index, _from_time, _to_time, generate_histories, sequence_frame, sequence_plan
@@ -556,6 +566,9 @@ class DatabaseSynthesizer:
         if np.isnan(starts).any():
             fill = np.nanmedian(starts) if (~np.isnan(starts)).any() else 0.0
             starts = np.where(np.isnan(starts), fill, starts)
+        grid = seq.get("grid")
+        if grid is not None and len(grid) >= 2:  # a history starts on a date of the real calendar
+            starts = grid_start(starts, np.asarray(grid, float))
         first = self.synthesizers_[f"{plan['name']}#first"]
         ctx = ctx.iloc[ents].reset_index(drop=True)
         given_start = f"ctx.{start_col}"
@@ -573,7 +586,11 @@ class DatabaseSynthesizer:
             # (berka's transactions end on 1994-02-28): a history that runs past the last time of
             # the real table is squeezed back into it, keeping its order, start and length.
             t = _to_time(frame[seq["index"]], seq["index_kind"])
-            squeezed = fit_window(t, ent, starts[ent], window["end"], seq["min_gap"], window["whole"])
+            # On a calendar grid, the squeezed times are put back on its dates (stocks trade on
+            # weekdays: a squeeze moves dates by fractions of the history's gaps).
+            squeezed = fit_window(t, ent, starts[ent], window["end"], seq["min_gap"], window["whole"],
+                                  None if grid is None else np.asarray(grid, float),
+                                  seq["index_kind"] == "datetime")
             if not np.array_equal(squeezed, t, equal_nan=True):
                 frame[seq["index"]] = _format_index(squeezed, seq).to_numpy()
         return frame, ents[ent]
