@@ -111,12 +111,13 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
             v = pd.to_numeric(df[c], errors="coerce")
             bounds[c] = [float(v.min()), float(v.max())]
     revert = _reverting(df, key, index, kind, numeric)
-    plan: dict[str, Any] = {"key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
-            "categorical": categorical, "bounds": bounds, "integer": integer,
-            "other": [c for c in meta.columns if c not in numeric and c not in categorical],
-            "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "month": kind == "datetime",
-            "dlag": True, "revert": True,
-            "reverting": revert, "log": log, "log_shift": shift, "common": units["common"]}
+    plan: dict[str, Any] = {
+        "key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
+        "categorical": categorical, "bounds": bounds, "integer": integer,
+        "other": [c for c in meta.columns if c not in numeric and c not in categorical],
+        "spread": _spread_pairs(df, numeric), "calendar": kind == "datetime", "month": kind == "datetime",
+        "dlag": True, "revert": True,
+        "reverting": revert, "log": log, "log_shift": shift, "common": units["common"]}
     if grid is not None:  # (absent otherwise: the model files of tables without one are unchanged)
         plan["grid"] = grid.tolist()
     return plan
