@@ -421,3 +421,21 @@ def test_month_end_events_land_on_the_last_day():
     ends = pd.to_datetime(out["date"]).dt.is_month_end
     interest = out["kind"] == "interest"
     assert interest[ends].mean() > 2 * interest[~ends].mean()
+
+
+@pytest.mark.parametrize("plan", [{"index_kind": "datetime", "index_format": "%Y-%m-%d"},
+                                  {"index_kind": "datetime", "index_format": "%d/%m/%Y %H:%M"},
+                                  {"index_kind": "datetime", "index_format": None},
+                                  {"index_kind": "numeric", "index_format": None}])
+def test_index_times_are_what_the_formatted_order_column_reads_back(plan):
+    """A sampled history's times are moved into the real window as its formatted order column
+    would read back; index_times gives those times without formatting and parsing the text:
+    dates as days floored to their day (before 1970 too, and for times just short of midnight)."""
+    rng = np.random.default_rng(4)
+    x = np.r_[rng.uniform(-3000, 12000, 400), np.round(rng.uniform(-50, 50, 50)), 9000.0 - 0.4 / 86400,
+              9000.0 - 0.6 / 86400, -1.0 - 1e-7, np.nan]
+    want = _sequence._to_time(_sequence.format_index(x, plan), plan["index_kind"])
+    got = _sequence.index_times(x, plan)
+    assert np.array_equal(got, want, equal_nan=True)
+    if plan["index_format"] == "%Y-%m-%d":
+        assert np.array_equal(got[:-1], np.floor(got[:-1])) and not np.array_equal(got[:-1], x[:-1])
