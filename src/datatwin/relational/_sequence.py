@@ -33,7 +33,8 @@ from ..engines import block_worker, keep_torch_threads
 from ..metadata import Metadata
 from ..sampling import block_threads, complete_codes, complete_rows, draw_codes, encode_numbers, encode_seed_rows
 
-__all__ = ["Completer", "generate_histories", "history_blocks", "sequence_frame", "sequence_plan"]
+__all__ = ["Completer", "format_index", "generate_histories", "history_blocks", "index_times", "sequence_frame",
+           "sequence_plan"]
 
 DAY = 86400.0
 
@@ -487,21 +488,27 @@ def _floats(values: dict[str, Any], c: str, n: int) -> np.ndarray:
 
 
 def generate_histories(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame, lengths: np.ndarray,
-                       starts: np.ndarray, seed: int, min_gap: float) -> tuple[pd.DataFrame, np.ndarray]:
+                       starts: np.ndarray, seed: int, min_gap: float, raw_index: bool = False
+                       ) -> tuple[pd.DataFrame, np.ndarray]:
     """Histories for every entity (row of ``ctx``) with ``lengths[i]`` steps from ``starts[i]``.
 
     Returns the generated rows (entity-major, steps in order, with the order column rebuilt)
     and the entity index of each row. Entities are generated in seeded blocks
     (:func:`history_blocks`), all entities of a block in lock-step: one conditional call per step.
+    ``raw_index``: the order column as times (days or index units), for a caller that moves them
+    before formatting them with :func:`format_index` (formatting is most of a sample's pandas time).
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     blocks = history_blocks(lengths)
 
     def block(k: int) -> tuple[pd.DataFrame, np.ndarray]:
         a, b = blocks[k]
-        return _history_block(first_model, model, plan, ctx.iloc[a:b].reset_index(drop=True), lengths[a:b],
-                              np.asarray(starts[a:b], dtype=float),
-                              int(np.random.SeedSequence([seed, 1, k]).generate_state(1)[0]), min_gap)
+        df, ent = _history_block(first_model, model, plan, ctx.iloc[a:b].reset_index(drop=True), lengths[a:b],
+                                 np.asarray(starts[a:b], dtype=float),
+                                 int(np.random.SeedSequence([seed, 1, k]).generate_state(1)[0]), min_gap)
+        if len(df) and not raw_index:
+            df[plan["index"]] = format_index(df[plan["index"]].to_numpy(float), plan)
+        return df, ent
 
     # A block depends on its index alone, so blocks are drawn side by side, one torch thread each.
     workers = block_threads(model if model is not None else first_model, len(blocks))
@@ -851,9 +858,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
             if rest_n else pd.Series([], dtype=object)
         col = pd.concat([pd.Series(first_vals[c]).reset_index(drop=True), pd.Series(rest)], ignore_index=True)
         data[c] = col.iloc[order].reset_index(drop=True)
-    df = pd.DataFrame(data)
-    df[plan["index"]] = _format_index(df[plan["index"]].to_numpy(float), plan)
-    return df, ent[order]
+    return pd.DataFrame(data), ent[order]  # (the order column as times: generate_histories formats it)
 
 
 def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame, lengths: np.ndarray,
@@ -923,8 +928,7 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
                            if c == plan["index"] or c in numeric else
                            pd.concat(v, ignore_index=True).iloc[order].reset_index(drop=True))
                        for c, v in cols.items()})
-    df[plan["index"]] = _format_index(df[plan["index"]].to_numpy(float), plan)
-    return df, ent[order]
+    return df, ent[order]  # (the order column as times: generate_histories formats it)
 
 
 def _unconditional(model: Any, n: int, seed: int) -> pd.DataFrame:
@@ -933,8 +937,21 @@ def _unconditional(model: Any, n: int, seed: int) -> pd.DataFrame:
     return pd.concat(list(iter_rows(model, n, seed, chunk_size=max(1, n))), ignore_index=True)
 
 
-def _format_index(x: np.ndarray, plan: dict[str, Any]) -> pd.Series:
+def format_index(x: np.ndarray, plan: dict[str, Any]) -> pd.Series:
+    """The order column from times (days for dates), as the real table had it."""
     s = _from_time(x, plan["index_kind"])
     if plan["index_kind"] == "datetime" and plan.get("index_format"):
         return s.dt.strftime(plan["index_format"])
     return s
+
+
+def index_times(x: np.ndarray, plan: dict[str, Any]) -> np.ndarray:
+    """The times that the order column :func:`format_index` makes of times ``x`` reads back as
+    (``_to_time`` of it), without the text: dates as plain days are floored to their day."""
+    x = np.asarray(x, dtype=float)
+    if plan["index_kind"] != "datetime":
+        return x.copy()
+    if plan.get("index_format") == "%Y-%m-%d":
+        # The date of the whole second that format_index rounds to (floor: days before 1970 too).
+        return np.floor(np.round(x * DAY) / DAY)
+    return _to_time(format_index(x, plan), plan["index_kind"])
