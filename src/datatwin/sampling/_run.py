@@ -280,10 +280,13 @@ class BlockPlan:
         self.n_blocks = math.ceil(n / BLOCK)
         self.root = np.random.SeedSequence([int(seed), SAMPLE_TAG])
         gen_ss, plan_ss = child_seed(self.root, 0), child_seed(self.root, 1)  # blocks take children 2, 3, ...
-        computed = [c for c in (conditions or {}) if c in {f.column for f in model.constraints.formulas}]
+        formulas = {f.column: f for f in model.constraints.formulas}
+        computed = [c for c in (conditions or {}) if c in formulas]
         if computed:
-            raise ConditionError(f"column {computed[0]!r} is computed by a formula constraint; condition on the "
-                                 f"columns it is computed from instead")
+            # Fit keeps identities that hold in every real row unasked, so the user may not know the rule.
+            raise ConditionError(f"column {computed[0]!r} is computed by the rule "
+                                 f"{formulas[computed[0]].describe()!r}; condition on the columns it is computed "
+                                 f"from instead (or fit with infer_formulas=False if you did not declare it)")
         self.plan = make_plan(model, n, conditions, rebalance, np.random.default_rng(plan_ss))
         if self.plan.allowed or self.plan.fixed:
             require(model, "sample under conditions or rebalancing")
