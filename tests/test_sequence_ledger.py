@@ -1,6 +1,6 @@
 """Numbers of a history that move by exactly another number of the same step (a balance by the
 transaction's amount, credited or debited): learned as a rule of the plan, generated exactly as
-often as in the data."""
+often as in the data; values many rows share and month ends come back exactly."""
 
 from __future__ import annotations
 
@@ -131,3 +131,28 @@ def test_exact_values_many_rows_share_come_back_exactly():
     rng = np.random.default_rng(0)
     smooth = df.assign(amount=rng.lognormal(5, 1, len(df)).round(4))
     assert _sequence.sequence_plan(smooth, "t", "acc", "t", set())["level"] == []
+
+
+def _day(s: str) -> float:
+    return float((pd.Timestamp(s) - pd.Timestamp("1970-01-01")).days)
+
+
+def test_a_step_drawn_as_a_month_end_lands_on_the_nearest_one_not_before_the_previous():
+    prev = np.array([_day("2024-01-20"), _day("2024-01-31"), _day("2024-01-31"), _day("2024-02-10")])
+    now = np.array([_day("2024-02-02"), _day("2024-01-31"), _day("2024-02-20"), _day("2024-02-12")])
+    got = _sequence._to_month_end(prev, now)
+    assert got.tolist() == [_day("2024-01-31"), _day("2024-01-31"), _day("2024-02-29"), _day("2024-02-29")]
+    assert _sequence._is_month_end(np.array([_day("2024-02-29"), _day("2024-02-28")])).tolist() == [True, False]
+
+
+def test_month_ends_are_drawn_only_where_they_are_far_more_common_than_chance():
+    df = _ledger()  # steps every 1 to 8 days: month ends by chance only
+    assert not _sequence.sequence_plan(df, "t", "acc", "date", set())["month_end"]
+    ends = df.copy()
+    last = pd.to_datetime(ends["date"]) + pd.offsets.MonthEnd(0)
+    ends["date"] = np.where(np.arange(len(ends)) % 3 == 0, last.dt.strftime("%Y-%m-%d"), ends["date"])
+    ends = ends.sort_values(["acc", "date"], kind="mergesort")
+    plan = _sequence.sequence_plan(ends, "t", "acc", "date", set())
+    assert plan["month_end"]
+    _, train = _sequence.sequence_frame(ends, plan, ends["acc"].to_numpy(), pd.DataFrame(index=range(len(ends))))
+    assert 0.25 < train["seq.end"].mean() < 0.45 and set(train["seq.end"].unique()) == {0.0, 1.0}

@@ -42,7 +42,16 @@ from ..synthesizer import Synthesizer
 from ._dates import anchor_of, date_columns, dates_from_days, day_resolution, days, distance_plan, fit_window, in_window
 from ._discover import read_folder
 from ._schema import ENTITY, ForeignKey, Schema, key_values
-from ._sequence import Completer, _format_index, _from_time, _to_time, generate_histories, sequence_frame, sequence_plan
+from ._sequence import (
+    Completer,
+    _format_index,
+    _from_time,
+    _to_time,
+    generate_histories,
+    keep_month_ends,
+    sequence_frame,
+    sequence_plan,
+)
 from ._sql import is_url, read_database
 
 __all__ = ["DatabaseSynthesizer", "read_source"]
@@ -566,6 +575,8 @@ class DatabaseSynthesizer:
             # the real table is squeezed back into it, keeping its order, start and length.
             t = _to_time(frame[seq["index"]], seq["index_kind"])
             squeezed = fit_window(t, ent, starts[ent], window["end"], seq["min_gap"], window["whole"])
+            if seq.get("month_end"):
+                squeezed = keep_month_ends(t, squeezed, ent, window["end"])
             if not np.array_equal(squeezed, t, equal_nan=True):
                 frame[seq["index"]] = _format_index(squeezed, seq).to_numpy()
         return frame, ents[ent]
