@@ -156,3 +156,15 @@ def test_month_ends_are_drawn_only_where_they_are_far_more_common_than_chance():
     assert plan["month_end"]
     _, train = _sequence.sequence_frame(ends, plan, ends["acc"].to_numpy(), pd.DataFrame(index=range(len(ends))))
     assert 0.25 < train["seq.end"].mean() < 0.45 and set(train["seq.end"].unique()) == {0.0, 1.0}
+
+
+def test_a_ledger_step_out_of_the_real_range_moves_by_its_residual_alone():
+    plan = {"numeric": ["amount", "balance"], "integer": [], "spread": {},
+            "bounds": {"amount": [1.0, 500.0], "balance": [-50.0, 1000.0]},
+            "ledger": {"balance": {"source": "amount", "by": None, "sign": -1, "share": 0.8}}}
+    nan = np.full(3, np.nan)
+    _, out = _sequence._next_values(plan, 1, np.ones(3), {"amount": np.array([30.0, 400.0, 10.0]), "balance": nan},
+                                    {"amount": nan, "balance": np.array([0.0, 0.0, 5.0])},
+                                    {"amount": nan, "balance": np.array([100.0, 100.0, 20.0])}, 0.0)
+    # 100 - 30 = 70 (the rule); 100 - 400 = -300 is past -50: 100 + 0; 20 - 10 + 5 = 15.
+    assert out["balance"].tolist() == [70.0, 100.0, 15.0]

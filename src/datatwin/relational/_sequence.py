@@ -973,9 +973,15 @@ def _next_values(plan: dict[str, Any], t: int, gap: np.ndarray, level: dict[str,
             x = level[c]
         elif c in ledger and t > 0:  # the previous value + the signed source + the residual
             rule = ledger[c]
-            move = delta[c] + ledger_move(rule, from_model_units(plan, rule["source"], out[rule["source"]]), None,
-                                          signs[c] if signs and c in signs else ledger_signs(rule, None, len(gap)))
-            x = np.where(~np.isnan(delta[c]) & ~np.isnan(lag[c]), lag[c] + move, level[c])
+            source = ledger_move(rule, from_model_units(plan, rule["source"], out[rule["source"]]), None,
+                                 signs[c] if signs and c in signs else ledger_signs(rule, None, len(gap)))
+            lo, hi = plan["bounds"][c]
+            # A step the rule would take out of the real range (a debit larger than any real
+            # balance allows) moves by its residual alone: clipped, such steps piled on the
+            # real minimum (2.7 % of berka's synthetic balances on -5,446.6, one real).
+            ruled = lag[c] + delta[c] + source
+            inside = (ruled >= lo) & (ruled <= hi)
+            x = np.where(~np.isnan(delta[c]) & ~np.isnan(lag[c]), np.where(inside, ruled, lag[c] + delta[c]), level[c])
         else:
             x = np.where(~np.isnan(delta[c]) & ~np.isnan(lag[c]), lag[c] + delta[c], level[c])
         x = np.clip(x, *plan["bounds"][c])
