@@ -114,7 +114,6 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
     ledger = _ledgers(raw, key, index, kind, [c for c in plain if c not in log], plain, categorical)
     revert = [c for c in _reverting(df, key, index, kind, numeric) if c not in ledger]
     # (A ledger's source may be one: its value, not its move, is what the ledger adds.)
-    level = [c for c in revert if c not in integer and c not in units["common"] and _point_masses(raw[c])]
     month_end = kind == "datetime" and _month_ends(df, key, index)
     return {"key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
             "categorical": categorical, "bounds": bounds, "integer": integer,
@@ -122,7 +121,7 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
             "spread": spread, "calendar": kind == "datetime", "month": kind == "datetime",
             "dlag": True, "revert": True,
             "reverting": revert, "log": log, "log_shift": shift, "common": units["common"], "ledger": ledger,
-            "level": level, "month_end": month_end}
+            "month_end": month_end}
 
 
 def _month_ends(df: pd.DataFrame, key: str, index: str) -> bool:
@@ -178,23 +177,6 @@ def keep_month_ends(before: np.ndarray, after: np.ndarray, ent: np.ndarray, end:
     pick = np.where((x - last_end < this_end - x) | (this_end > end), last_end, this_end)
     out = np.where(moved, pick, after)
     return pd.Series(out).groupby(ent).cummax().to_numpy()
-
-
-def _point_masses(s: pd.Series) -> bool:
-    """Whether ``POINT_SHARE`` or more of a number's values are exact values that many rows share
-    (each at least ``POINT_MIN_SHARE`` of them): a fee of 14.60 on 10 % of berka's transactions,
-    whole hundreds. Such a number, when it swings around its entity's level anyway, is generated
-    as a value (the encoder's point masses come back exact), not as a distance from its
-    history's mean (a sum that lands on 14.60 by chance only: 0.1 % of synthetic amounts)."""
-    v = pd.to_numeric(s, errors="coerce").dropna()
-    if len(v) < 20:
-        return False
-    counts = v.value_counts()
-    return bool(counts[counts >= max(2.0, POINT_MIN_SHARE * len(v))].sum() >= POINT_SHARE * len(v))
-
-
-POINT_SHARE = 0.2
-POINT_MIN_SHARE = 0.002
 
 
 # max / min of a positive number from which it is modelled as its log: stocks' prices (285x)
@@ -531,13 +513,9 @@ def sequence_frame(df: pd.DataFrame, plan: dict[str, Any], entity: np.ndarray, c
         out["seq.end"] = _is_month_end(t[rest]).astype(np.float64)
     spread = plan.get("spread", {})
     reverting = set(plan.get("reverting", []))
-    level = set(plan.get("level", []))
     for c in plan["numeric"]:
         x, lag = x_all[c], lag1[c]
         if c in spread:
-            continue
-        if c in level:  # its value at every step, given its lags (see _point_masses)
-            out[c] = x[rest]
             continue
         base = means[c] if c in reverting else lag
         use_delta = ~np.isnan(x) & ~np.isnan(base)
@@ -928,9 +906,7 @@ def _first_steps(first_model: Any, ctx: pd.DataFrame, n: int, seed: int) -> dict
 
 def _change(plan: dict[str, Any], c: str) -> str:
     """The generated column holding number ``c``'s move: from its history's mean, from its lag
-    plus its ledger source (``l.``: the residual), or from its lag; a level number's own column."""
-    if c in plan.get("level", ()):  # none: the value itself is generated
-        return c
+    plus its ledger source (``l.``: the residual), or from its lag."""
     if c in (plan.get("ledger") or {}):
         return f"l.{c}"
     return f"r.{c}" if c in plan.get("reverting", ()) else f"d.{c}"
@@ -963,14 +939,11 @@ def _next_values(plan: dict[str, Any], t: int, gap: np.ndarray, level: dict[str,
     out: dict[str, np.ndarray] = {}
     spread = plan.get("spread", {})
     ledger = plan.get("ledger") or {}
-    levels = set(plan.get("level", ()))
     plain = [c for c in plan["numeric"] if c not in spread and c not in ledger]
     for c in plain + [c for c in plan["numeric"] if c in ledger] + list(spread):
         if c in spread:  # the anchor's new value plus the spread
             sv, a = spread_v[c], out[spread[c]]
             x = np.where(~np.isnan(sv) & ~np.isnan(a), a + sv, level[c])
-        elif c in levels:
-            x = level[c]
         elif c in ledger and t > 0:  # the previous value + the signed source + the residual
             rule = ledger[c]
             source = ledger_move(rule, from_model_units(plan, rule["source"], out[rule["source"]]), None,
