@@ -50,6 +50,7 @@ from ._sequence import (
     format_index,
     generate_histories,
     index_times,
+    keep_month_ends,
     sequence_frame,
     sequence_plan,
 )
@@ -587,6 +588,8 @@ class DatabaseSynthesizer:
             # times as the formatted column reads back, without formatting and parsing it.)
             t = index_times(x, seq)
             squeezed = fit_window(t, ent, starts[ent], window["end"], seq["min_gap"], window["whole"])
+            if seq.get("month_end"):
+                squeezed = keep_month_ends(t, squeezed, ent, window["end"])
             if not np.array_equal(squeezed, t, equal_nan=True):
                 frame[seq["index"]] = format_index(squeezed, seq).to_numpy()
                 return frame, ents[ent]
