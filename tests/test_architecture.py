@@ -123,7 +123,7 @@ def test_clone_and_params_follow_scikit_learn():
     assert twin.engine_options is not syn.engine_options  # clone copies parameters deeply
     assert set(syn.get_params()) == {"engine", "random_state", "rare_threshold", "max_categories",
                                      "max_training_time", "locale", "engine_options", "constraints", "privacy",
-                                     "max_fit_rows"}
+                                     "infer_formulas", "max_fit_rows"}
     assert syn.set_params(rare_threshold=7) is syn and syn.rare_threshold == 7
     with pytest.raises(datatwin.InputError, match="no parameter 'epochs'"):
         syn.set_params(epochs=3)

@@ -267,7 +267,13 @@ def _given_cases(eng, rng, n_cases=8):
     for case in range(n_cases):
         n = int(rng.choice([1, 3, 40, 700]))
         cols = set(rng.choice(eng.n_columns_, int(rng.integers(0, eng.n_columns_)), replace=False).tolist())
-        yield case, n, {j: rng.integers(0, sc.cardinality, n) for j, sc in enumerate(subs) if sc.column in cols}
+        fixed = {j: rng.integers(0, sc.cardinality, n) for j, sc in enumerate(subs) if sc.column in cols}
+        wide = [j for j in fixed if j + 1 in fixed and subs[j + 1].column == subs[j].column]
+        if case % 3 == 2 and wide:
+            # A column given in part (a number's bin but not its fine code): its other
+            # sub-columns are drawn in between the given ones.
+            fixed.pop(wide[0] + 1)
+        yield case, n, fixed
 
 
 def test_sample_given_draws_the_codes_of_sample(walks):
@@ -285,6 +291,11 @@ def test_sample_given_draws_the_codes_of_sample(walks):
             want = eng.sample(n, seed=case, forbidden=forbidden, fixed=fixed)
             assert np.array_equal(eng.sample_given(n, seed=case, forbidden=forbidden, fixed=fixed), want)
             assert np.array_equal(eng.sample_given(n, seed=case, forbidden=forbidden, fixed=fixed), want)
+    # The cases took each way in and out of the plan: given codes first (by slices) or spread
+    # out (a column given in part), drawn ones in their own order or not.
+    plans = [p for p in eng.net_.given.values() if p is not None]
+    assert {p.n_lead > 0 for p in plans if p.fixed_pos} == {True, False}
+    assert {p.in_order for p in plans} == {True, False}
 
 
 def test_sample_given_redraws_overflowing_rows_as_sample_does():
@@ -503,3 +514,21 @@ def test_a_history_squeezed_into_the_window_stays_on_the_grid_in_order():
 
 def _model_days(days: pd.DatetimeIndex) -> np.ndarray:
     return ((days - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0).to_numpy(float)
+
+
+@pytest.mark.parametrize("plan", [{"index_kind": "datetime", "index_format": "%Y-%m-%d"},
+                                  {"index_kind": "datetime", "index_format": "%d/%m/%Y %H:%M"},
+                                  {"index_kind": "datetime", "index_format": None},
+                                  {"index_kind": "numeric", "index_format": None}])
+def test_index_times_are_what_the_formatted_order_column_reads_back(plan):
+    """A sampled history's times are moved into the real window as its formatted order column
+    would read back; index_times gives those times without formatting and parsing the text:
+    dates as days floored to their day (before 1970 too, and for times just short of midnight)."""
+    rng = np.random.default_rng(4)
+    x = np.r_[rng.uniform(-3000, 12000, 400), np.round(rng.uniform(-50, 50, 50)), 9000.0 - 0.4 / 86400,
+              9000.0 - 0.6 / 86400, -1.0 - 1e-7, np.nan]
+    want = _sequence._to_time(_sequence.format_index(x, plan), plan["index_kind"])
+    got = _sequence.index_times(x, plan)
+    assert np.array_equal(got, want, equal_nan=True)
+    if plan["index_format"] == "%Y-%m-%d":
+        assert np.array_equal(got[:-1], np.floor(got[:-1])) and not np.array_equal(got[:-1], x[:-1])

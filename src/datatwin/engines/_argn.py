@@ -861,6 +861,11 @@ class _GivenPlan:
             sub_order, fixed_pos, offsets, steps, width
         self.back = np.argsort(np.asarray(sub_order))
         self.fixed_t = np.array([t for t, _ in fixed_pos], dtype=np.int64)
+        # The usual case (a history's step): the given sub-columns come first and the rest keep
+        # their order, so codes go in and out by slices rather than by index arrays.
+        self.n_lead = len(fixed_pos) if np.array_equal(self.fixed_t, np.arange(len(fixed_pos))) else -1
+        self.in_order = bool(np.array_equal(self.back, np.arange(len(sub_order))))
+        self.bag_len = np.array([t + 1 for t, *_ in steps], dtype=np.int64)  # each drawn head's inputs
         # The forbidden list the masks were made from, and the masks (one tuple: threads see a pair).
         self.masks: tuple[list[np.ndarray] | None, dict[int, torch.Tensor]] = (None, {})
 
@@ -918,15 +923,23 @@ class _GivenPlan:
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
                 cn = np.empty((b, s), dtype=np.int64)
-                cn[:] = self.offsets
                 if len(self.fixed_t):
                     # Row by row into one array: a third of np.stack's time for a few dozen columns.
                     given = np.empty((len(self.fixed_pos), b), dtype=np.int64)
                     for r, (_, j) in enumerate(self.fixed_pos):
                         given[r] = fixed[j][start:start + b]
-                    cn[:, self.fixed_t] += given.T
+                    if self.n_lead > 0:
+                        f = self.n_lead
+                        np.add(given.T, self.offsets[:f], out=cn[:, :f])
+                        cn[:, f:] = self.offsets[f:]
+                    else:
+                        cn[:] = self.offsets
+                        cn[:, self.fixed_t] += given.T
+                else:
+                    cn[:] = self.offsets
                 u_all = torch.rand(k, b, generator=gen).numpy()  # the stream of k draws of b
-                starts = np.arange(b, dtype=np.int64)
+                # Each head's bag offsets, made at once: per head, a view.
+                bag_starts = torch.from_numpy(np.multiply.outer(self.bag_len, np.arange(b, dtype=np.int64))).unbind(0)
                 views: dict[int, tuple[torch.Tensor, torch.Tensor, np.ndarray]] = {}  # per head width
                 # Each head's uniforms and drawn codes go through the same two buffers, read
                 # through numpy views: no tensor made or reshaped per head.
@@ -938,14 +951,15 @@ class _GivenPlan:
                                        cdf_np[card - 1: b * card: card])
                     logits, cdf, tot = views[card]
                     bag = torch.from_numpy(cn[:, : t + 1].reshape(-1))
-                    h = torch.embedding_bag(table, bag, torch.from_numpy(starts * (t + 1)), False, 0, False, None,
-                                            False, None)[0].relu_()
+                    h = torch.embedding_bag(table, bag, bag_starts[i], False, 0, False, None, False, None)[0].relu_()
                     torch.addmm(b2, h, w2, out=logits)
                     mask = masks.get(j)
                     if mask is not None:
                         logits.masked_fill_(mask, -torch.inf)
                     torch.exp(logits, out=cdf).cumsum_(dim=1)
-                    if not (tot.min() > 0 and tot.max() < np.inf):  # as _draw: overflow or underflow (or NaN)
+                    # As _draw: overflow or underflow (or NaN). (The ufuncs' reduce: a method call's
+                    # Python wrapper costs as much as the pass.)
+                    if not (np.minimum.reduce(tot) > 0 and np.maximum.reduce(tot) < np.inf):
                         bad = ~torch.from_numpy((tot > 0) & (tot < np.inf))
                         cdf[bad] = torch.softmax(logits[bad], dim=1).cumsum_(dim=1)
                     np.multiply(u_all[i], tot, out=u_np)  # float32 products, as torch's
@@ -956,7 +970,10 @@ class _GivenPlan:
                         if bool(bad.any()):
                             idx[bad] = torch.argmax(logits[bad], dim=1)
                     np.add(np.minimum(idx_np, card - 1), self.offsets[t], out=cn[:, t])
-                out[start:start + b] = (cn - self.offsets)[:, self.back]
+                if self.in_order:
+                    np.subtract(cn, self.offsets, out=out[start:start + b], casting="unsafe")
+                else:
+                    out[start:start + b] = (cn - self.offsets)[:, self.back]
         return out
 
 

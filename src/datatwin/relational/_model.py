@@ -53,7 +53,17 @@ from ._dates import (
 )
 from ._discover import read_folder
 from ._schema import ENTITY, ForeignKey, Schema, key_values
-from ._sequence import Completer, _format_index, _from_time, _to_time, generate_histories, sequence_frame, sequence_plan
+from ._sequence import (
+    Completer,
+    _from_time,
+    _to_time,
+    format_index,
+    generate_histories,
+    index_times,
+    keep_month_ends,
+    sequence_frame,
+    sequence_plan,
+)
 from ._sql import is_url, read_database
 
 __all__ = ["DatabaseSynthesizer", "read_source"]
@@ -579,20 +589,29 @@ class DatabaseSynthesizer:
             ctx[given_start] = ctx[given_start].where(ctx[given_start].notna(),
                                                       _from_time(starts, seq["index_kind"]))
         frame, ent = generate_histories(first.model_, syn.model_, seq, ctx, counts[ents], starts, seed,
-                                        seq["min_gap"])
+                                        seq["min_gap"], raw_index=True)
+        if not len(frame):
+            return frame, ents[ent]
+        x = frame[seq["index"]].to_numpy(float)
         window = plan.get("window")
-        if window is not None and len(frame):
+        if window is not None:
             # The step model draws gaps one at a time and cannot see where the real data stops
             # (berka's transactions end on 1994-02-28): a history that runs past the last time of
-            # the real table is squeezed back into it, keeping its order, start and length.
-            t = _to_time(frame[seq["index"]], seq["index_kind"])
-            # On a calendar grid, the squeezed times are put back on its dates (stocks trade on
-            # weekdays: a squeeze moves dates by fractions of the history's gaps).
+            # the real table is squeezed back into it, keeping its order, start and length. (The
+            # times as the formatted column reads back, without formatting and parsing it.) On a
+            # calendar grid, the squeezed times are put back on its dates (stocks trade on
+            # weekdays: a squeeze moves dates by fractions of the history's gaps), and a month-end
+            # step on the grid is on one of its dates already.
+            t = index_times(x, seq)
             squeezed = fit_window(t, ent, starts[ent], window["end"], seq["min_gap"], window["whole"],
                                   None if grid is None else np.asarray(grid, float),
                                   seq["index_kind"] == "datetime")
+            if seq.get("month_end") and grid is None:
+                squeezed = keep_month_ends(t, squeezed, ent, window["end"])
             if not np.array_equal(squeezed, t, equal_nan=True):
-                frame[seq["index"]] = _format_index(squeezed, seq).to_numpy()
+                frame[seq["index"]] = format_index(squeezed, seq).to_numpy()
+                return frame, ents[ent]
+        frame[seq["index"]] = format_index(x, seq)
         return frame, ents[ent]
 
     def _finish(self, t: str, df: pd.DataFrame) -> pd.DataFrame:
