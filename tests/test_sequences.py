@@ -13,7 +13,7 @@ import torch
 from datatwin import DatabaseSynthesizer, SequenceSynthesizer
 from datatwin.cli import main
 from datatwin.io import write_table
-from datatwin.relational import _model, _sequence
+from datatwin.relational import _dates, _model, _sequence
 from datatwin.relational._discover import detect_schema
 from relational_helpers import FAST, check_keys, lag1, tiny_frames
 
@@ -421,6 +421,99 @@ def test_month_end_events_land_on_the_last_day():
     ends = pd.to_datetime(out["date"]).dt.is_month_end
     interest = out["kind"] == "interest"
     assert interest[ends].mean() > 2 * interest[~ends].mean()
+
+
+# ------------------------------------------------------------------ a shared calendar of dates
+def _business_days(n_ent: int = 30, n_days: int = 120, seed: int = 6) -> pd.DataFrame:
+    """Tickers on one calendar of trading days (Monday to Friday), each a random walk."""
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2024-01-01", periods=n_days)
+    return pd.DataFrame({
+        "ticker": np.repeat([f"t{i}" for i in range(n_ent)], n_days),
+        "date": np.tile(days.strftime("%Y-%m-%d"), n_ent),
+        "price": (50 + np.cumsum(rng.normal(0, 1, n_ent * n_days))).round(2),
+    })
+
+
+@pytest.fixture(scope="module")
+def trading():
+    return SequenceSynthesizer("ticker", "date", engine_options={"max_epochs": 5}).fit(_business_days())
+
+
+def _on_real_days(out: pd.DataFrame, real: pd.DataFrame) -> None:
+    d = pd.to_datetime(out["date"])
+    assert len(out) and out["date"].isin(set(real["date"])).all(), sorted(set(out["date"]) - set(real["date"]))[:5]
+    assert (d.dt.day_of_week < 5).all()
+    assert d.groupby(out["ticker"]).apply(lambda s: s.is_monotonic_increasing and s.is_unique).all()
+
+
+def test_entities_on_one_calendar_get_dates_of_that_calendar(trading, tmp_path, monkeypatch):
+    """Tickers that trade on business days: a drawn gap of one day after a Friday is the Monday,
+    never a Saturday, and a history squeezed into the real window stays on the trading days. Both
+    generation paths do so, and the calendar travels in the model file."""
+    real = _business_days()
+    plan = trading.database_.plans_["data"]["sequence"]
+    assert len(plan["grid"]) == real["date"].nunique()
+    out = trading.sample(seed=0)
+    _on_real_days(out, real)
+    trading.save(tmp_path / "m.dtw")
+    assert DatabaseSynthesizer.load(tmp_path / "m.dtw").sample(seed=0)["data"].equals(out)
+    monkeypatch.setattr(_sequence.StepCodes, "usable", staticmethod(lambda model, plan: False))
+    _on_real_days(trading.sample(seed=0), real)
+
+
+def test_entities_on_dates_of_their_own_have_no_grid():
+    """Accounts with transactions at gaps of their own (berka) share no calendar: no grid, and
+    their generated times are the drawn gaps as before."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for acc in range(40):
+        day = pd.Timestamp("2023-01-01") + pd.to_timedelta(np.cumsum(rng.integers(1, 12, 30)), unit="D")
+        rows.append(pd.DataFrame({"acc": acc, "date": day.strftime("%Y-%m-%d"),
+                                  "amount": rng.gamma(2, 30, 30).round(2)}))
+    df = pd.concat(rows, ignore_index=True)
+    assert "grid" not in _sequence.sequence_plan(df, "data", "acc", "date", set())
+    one = df[df["acc"] == 0]  # a single entity's own dates are not a calendar either
+    assert "grid" not in _sequence.sequence_plan(one.assign(acc=[0] * 15 + [1] * 15), "data", "acc", "date", set())
+    assert "grid" in _sequence.sequence_plan(pd.concat([one, one.assign(acc=1)]), "data", "acc", "date", set())
+
+
+def test_a_step_after_a_friday_lands_on_the_next_trading_day():
+    grid = _model_days(pd.bdate_range("2024-01-01", periods=10))  # Mon 1 Jan .. Fri 12 Jan
+    fri, mon = grid[4], grid[5]
+    got = _dates.grid_step(np.array([fri, fri, fri, grid[0], grid[9]]), np.array([1.0, 3.0, 4.0, 0.2, 1.0]),
+                           grid, ties=False)
+    # one day after Friday: Monday; three: Monday; four: Tuesday; a tiny gap: the next day
+    # (strictly after); past the grid's end: as drawn, for the window to handle.
+    assert got.tolist() == [mon, mon, grid[6], grid[1], grid[9] + 1.0]
+    assert _dates.grid_step(np.array([grid[0]]), np.array([0.2]), grid, ties=True).tolist() == [grid[0]]
+    assert _dates.grid_start(np.array([grid[4] + 1.0, grid[0] - 30.0]), grid).tolist() == [grid[5], grid[0]]
+
+
+def test_a_history_squeezed_into_the_window_stays_on_the_grid_in_order():
+    """A history running past the window's end is squeezed about its start, then put back on the
+    calendar: strictly increasing grid dates, its last on the end; one with more steps than the
+    dates left keeps its order on consecutive trading days and runs on past the end (weekdays)."""
+    grid = _model_days(pd.bdate_range("2024-01-01", periods=20))
+    end = grid[-1]
+    fits = grid[2] + np.array([0.0, 6.0, 13.0, 20.0, 40.0])  # 5 steps from grid[2], past the end
+    tight = grid[15] + np.arange(8) * 3.0  # 8 steps from grid[15]: only 5 dates left
+    t = np.r_[fits, tight]
+    ent = np.r_[np.zeros(5, int), np.ones(8, int)]
+    start = np.r_[np.full(5, grid[2]), np.full(8, grid[15])]
+    out = _dates.fit_window(t, ent, start, end, 1.0, True, grid, dated=True)
+    a, b = out[:5], out[5:]
+    assert np.isin(a, grid).all() and np.all(np.diff(a) > 0) and a[0] == grid[2] and a[-1] == end
+    assert b[:5].tolist() == grid[15:].tolist() and np.all(np.diff(b) > 0)
+    past = pd.to_datetime(b[5:] * 86400, unit="s")
+    assert (past.day_of_week < 5).all() and past[0] == pd.Timestamp("2024-01-29")  # the Monday after
+    # Without a grid, the squeeze is as it was: the last step on the end, dates off the calendar.
+    plain = _dates.fit_window(t, ent, start, end, 1.0, True)
+    assert plain[4] == end and not np.isin(plain[:5], grid).all()
+
+
+def _model_days(days: pd.DatetimeIndex) -> np.ndarray:
+    return ((days - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0).to_numpy(float)
 
 
 @pytest.mark.parametrize("plan", [{"index_kind": "datetime", "index_format": "%Y-%m-%d"},

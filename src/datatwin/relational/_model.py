@@ -40,7 +40,17 @@ from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
 from ..metadata import Metadata
 from ..synthesizer import Synthesizer
-from ._dates import anchor_of, date_columns, dates_from_days, day_resolution, days, distance_plan, fit_window, in_window
+from ._dates import (
+    anchor_of,
+    date_columns,
+    dates_from_days,
+    day_resolution,
+    days,
+    distance_plan,
+    fit_window,
+    grid_start,
+    in_window,
+)
 from ._discover import read_folder
 from ._schema import ENTITY, ForeignKey, Schema, key_values
 from ._sequence import (
@@ -566,6 +576,9 @@ class DatabaseSynthesizer:
         if np.isnan(starts).any():
             fill = np.nanmedian(starts) if (~np.isnan(starts)).any() else 0.0
             starts = np.where(np.isnan(starts), fill, starts)
+        grid = seq.get("grid")
+        if grid is not None and len(grid) >= 2:  # a history starts on a date of the real calendar
+            starts = grid_start(starts, np.asarray(grid, float))
         first = self.synthesizers_[f"{plan['name']}#first"]
         ctx = ctx.iloc[ents].reset_index(drop=True)
         given_start = f"ctx.{start_col}"
@@ -585,10 +598,15 @@ class DatabaseSynthesizer:
             # The step model draws gaps one at a time and cannot see where the real data stops
             # (berka's transactions end on 1994-02-28): a history that runs past the last time of
             # the real table is squeezed back into it, keeping its order, start and length. (The
-            # times as the formatted column reads back, without formatting and parsing it.)
+            # times as the formatted column reads back, without formatting and parsing it.) On a
+            # calendar grid, the squeezed times are put back on its dates (stocks trade on
+            # weekdays: a squeeze moves dates by fractions of the history's gaps), and a month-end
+            # step on the grid is on one of its dates already.
             t = index_times(x, seq)
-            squeezed = fit_window(t, ent, starts[ent], window["end"], seq["min_gap"], window["whole"])
-            if seq.get("month_end"):
+            squeezed = fit_window(t, ent, starts[ent], window["end"], seq["min_gap"], window["whole"],
+                                  None if grid is None else np.asarray(grid, float),
+                                  seq["index_kind"] == "datetime")
+            if seq.get("month_end") and grid is None:
                 squeezed = keep_month_ends(t, squeezed, ent, window["end"])
             if not np.array_equal(squeezed, t, equal_nan=True):
                 frame[seq["index"]] = format_index(squeezed, seq).to_numpy()

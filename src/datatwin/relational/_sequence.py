@@ -32,6 +32,7 @@ from ..encoding import MODELLED_KINDS, CategoricalEncoder, NumericEncoder
 from ..engines import block_worker, keep_torch_threads
 from ..metadata import Metadata
 from ..sampling import block_threads, complete_codes, complete_rows, draw_codes, encode_numbers, encode_seed_rows
+from ._dates import grid_start, grid_step
 
 __all__ = ["Completer", "format_index", "generate_histories", "history_blocks", "index_times", "sequence_frame",
            "sequence_plan"]
@@ -101,9 +102,10 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
         for c in log:
             bounds[c] = [float(np.log(b + shift.get(c, 0.0))) for b in bounds[c]]
         integer = [c for c in integer if c not in log]
+    grid = shared_grid(df, key, index, kind)
     units: dict[str, Any] = {"index": index, "index_kind": kind,
                              "common": _common_paths(df, key, index, kind, [c for c in numeric if c not in integer],
-                                                     set(log))}
+                                                     set(log), grid)}
     if units["common"]:
         df = _without_common(units, df)
         for c, path in units["common"].items():
@@ -116,13 +118,17 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
     revert = [c for c in _reverting(df, key, index, kind, numeric) if c not in ledger]
     # (A ledger's source may be one: its value, not its move, is what the ledger adds.)
     month_end = kind == "datetime" and _month_ends(df, key, index)
-    return {"key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
-            "categorical": categorical, "bounds": bounds, "integer": integer,
-            "other": [c for c in meta.columns if c not in numeric and c not in categorical],
-            "spread": spread, "calendar": kind == "datetime", "month": kind == "datetime",
-            "dlag": True, "revert": True,
-            "reverting": revert, "log": log, "log_shift": shift, "common": units["common"], "ledger": ledger,
-            "month_end": month_end}
+    plan: dict[str, Any] = {
+        "key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
+        "categorical": categorical, "bounds": bounds, "integer": integer,
+        "other": [c for c in meta.columns if c not in numeric and c not in categorical],
+        "spread": spread, "calendar": kind == "datetime", "month": kind == "datetime",
+        "dlag": True, "revert": True,
+        "reverting": revert, "log": log, "log_shift": shift, "common": units["common"], "ledger": ledger,
+        "month_end": month_end}
+    if grid is not None:  # (absent otherwise: the model files of tables without one are unchanged)
+        plan["grid"] = grid.tolist()
+    return plan
 
 
 def _month_ends(df: pd.DataFrame, key: str, index: str) -> bool:
@@ -238,8 +244,35 @@ def _without_common(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _common_paths(df: pd.DataFrame, key: str, index: str, kind: str, numeric: list[str], logged: set[str]
-                  ) -> dict[str, dict[str, Any]]:
+def shared_grid(df: pd.DataFrame, key: str, index: str, kind: str) -> np.ndarray | None:
+    """The calendar the entities step through together, as sorted times (days for dates), or
+    None: every real time, when at least ``COMMON_ON_GRID`` of the steps go from one of them to the
+    next, there are at most ``COMMON_MAX_DATES`` of them, and on average at least
+    ``GRID_MIN_ENTITIES`` entities share each (one entity's own dates are not a calendar).
+
+    Stocks trade on the same days Monday to Friday minus holidays, stores report every Friday:
+    the generated dates are put on this grid, since a drawn gap of one day after a Friday is a
+    Saturday no real ticker ever traded on."""
+    t = _to_time(df[index], kind)
+    grid, pos = np.unique(t, return_inverse=True)
+    if len(grid) < 3 or len(grid) > COMMON_MAX_DATES or len(df) < GRID_MIN_ENTITIES * len(grid) \
+            or not np.isfinite(grid).all():
+        return None
+    ent = pd.factorize(df[key])[0]
+    order = np.lexsort((t, ent))
+    pos, ent = pos[order], ent[order]
+    step = np.r_[False, ent[1:] == ent[:-1]]
+    on_grid = step & (np.r_[-1, pos[:-1]] == pos - 1)
+    if on_grid.sum() < COMMON_ON_GRID * max(1, step.sum()):
+        return None
+    return grid
+
+
+GRID_MIN_ENTITIES = 2  # mean entities per date of a shared grid
+
+
+def _common_paths(df: pd.DataFrame, key: str, index: str, kind: str, numeric: list[str], logged: set[str],
+                  grid: np.ndarray | None) -> dict[str, dict[str, Any]]:
     """Per number, the path its entities share over the dates they share: ``{column: {"t": dates,
     "v": path, "ratio": bool}}``, for numbers whose moves are mostly common to all entities at a
     date (``COMMON_SHARE`` of their variance).
@@ -252,18 +285,16 @@ def _common_paths(df: pd.DataFrame, key: str, index: str, kind: str, numeric: li
     entities between consecutive dates of a shared grid: an aggregate of at least
     ``COMMON_MIN_ENTITIES`` entities at every date it moves, never one entity's values. Only
     tables whose entities step through the same dates get one (weekly stores, trading days);
-    transactions at their own times do not."""
-    t = _to_time(df[index], kind)
-    grid, pos = np.unique(t, return_inverse=True)
-    ent = pd.factorize(df[key])[0]
-    if len(grid) < 3 or len(grid) > COMMON_MAX_DATES or len(df) < COMMON_MIN_ENTITIES * len(grid) / 2:
+    transactions at their own times do not (``grid``: :func:`shared_grid`)."""
+    if grid is None or len(df) < COMMON_MIN_ENTITIES * len(grid) / 2:
         return {}
+    t = _to_time(df[index], kind)
+    pos = np.searchsorted(grid, t)
+    ent = pd.factorize(df[key])[0]
     order = np.lexsort((t, ent))
     pos, ent = pos[order], ent[order]
     step = np.r_[False, ent[1:] == ent[:-1]]
     on_grid = step & (np.r_[-1, pos[:-1]] == pos - 1)
-    if on_grid.sum() < COMMON_ON_GRID * max(1, step.sum()):
-        return {}
     out: dict[str, dict[str, Any]] = {}
     for c in numeric:
         x = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)[order]
@@ -969,11 +1000,28 @@ def _next_values(plan: dict[str, Any], t: int, gap: np.ndarray, level: dict[str,
     return gap, out
 
 
+def _grid_of(plan: dict[str, Any]) -> np.ndarray | None:
+    """The plan's calendar grid (:func:`shared_grid`) as an array, or None."""
+    grid = plan.get("grid")
+    return np.asarray(grid, dtype=np.float64) if grid is not None and len(grid) >= 2 else None
+
+
+def _step_time(grid: np.ndarray | None, prev: np.ndarray, now: np.ndarray, t: int, min_gap: float) -> np.ndarray:
+    """A step's time drawn as ``now`` after ``prev``, on the grid where the plan has one (step 0:
+    the start's grid time), so that the next step's previous time and calendar are real dates too."""
+    if grid is None:
+        return now
+    if t == 0:
+        return grid_start(now, grid)
+    return grid_step(prev, now - prev, grid, ties=min_gap < float(np.min(np.diff(grid))) / 2.0)
+
+
 def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame,
                          lengths: np.ndarray, starts: np.ndarray, seed: int, min_gap: float
                          ) -> tuple[pd.DataFrame, np.ndarray]:
     numeric, categorical, other = plan["numeric"], plan["categorical"], plan["other"]
     n_ent = len(lengths)
+    grid = _grid_of(plan)
     sc = StepCodes(model, plan, ctx)
     prev_time = starts.astype(float).copy()
     prev = {c: np.full(n_ent, np.nan) for c in numeric}
@@ -1040,6 +1088,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
         now = prev_time[act] + gap
         if t > 0 and plan.get("month_end"):
             now = np.where(got["seq.end"] > 0.5, _to_month_end(prev_time[act], now), now)
+        now = _step_time(grid, prev_time[act], now, t, min_gap)
         times.append(now)
         for c in numeric:
             nums[c].append(x[c])
@@ -1070,6 +1119,7 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
                    starts: np.ndarray, seed: int, min_gap: float) -> tuple[pd.DataFrame, np.ndarray]:
     numeric, categorical = plan["numeric"], plan["categorical"]
     n_ent = len(lengths)
+    grid = _grid_of(plan)
     prev_time = starts.astype(float).copy()
     prev: dict[str, np.ndarray] = {c: np.full(n_ent, np.nan) for c in numeric}
     prev2: dict[str, np.ndarray] = {c: np.full(n_ent, np.nan) for c in numeric}
@@ -1113,6 +1163,7 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
         now = prev_time[act] + gap
         if t > 0 and plan.get("month_end"):
             now = np.where(_floats(out, "seq.end", m) > 0.5, _to_month_end(prev_time[act], now), now)
+        now = _step_time(grid, prev_time[act], now, t, min_gap)
         cols[plan["index"]].append(now)
         for c in numeric:
             cols[c].append(x[c])
