@@ -122,7 +122,7 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
         "key": key, "index": index, "index_kind": kind, "index_format": fmt, "numeric": numeric,
         "categorical": categorical, "bounds": bounds, "integer": integer,
         "other": [c for c in meta.columns if c not in numeric and c not in categorical],
-        "spread": spread, "calendar": kind == "datetime", "month": kind == "datetime",
+        "spread": spread, "calendar": kind == "datetime", "month": month_end,
         "dlag": True, "revert": True,
         "reverting": revert, "log": log, "log_shift": shift, "common": units["common"], "ledger": ledger,
         "month_end": month_end}
@@ -506,6 +506,8 @@ def _calendar(days: np.ndarray, month: bool = False) -> dict[str, np.ndarray]:
     if month:
         # Interest, fees and salaries land on a month's last day (31 % of berka's transactions):
         # the gap that reaches it is the days left, which neither day of year nor week gives.
+        # Only for tables with such events (plan["month_end"]): weekly walmart lost 0.007 of
+        # quality and 0.012 of previous-row detection to a feature it does not need.
         month_end = (d.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
         out["seq.left"] = np.where(ok, (month_end - d).astype(np.int64).astype(float), np.nan)
     return out
