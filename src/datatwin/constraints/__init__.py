@@ -8,7 +8,7 @@ language of ``datatwin._formula``), ``_units`` (value keys and numeric views of 
 from .._exceptions import ConstraintError
 from ._rules import FixedCombinations, Formula, Inequality, Range, Regex, Unique, parse_constraints
 from ._set import ConstraintSet
-from ._suggest import constraint_json, exact_formulas, suggest_constraints
+from ._suggest import constraint_json, exact_formulas, kept_identities, suggest_constraints
 from ._units import Units, column_keys, value_key
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "column_keys",
     "constraint_json",
     "exact_formulas",
+    "kept_identities",
     "parse_constraints",
     "suggest_constraints",
     "value_key",

@@ -16,6 +16,8 @@ Only rules that are plausibly meant are suggested:
 from __future__ import annotations
 
 import itertools
+import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,9 @@ from ..encoding import to_seconds
 from ..metadata import Metadata
 from ._rules import Constraint, FixedCombinations, Formula, Inequality
 
-__all__ = ["constraint_json", "exact_formulas", "suggest_constraints"]
+__all__ = ["constraint_json", "exact_formulas", "kept_identities", "suggest_constraints"]
+
+log = logging.getLogger("datatwin")
 
 MAX_COLUMNS = 40  # pairs and triples grow fast; wider tables get the first 40 columns of each kind
 EXACT_MIN_ROWS = 50  # complete rows an identity must hold in before fit keeps it unasked
@@ -87,6 +91,18 @@ def exact_formulas(df: pd.DataFrame, metadata: Metadata, *, min_rows: int = EXAC
         targets.add(f.column)
         inputs.update((a, b))
     return out
+
+
+def kept_identities(df: pd.DataFrame, metadata: Metadata, declared: list[Any], where: str = "") -> list[Formula]:
+    """The :func:`exact_formulas` of ``df`` that touch no column a ``declared`` rule names, logged
+    (``where``: e.g. ``"table loan: "``) so that a user learns what fit keeps unasked."""
+    named = {c for rule in declared for c in rule.columns}
+    found = [f for f in exact_formulas(df, metadata) if not named & set(f.columns)]
+    if found:
+        log.info("%skeeping %s, which hold%s in every real row (infer_formulas=False learns %s instead)", where,
+                 "; ".join(f.describe() for f in found), "s" if len(found) == 1 else "",
+                 "it" if len(found) == 1 else "them")
+    return found
 
 
 def _numbers(df: pd.DataFrame, meta: Metadata, kind: str) -> dict[str, np.ndarray]:

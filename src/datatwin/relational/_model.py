@@ -35,7 +35,7 @@ import pandas as pd
 from .._exceptions import InputError, NotFittedError
 from .._params import Interval, Options, validate_params
 from .._progress import report
-from ..constraints import exact_formulas, parse_constraints
+from ..constraints import kept_identities, parse_constraints
 from ..encoding import MODELLED_KINDS
 from ..engines import ENGINES
 from ..metadata import Metadata
@@ -816,10 +816,6 @@ def _add_identities(schema: Schema, frames: dict[str, pd.DataFrame], rules: dict
             continue
         keys = set(ts.primary_key) | {c for fk in schema.parents_of(t) for c in fk.columns}
         own = frames[t].drop(columns=[c for c in frames[t].columns if c in keys])
-        named = {c for r in rules.get(t, []) for c in r.columns}
-        found = [f for f in exact_formulas(own, Metadata.infer(own)) if not named & set(f.columns)]
+        found = kept_identities(own, Metadata.infer(own), rules.get(t, []), where=f"table {t}: ")
         if found:
-            log.info("table %s: keeping %s, which hold%s in every real row (infer_formulas=False learns "
-                     "%s instead)", t, "; ".join(f.describe() for f in found), "s" if len(found) == 1 else "",
-                     "it" if len(found) == 1 else "them")
             rules.setdefault(t, []).extend(found)

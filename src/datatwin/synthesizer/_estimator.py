@@ -18,7 +18,7 @@ from .._exceptions import ConditionError, InputError, NotFittedError
 from .._params import InstanceOf, Interval, Options, validate_params
 from .._privacy import DP, PrivacyLedger
 from .._progress import ProgressCallback, report
-from ..constraints import ConstraintSet, Formula, exact_formulas, parse_constraints
+from ..constraints import ConstraintSet, kept_identities, parse_constraints
 from ..encoding import MODELLED_KINDS, ColumnEncoder, TableEncoder, make_encoder, measured_steps
 from ..engines import DIFFERENTIAL_PRIVACY, ENGINES, SAME_AS, Engine, engines_that_can
 from ..generators import ColumnGenerator, FakerGenerator, IdGenerator, build_fake_pools, make_generator
@@ -275,7 +275,7 @@ class Synthesizer:
                 generators[name] = make_generator(name, col, self.locale).fit(df[name].iloc[:0] if dp else df[name])
         rules = parse_constraints(meta.constraints) + parse_constraints(self.constraints)
         if self.infer_formulas and dp is None:
-            rules += _identities(df, meta, rules)
+            rules += kept_identities(df, meta, rules)
         cset = ConstraintSet(rules)
         cset.bind(meta, set(generators))
         if dp is not None:
@@ -628,17 +628,6 @@ def _private_metadata(meta: Metadata, given: set[str]) -> Metadata:
         else:
             cols[name] = col
     return Metadata(cols, meta.primary_key, meta.sequence_key, meta.sequence_order, list(meta.constraints))
-
-
-def _identities(df: pd.DataFrame, meta: Metadata, declared: list[Any]) -> list[Formula]:
-    """The exact formulas of ``df`` that touch no column a declared rule names."""
-    named = {c for rule in declared for c in rule.columns}
-    found = [f for f in exact_formulas(df, meta) if not named & set(f.columns)]
-    if found:
-        log.info("keeping %s, which hold%s in every real row (infer_formulas=False learns %s instead)",
-                 "; ".join(f.describe() for f in found), "s" if len(found) == 1 else "",
-                 "it" if len(found) == 1 else "them")
-    return found
 
 
 def _check_private_constraints(cset: ConstraintSet) -> None:
