@@ -1,0 +1,81 @@
+"""Numbers whose whole history several entities share exactly (a region's fuel price and CPI):
+found at fit, copied whole into generated entities, one real combination per entity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datatwin import DatabaseSynthesizer, SequenceSynthesizer
+from datatwin.relational import _sequence
+
+
+def _regions(n_region: int = 5, per_region: int = 6, n: int = 30, seed: int = 0, shared: bool = True) -> pd.DataFrame:
+    """Stores in regions: each region has its own fuel-price and CPI walk that all its stores
+    report exactly (``shared``; otherwise every store has walks of its own), and each store has
+    its own sales."""
+    rng = np.random.default_rng(seed)
+    n_ent = n_region * per_region
+    k = n_region if shared else n_ent
+    fuel = (3.0 + np.cumsum(rng.normal(0, 0.03, (k, n)), axis=1)).round(3)
+    cpi = (200.0 + np.cumsum(rng.normal(0.1, 0.2, (k, n)), axis=1)).round(4)
+    region = np.repeat(np.arange(n_region), per_region) if shared else np.arange(n_ent)
+    sales = 1000 + rng.normal(0, 50, (n_ent, n)) + rng.normal(0, 300, n_ent)[:, None]
+    dates = pd.date_range("2020-01-03", periods=n, freq="7D").strftime("%Y-%m-%d")
+    return pd.DataFrame({"store": np.repeat(np.arange(n_ent), n), "date": np.tile(dates, n_ent),
+                         "sales": sales.ravel().round(2), "fuel": fuel[region].ravel(), "cpi": cpi[region].ravel()})
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    df = _regions()
+    return df, SequenceSynthesizer("store", "date", engine_options={"max_epochs": 3}).fit(df)
+
+
+def test_series_shared_by_several_entities_are_found_and_own_ones_are_not():
+    plan = _sequence.sequence_plan(_regions(), "data", "store", "date", set())
+    shared = plan["shared"]
+    assert set(shared["columns"]) == {"fuel", "cpi"}  # sales: every store its own
+    assert len(shared["paths"]["fuel"]) == 5 and len(shared["paths"]["cpi"]) == 5
+    assert sum(shared["weights"]) == 30 and len(shared["combos"]) == 5  # fuel and CPI go together
+    own = _sequence.sequence_plan(_regions(shared=False), "data", "store", "date", set())
+    assert "shared" not in own
+
+
+def test_a_series_of_one_entity_alone_is_never_stored():
+    df = _regions()
+    # Half the stores leave their region's fuel price for one of their own.
+    alone = df["store"] % 6 >= 3
+    df.loc[alone, "fuel"] = (df.loc[alone, "fuel"] + 0.001 * df.loc[alone, "store"]).round(3)
+    shared = _sequence.sequence_plan(df, "data", "store", "date", set())["shared"]
+    real = {tuple(g["fuel"]) for _, g in df[~alone].groupby("store")}
+    assert {tuple(p) for p in shared["paths"]["fuel"]} == real  # the 5 regional series only
+    fuel = shared["columns"].index("fuel")
+    assert -1 in [c[fuel] for c in shared["combos"]]  # stores on their own: no fuel series
+    # Fewer than half the stores on a shared series: the column is drawn by the step model.
+    df.loc[df["store"] % 6 == 2, "fuel"] += 0.0005
+    assert "fuel" not in (_sequence.sequence_plan(df, "data", "store", "date", set()).get("shared") or
+                          {"columns": []})["columns"]
+
+
+def test_generated_entities_follow_one_real_region_exactly(fitted, tmp_path):
+    df, seq = fitted
+    out = seq.sample(seed=0)
+    regions = {(tuple(g["fuel"]), tuple(g["cpi"])) for _, g in df.groupby("store")}
+    got = [(tuple(g["fuel"]), tuple(g["cpi"])) for _, g in out.groupby("store")]
+    assert len(got) == 30
+    # Every store's fuel price and CPI are one real region's, both of the same region.
+    assert all(g in regions for g in got)
+    assert len(set(got)) >= 3  # drawn per store, not one for all
+    seq.save(tmp_path / "m.dtw")  # the series travel in the model file
+    assert DatabaseSynthesizer.load(tmp_path / "m.dtw").sample(seed=0)["data"].equals(out)
+    assert seq.sample(seed=0).to_csv(index=False) == out.to_csv(index=False)
+
+
+def test_frame_path_copies_the_same_series(fitted, monkeypatch):
+    df, seq = fitted
+    monkeypatch.setattr(_sequence.StepCodes, "usable", staticmethod(lambda model, plan: False))
+    out = seq.sample(seed=2)
+    regions = {tuple(g["fuel"]) for _, g in df.groupby("store")}
+    assert all(tuple(g["fuel"]) in regions for _, g in out.groupby("store"))
