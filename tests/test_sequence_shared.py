@@ -79,3 +79,34 @@ def test_frame_path_copies_the_same_series(fitted, monkeypatch):
     out = seq.sample(seed=2)
     regions = {tuple(g["fuel"]) for _, g in df.groupby("store")}
     assert all(tuple(g["fuel"]) in regions for _, g in out.groupby("store"))
+
+
+def _days(n_ent: int = 20, n: int = 60, seed: int = 1) -> pd.DataFrame:
+    """Open and close of tickers: a day's open is the previous close plus a small overnight move,
+    its close the open plus a larger move of the day."""
+    rng = np.random.default_rng(seed)
+    night, day = rng.normal(0, 0.003, (n_ent, n)), rng.normal(0, 0.03, (n_ent, n))
+    log_close = np.log(rng.uniform(20, 200, n_ent))[:, None] + np.cumsum(night + day, axis=1)
+    log_open = log_close - day
+    dates = pd.bdate_range("2021-01-04", periods=n).strftime("%Y-%m-%d")
+    return pd.DataFrame({"ticker": np.repeat([f"T{i}" for i in range(n_ent)], n), "date": np.tile(dates, n_ent),
+                         "open": np.exp(log_open).ravel().round(2), "close": np.exp(log_close).ravel().round(2)})
+
+
+def _night(d: pd.DataFrame) -> float:
+    d = d.sort_values(["ticker", "date"])
+    gap = np.log(d["open"]) - np.log(d.groupby("ticker")["close"].shift(1))
+    return float(gap.std())
+
+
+def test_a_number_closer_to_another_numbers_previous_value_moves_from_it():
+    df = _days()
+    plan = _sequence.sequence_plan(df, "data", "ticker", "date", set())
+    assert plan["cross_base"] == {"open": "close"}
+    # Closes at three times the open: the open is nearer its own previous value.
+    assert "cross_base" not in _sequence.sequence_plan(df.assign(close=df["close"] * 3), "data", "ticker", "date",
+                                                       set())
+    seq = SequenceSynthesizer("ticker", "date", engine_options={"max_epochs": 15}).fit(df)
+    out = seq.sample(seed=0)
+    # The overnight move stays the small one (from the open's own lag: about 10 times larger).
+    assert _night(out) < 2 * _night(df), (_night(out), _night(df))  # (own lag: 17 times)
