@@ -110,3 +110,73 @@ def test_a_number_closer_to_another_numbers_previous_value_moves_from_it():
     out = seq.sample(seed=0)
     # The overnight move stays the small one (from the open's own lag: about 10 times larger).
     assert _night(out) < 2 * _night(df), (_night(out), _night(df))  # (own lag: 17 times)
+
+
+def _bars(n_ent: int = 20, n: int = 60, seed: int = 2) -> pd.DataFrame:
+    """Daily bars: open, close, and a high over both and a low under both."""
+    df = _days(n_ent, n, seed)
+    rng = np.random.default_rng(seed)
+    top, bottom = np.maximum(df["open"], df["close"]), np.minimum(df["open"], df["close"])
+    df["high"] = (top * np.exp(np.abs(rng.normal(0, 0.01, len(df))))).round(2)
+    df["low"] = (bottom * np.exp(-np.abs(rng.normal(0, 0.01, len(df))))).round(2)
+    return df
+
+
+def test_a_high_stays_over_open_and_close_and_a_low_under_them():
+    df = _bars()
+    plan = _sequence.sequence_plan(df, "data", "ticker", "date", set())
+    assert plan["envelope"] == {"high": {"side": "over", "of": ["open", "close"]},
+                                "low": {"side": "under", "of": ["open", "close"]}}
+    # One real high in a hundred under its close: no longer a rule.
+    broken = df.copy()
+    broken.loc[broken.index[::100], "high"] = broken["close"][::100] - 0.5
+    assert "high" not in (_sequence.sequence_plan(broken, "data", "ticker", "date", set()).get("envelope") or {})
+    out = SequenceSynthesizer("ticker", "date", engine_options={"max_epochs": 3}).fit(df).sample(seed=0)
+    ok = out[["open", "close", "high", "low"]].notna().all(axis=1)
+    o = out[ok]
+    assert (o["high"] >= np.maximum(o["open"], o["close"])).all()
+    assert (o["low"] <= np.minimum(o["open"], o["close"])).all()
+    assert (o["high"] > np.maximum(o["open"], o["close"])).mean() > 0.5  # put back where crossed, not always
+
+
+def test_logged_prices_keep_the_decimals_most_of_them_have():
+    v = pd.Series(np.r_[np.full(98, 12.34), [12.3456, 1.2345]])
+    assert _sequence._typical_decimals(v, 4) == 2
+    assert _sequence._typical_decimals(pd.Series(np.r_[np.full(90, 12.34), np.full(10, 1.2345)]), 4) == 4
+    assert _sequence._typical_decimals(v, None) is None
+    def cheap(names: list[str]) -> pd.DataFrame:  # those tickers' prices under 1, at 4 decimals: logs
+        df = _bars(n_ent=40)
+        rows, cols = df["ticker"].isin(names), ["open", "close", "high", "low"]
+        df.loc[rows, cols] = (df.loc[rows, cols] * 0.002).round(4)
+        return df
+
+    plan = _sequence.sequence_plan(cheap(["T0"]), "data", "ticker", "date", set())  # 2.5 % of rows at 4
+    assert plan["log"]["open"] == 2
+    assert _sequence.sequence_plan(cheap(["T0", "T1", "T2", "T3"]), "data", "ticker", "date",
+                                   set())["log"]["open"] == 4  # 10 %: 4
+
+
+def test_moves_of_a_common_path_are_centred_on_the_real_mean_each_step():
+    plan = {"center": {"a": 0.5}, "spread": {}}
+    rng = np.random.default_rng(0)
+    d = {"a": rng.normal(2.0, 1.0, 40), "b": rng.normal(2.0, 1.0, 40)}
+    d["a"][:3] = np.nan
+    out = _sequence._centered(plan, d, set(), False)
+    assert abs(np.nanmean(out["a"]) - 0.5) < 1e-12 and np.isnan(out["a"][:3]).all()
+    assert np.allclose(np.nanstd(out["a"]), np.nanstd(d["a"]))  # shifted together, not squeezed
+    assert out["b"] is d["b"]  # not a centred number
+    few = {"a": rng.normal(2.0, 1.0, 5)}
+    assert np.array_equal(_sequence._centered(plan, few, set(), False)["a"], few["a"])  # 5 entities: their own
+    # Found at fit for numbers with a common path; not for one that mostly does not move.
+    df = _bars(n_ent=30)  # with a market every ticker moves with
+    market = np.exp(np.cumsum(np.random.default_rng(4).normal(0.002, 0.02, 60)))
+    at = np.tile(np.arange(60), 30)
+    for c in ("open", "close", "high", "low"):
+        df[c] = (df[c] * market[at]).round(2)
+    assert set(_sequence.sequence_plan(df, "data", "ticker", "date", set())["center"]) == {"open", "close"}
+    # A rate that all tickers change on two dates by about the same, and keep otherwise.
+    g = np.random.default_rng(1)
+    rate = g.uniform(3, 9, 30)[:, None] + (np.arange(60) >= 20) * (0.5 + g.normal(0, 0.05, (30, 1))) \
+        - (np.arange(60) >= 40) * (0.3 + g.normal(0, 0.05, (30, 1)))
+    plan = _sequence.sequence_plan(df.assign(rate=rate.ravel().round(2)), "data", "ticker", "date", set())
+    assert "rate" in plan["common"] and "rate" not in plan["center"]
