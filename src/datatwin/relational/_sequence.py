@@ -367,14 +367,18 @@ def _fixed_by_kind(d: pd.DataFrame, x: np.ndarray, by: list[str]) -> dict[str, d
     A move from the history's mean lands on it by chance only, so generation sets it."""
     out: dict[str, dict[str, float]] = {}
     for b in by:
-        ok = d[b].notna().to_numpy() & ~np.isnan(x)
+        # A missing number counts as a value of its own: where most of a level's rows lack it,
+        # the few present ones must not fix the rest (berka's cash rows: counterparty 0 or none).
+        ok = d[b].notna().to_numpy()
         if not ok.any():
             continue
-        counts = pd.DataFrame({"k": d[b].to_numpy()[ok].astype(str), "x": x[ok]}).value_counts()
+        counts = pd.DataFrame({"k": d[b].to_numpy()[ok].astype(str), "x": np.where(np.isnan(x[ok]), np.inf, x[ok])}
+                              ).value_counts()
         top = counts.groupby(level=0).agg(["max", "sum", "idxmax"])
         top = top[(top["sum"] >= RECUR_MIN_ROWS) & (top["max"] >= FIXED_SHARE * top["sum"])]
-        if len(top):
-            out[b] = {str(k): float(v[1]) for k, v in top["idxmax"].items()}
+        fixed = {str(k): float(v[1]) for k, v in top["idxmax"].items() if np.isfinite(v[1])}
+        if fixed:
+            out[b] = fixed
     return out
 
 
