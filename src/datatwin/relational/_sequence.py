@@ -311,6 +311,17 @@ def unfuse(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _in_order(df: pd.DataFrame, key: str, index: str, kind: str, t: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of ``df`` by entity, then time: the order, each ordered row's entity number, and
+    whether it has a previous step of the same entity (``t``: the times, where already read)."""
+    t = _to_time(df[index], kind) if t is None else t
+    ent = pd.factorize(df[key])[0]
+    order = np.lexsort((t, ent))
+    ent = ent[order]
+    return order, ent, np.r_[False, ent[1:] == ent[:-1]]
+
+
 def _kinds(df: pd.DataFrame, by: list[str]) -> np.ndarray:
     """Per row, a number naming its combination of ``by`` values (missing is a value)."""
     return df.groupby(by, dropna=False, sort=False).ngroup().to_numpy()
@@ -332,12 +343,9 @@ def _recurring(df: pd.DataFrame, key: str, index: str, kind: str, numeric: list[
     if not by:
         return {}
     t = _to_time(df[index], kind)
-    ent = pd.factorize(df[key])[0]
-    order = np.lexsort((t, ent))
+    order, ent, same_ent = _in_order(df, key, index, kind, t)
     d = df.iloc[order].reset_index(drop=True)
-    ent = ent[order]
     kinds = _kinds(d, by)
-    same_ent = np.r_[False, ent[1:] == ent[:-1]]
     adjacent = same_ent & np.r_[False, kinds[1:] == kinds[:-1]]
     out: dict[str, dict[str, Any]] = {}
     for c in numeric:
@@ -488,11 +496,7 @@ def _cross_bases(df: pd.DataFrame, key: str, index: str, kind: str, targets: lis
     difference) is at most ``CROSS_BASE_RATIO`` of the distance from the number's own lag."""
     if len(df) < 2 or not targets:
         return {}
-    t = _to_time(df[index], kind)
-    ent = pd.factorize(df[key])[0]
-    order = np.lexsort((t, ent))
-    ent = ent[order]
-    step = np.r_[False, ent[1:] == ent[:-1]]
+    order, ent, step = _in_order(df, key, index, kind)
     vals = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)[order]
             for c in numeric}
     lags = {c: np.where(step, np.r_[np.nan, v[:-1]], np.nan) for c, v in vals.items()}
@@ -530,11 +534,7 @@ def _centers(df: pd.DataFrame, key: str, index: str, kind: str, columns: list[st
     quarterly) keep theirs: shifted, the zeros would all move."""
     if not columns or len(df) < 2:
         return {}
-    t = _to_time(df[index], kind)
-    ent = pd.factorize(df[key])[0]
-    order = np.lexsort((t, ent))
-    ent = ent[order]
-    step = np.r_[False, ent[1:] == ent[:-1]]
+    order, ent, step = _in_order(df, key, index, kind)
     out = {}
     for c in columns:
         x = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)[order]
@@ -690,10 +690,7 @@ def _lone_gaps(df: pd.DataFrame, key: str, index: str, kind: str, numeric: list[
     model barely learns what follows one, and a drawn gap went on for hundreds of steps (4,860
     synthetic opens missing in 10 runs, each taking its spreads along). Generation gives such a
     number, missing again right after a missing step, its last known value instead."""
-    t = _to_time(df[index], kind)
-    ent = pd.factorize(df[key])[0]
-    order = np.lexsort((t, ent))
-    same = np.r_[False, ent[order][1:] == ent[order][:-1]]
+    order, _, same = _in_order(df, key, index, kind)
     out = []
     for c in numeric:
         miss = df[c].isna().to_numpy()[order]
@@ -1062,11 +1059,7 @@ def _ledgers(df: pd.DataFrame, key: str, index: str, kind: str, targets: list[st
     steps wins. Sources are never targets: a target is generated after every source."""
     if not targets or len(df) < 2:
         return {}
-    t = _to_time(df[index], kind)
-    ent = pd.factorize(df[key])[0]
-    order = np.lexsort((t, ent))
-    ent = ent[order]
-    step = np.r_[False, ent[1:] == ent[:-1]]
+    order, ent, step = _in_order(df, key, index, kind)
     vals = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)[order]
             for c in dict.fromkeys(targets + sources)}
     cats = {g: df[g].to_numpy(dtype=object)[order] for g in categorical}
