@@ -143,3 +143,13 @@ def test_kinds_survive_a_model_file(fitted, tmp_path):
     fitted.save(path)
     back = DatabaseSynthesizer.load(path).sample(seed=3)["data"]
     assert back.to_csv(index=False) == fitted.sample(seed=3).to_csv(index=False)
+
+
+def test_the_sequence_key_is_never_a_modelled_column():
+    """Six stores and a yes/no promotion come in 12 combinations, few enough to be fused: the
+    key must stay out of the plan even where the caller does not exclude it."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"store": np.repeat([f"s{i}" for i in range(6)], 8), "week": np.tile(np.arange(8), 6),
+                       "promo": rng.choice(["yes", "no"], 48), "sales": rng.normal(size=48)})
+    plan = _sequence.sequence_plan(df, "t", "store", "week", set())
+    assert "fused" not in plan and plan["categorical"] == ["promo"] and "store" not in plan["numeric"]

@@ -86,7 +86,7 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
     if len(lengths) and lengths.max() <= 1:
         raise InputError(f"sequence key {table}.{key} has one row per entity, so there is no history to learn; "
                          f"drop --sequence-key or pick the entity column")
-    meta = Metadata.infer(df.drop(columns=[c for c in exclude | {index} if c in df.columns]))
+    meta = Metadata.infer(df.drop(columns=[c for c in exclude | {index, key} if c in df.columns]))
     raw = df
     numeric, categorical = [], []
     bounds: dict[str, list[float]] = {}
