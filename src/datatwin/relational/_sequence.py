@@ -422,6 +422,7 @@ def _to_day_of_month(prev: np.ndarray, now: np.ndarray, dom: np.ndarray) -> np.n
 
 RECUR_SHARE = 0.3  # share of a number's non-adjacent same-kind steps that repeat its last value
 RECUR_MAX_LEVELS = 64  # categorical columns with more levels do not name a kind of step
+RECUR_DENSE_MAX = 4_000_000  # entities x kinds kept as one array (32 MB) during generation
 
 
 def recur_flags(plan: dict[str, Any], df: pd.DataFrame, entity: np.ndarray) -> dict[str, np.ndarray]:
@@ -442,12 +443,18 @@ def recur_flags(plan: dict[str, Any], df: pd.DataFrame, entity: np.ndarray) -> d
 class Recurrences:
     """Each entity's last value of each recurring number per kind, kept during generation."""
 
-    def __init__(self, plan: dict[str, Any]) -> None:
+    def __init__(self, plan: dict[str, Any], n_ent: int = 0, sizes: dict[str, int] | None = None) -> None:
         self.rules = plan.get("recur") or {}
         self.last: dict[str, dict[Any, float]] = {c: {} for c in self.rules}
+        # Kinds numbered 0..K-1 (the code path): one array per entity and kind where it is small
+        # (berka: 4,500 accounts x 256 kinds), a dict otherwise (and for the frame path's tuples).
+        self.dense = {c: np.full((n_ent, k), np.nan) for c, k in (sizes or {}).items()
+                      if c in self.rules and n_ent * k <= RECUR_DENSE_MAX}
 
     def repeats(self, c: str, act: np.ndarray, kinds: Any, flag: np.ndarray) -> np.ndarray:
         """The values that the rows flagged to repeat take (NaN: not flagged, or no earlier value)."""
+        if c in self.dense:
+            return np.where(flag > 0.5, self.dense[c][act, kinds], np.nan)
         last = self.last[c]
         out = np.full(len(act), np.nan)
         for i in np.flatnonzero(flag > 0.5):
@@ -465,8 +472,12 @@ class Recurrences:
         return values
 
     def add(self, c: str, act: np.ndarray, kinds: Any, x: np.ndarray) -> None:
+        ok = ~np.isnan(x)
+        if c in self.dense:
+            self.dense[c][act[ok], np.asarray(kinds)[ok]] = x[ok]
+            return
         last = self.last[c]
-        for i in np.flatnonzero(~np.isnan(x)):
+        for i in np.flatnonzero(ok):
             last[(int(act[i]), kinds[i])] = float(x[i])
 
     def keep(self, plan: dict[str, Any], act: np.ndarray, kinds: dict[str, Any], x: dict[str, np.ndarray],
@@ -1417,6 +1428,7 @@ class StepCodes:
         self.ctx_at: tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]] = (-1, {})  # known() of the last act
         self.binned: dict[tuple[str, ...], _BinnedGiven | None] = {}
         self.level_text: dict[str, np.ndarray] = {}
+        self.kind_sizes: dict[str, int] = {}
         self.any_binned = bool(model.encoder._binned())
         self.lag_map: dict[str, np.ndarray] = {}
         for c in plan["categorical"]:
@@ -1462,17 +1474,19 @@ class StepCodes:
         """A function of (recurring number, codes of a ``by`` column by name) giving each row's
         kind as one integer (the mixed-radix number of its ``by`` codes)."""
         radix = {}
+        self.kind_sizes = {}
         for c, rule in rules.items():
             sizes = [self.encoder(b).cardinalities[0] + 1 if self.encoder(b) is not None else 1 for b in rule["by"]]
             radix[c] = np.cumprod([1, *sizes[:-1]]).astype(np.int64)
+            self.kind_sizes[c] = int(np.prod(sizes))
 
-        def kinds(c: str, m: int, codes_of: Any) -> list[int]:
+        def kinds(c: str, m: int, codes_of: Any) -> np.ndarray:
             k = np.zeros(m, dtype=np.int64)
             for b, r in zip(rules[c]["by"], radix[c], strict=True):
                 part = codes_of(b)
                 if part is not None and part.shape[1]:
                     k += part[:, 0].astype(np.int64) * r
-            return k.tolist()
+            return k
         return kinds
 
     def levels(self, codes: np.ndarray, name: str) -> list[str] | None:
@@ -1758,8 +1772,8 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
     per_unit = (DAY / time_enc.seconds_per_unit) if time_enc is not None and plan["index_kind"] == "datetime" \
         else 1.0
     spread = list(plan.get("spread", {}))
-    rec = Recurrences(plan)
-    kind_of = sc.kind_codes(rec.rules)
+    kind_of = sc.kind_codes(plan.get("recur") or {})
+    rec = Recurrences(plan, n_ent, sc.kind_sizes)
     read = ["seq.gap", *(["seq.end"] if plan.get("month_end") else []), *[_change(plan, c) for c in numeric],
             *numeric, *[f"s.{c}" for c in spread], *[f"k.{c}" for c in rec.rules]]
     first_out: dict[str, Any] = {}
