@@ -120,7 +120,7 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
                              "common": _common_paths(df, key, index, kind, [c for c in numeric if c not in integer],
                                                      set(log), grid)}
     if units["common"]:
-        df = _without_common(units, df)
+        df = to_model_units(units, df)
         for c, path in units["common"].items():
             path["bounds"] = bounds[c]  # the column's own range, applied once the path is added back
             v = pd.to_numeric(df[c], errors="coerce")
@@ -322,6 +322,12 @@ def _in_order(df: pd.DataFrame, key: str, index: str, kind: str, t: np.ndarray |
     return order, ent, np.r_[False, ent[1:] == ent[:-1]]
 
 
+def _last_of_kind(x: np.ndarray, ent: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Per row (ordered by entity, then time), the entity's previous value of ``x`` at a step of
+    the same kind (NaN: none)."""
+    return pd.Series(x).groupby([ent, kinds]).shift(1).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def _kinds(df: pd.DataFrame, by: list[str]) -> np.ndarray:
     """Per row, a number naming its combination of ``by`` values (missing is a value)."""
     return df.groupby(by, dropna=False, sort=False).ngroup().to_numpy()
@@ -349,9 +355,8 @@ def _recurring(df: pd.DataFrame, key: str, index: str, kind: str, numeric: list[
     adjacent = same_ent & np.r_[False, kinds[1:] == kinds[:-1]]
     out: dict[str, dict[str, Any]] = {}
     for c in numeric:
-        x = pd.to_numeric(d[c], errors="coerce")
-        before = x.groupby([ent, kinds]).shift(1).to_numpy(dtype=np.float64, na_value=np.nan)
-        x = x.to_numpy(dtype=np.float64, na_value=np.nan)
+        x = pd.to_numeric(d[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        before = _last_of_kind(x, ent, kinds)
         far = ~np.isnan(before) & ~np.isnan(x) & ~adjacent
         if far.sum() >= 50 and (x[far] == before[far]).mean() >= RECUR_SHARE:
             out[c] = {"by": by}
@@ -362,7 +367,7 @@ def _recurring(df: pd.DataFrame, key: str, index: str, kind: str, numeric: list[
         # Standing orders also come on the same day of the month (berka: every pension, rent
         # and insurance payment; 1 in 30 by chance): the step's date is snapped to that day.
         day = _day_of_month(t[order])
-        before = pd.Series(day).groupby([ent, kinds]).shift(1).to_numpy(dtype=np.float64, na_value=np.nan)
+        before = _last_of_kind(day, ent, kinds)
         far = ~np.isnan(before) & ~adjacent
         if far.sum() >= 50 and (day[far] == before[far]).mean() >= RECUR_SHARE:
             out[index] = {"by": by, "day": True}
@@ -430,13 +435,11 @@ def recur_flags(plan: dict[str, Any], df: pd.DataFrame, entity: np.ndarray) -> d
     the entity's last value of the same kind (``_recurring``)."""
     out = {}
     for c, rule in (plan.get("recur") or {}).items():
-        kinds = _kinds(df, rule["by"])
         if rule.get("day"):
-            x = pd.Series(_day_of_month(_to_time(df[c], plan["index_kind"])))
+            x = _day_of_month(_to_time(df[c], plan["index_kind"]))
         else:
-            x = pd.to_numeric(df[c], errors="coerce")
-        before = x.groupby([entity, kinds]).shift(1).to_numpy(dtype=np.float64, na_value=np.nan)
-        out[c] = (x.to_numpy(dtype=np.float64, na_value=np.nan) == before).astype(np.float64)
+            x = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        out[c] = (x == _last_of_kind(x, entity, _kinds(df, rule["by"]))).astype(np.float64)
     return out
 
 
@@ -480,8 +483,7 @@ class Recurrences:
         for i in np.flatnonzero(ok):
             last[(int(act[i]), kinds[i])] = float(x[i])
 
-    def keep(self, plan: dict[str, Any], act: np.ndarray, kinds: dict[str, Any], x: dict[str, np.ndarray],
-             now: np.ndarray) -> None:
+    def keep(self, act: np.ndarray, kinds: dict[str, Any], x: dict[str, np.ndarray], now: np.ndarray) -> None:
         """Remember one step's values (a recurring day: its date's day of the month)."""
         for c in self.rules:
             self.add(c, act, kinds[c], x[c] if c in x else _day_of_month(now))
@@ -685,8 +687,9 @@ class SharedSeries:
         return np.where(np.isfinite(v), v, x)
 
 
-def _model_value(plan: dict[str, Any], c: str, v: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Values ``v`` of column ``c`` at times ``t`` in the step model's units (:func:`to_model_units`)."""
+def _model_value(plan: dict[str, Any], c: str, v: np.ndarray, t: np.ndarray | None) -> np.ndarray:
+    """Values ``v`` of column ``c`` at times ``t`` (days; needed where it has a common path) in the
+    step model's units: its log, less its date's common path."""
     if c in (plan.get("log") or {}):
         with np.errstate(divide="ignore", invalid="ignore"):
             v = np.log(v + (plan.get("log_shift") or {}).get(c, 0.0))
@@ -732,11 +735,8 @@ def _month_ends(df: pd.DataFrame, key: str, index: str) -> bool:
     t = _to_time(df[index], "datetime")
     if not len(t) or not np.all(np.isfinite(t)) or not np.all(t == np.floor(t)):
         return False
-    ent = pd.factorize(df[key])[0]
-    order = np.lexsort((t, ent))
-    ent, t = ent[order], t[order]
-    later = np.r_[False, ent[1:] == ent[:-1]]
-    return bool(later.sum() >= 20 and _is_month_end(t[later]).mean() >= MONTH_END_SHARE)
+    order, _, later = _in_order(df, key, index, "datetime", t)
+    return bool(later.sum() >= 20 and _is_month_end(t[order][later]).mean() >= MONTH_END_SHARE)
 
 
 MONTH_END_SHARE = 0.1
@@ -747,12 +747,17 @@ def _is_month_end(days: np.ndarray) -> np.ndarray:
     return (d + 1).astype("datetime64[M]") != d.astype("datetime64[M]")
 
 
-def _to_month_end(prev: np.ndarray, now: np.ndarray) -> np.ndarray:
-    """The month's last day nearest to ``now`` that is not before ``prev`` (times in days)."""
-    d = np.floor(now).astype("int64").astype("datetime64[D]")
-    month = d.astype("datetime64[M]")
+def _month_ends_around(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The last day of the month before and of the month of each time (days since 1970)."""
+    month = np.floor(days).astype("int64").astype("datetime64[D]").astype("datetime64[M]")
     this_end = ((month + 1).astype("datetime64[D]") - 1).astype(np.int64).astype(float)
     last_end = (month.astype("datetime64[D]") - 1).astype(np.int64).astype(float)
+    return last_end, this_end
+
+
+def _to_month_end(prev: np.ndarray, now: np.ndarray) -> np.ndarray:
+    """The month's last day nearest to ``now`` that is not before ``prev`` (times in days)."""
+    last_end, this_end = _month_ends_around(now)
     pick = np.where((last_end >= np.floor(prev)) & (now - last_end < this_end - now), last_end, this_end)
     return pick
 
@@ -766,10 +771,7 @@ def keep_month_ends(before: np.ndarray, after: np.ndarray, ent: np.ndarray, end:
     if not moved.any():
         return after
     x = np.where(moved, after, 0.0)
-    d = np.floor(x).astype("int64").astype("datetime64[D]")
-    month = d.astype("datetime64[M]")
-    this_end = ((month + 1).astype("datetime64[D]") - 1).astype(np.int64).astype(float)
-    last_end = (month.astype("datetime64[D]") - 1).astype(np.int64).astype(float)
+    last_end, this_end = _month_ends_around(x)
     pick = np.where((x - last_end < this_end - x) | (this_end > end), last_end, this_end)
     out = np.where(moved, pick, after)
     return pd.Series(out).groupby(ent).cummax().to_numpy()
@@ -812,13 +814,15 @@ def _spans_magnitudes(s: pd.Series) -> bool:
 def to_model_units(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
     """A sequence table's numbers as the step model sees them: logs where ``plan["log"]``, then
     the common path of their date taken away where ``plan["common"]``."""
-    if plan.get("log"):
-        df = df.copy()
-        shift = plan.get("log_shift") or {}
-        for c in plan["log"]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                df[c] = np.log(pd.to_numeric(df[c], errors="coerce") + shift.get(c, 0.0))
-    return _without_common(plan, df) if plan.get("common") else df
+    columns = list(dict.fromkeys([*(plan.get("log") or {}), *(plan.get("common") or {})]))
+    if not columns:
+        return df
+    df = df.copy()
+    t = _to_time(df[plan["index"]], plan["index_kind"]) if plan.get("common") else None
+    for c in columns:
+        df[c] = _model_value(plan, c, pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64,
+                                                                                      na_value=np.nan), t)
+    return df
 
 
 def from_model_units(plan: dict[str, Any], c: str, x: np.ndarray, t: np.ndarray | None = None) -> np.ndarray:
@@ -839,15 +843,6 @@ def _with_path(path: dict[str, Any], x: np.ndarray, t: np.ndarray, sign: float) 
     number (a path in logs), flat before the first and after the last learned date."""
     at = np.interp(t, np.asarray(path["t"], dtype=float), np.asarray(path["v"], dtype=float))
     return x * np.exp(sign * at) if path["ratio"] else x + sign * at
-
-
-def _without_common(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
-    df = df.copy()
-    t = _to_time(df[plan["index"]], plan["index_kind"])
-    for c, path in plan["common"].items():
-        x = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        df[c] = _with_path(path, x, t, -1.0)
-    return df
 
 
 def shared_grid(df: pd.DataFrame, key: str, index: str, kind: str) -> np.ndarray | None:
@@ -1836,7 +1831,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
         shared.put(x, act, now)
         times.append(now)
         _fill_lone_gaps(plan, x, {c: prev[c][act] for c in numeric}, last, act)
-        rec.keep(plan, act, kinds, x, now)
+        rec.keep(act, kinds, x, now)
         for c in numeric:
             nums[c].append(x[c])
             prev2[c][act] = prev[c][act]
@@ -1927,7 +1922,7 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
         shared.put(x, act, now)
         cols[plan["index"]].append(now)
         _fill_lone_gaps(plan, x, {c: prev[c][act] for c in numeric}, last, act)
-        rec.keep(plan, act, kinds, x, now)
+        rec.keep(act, kinds, x, now)
         for c in numeric:
             cols[c].append(x[c])
             prev2[c][act] = prev[c][act]
