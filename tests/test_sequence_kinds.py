@@ -126,16 +126,33 @@ def test_a_step_moves_to_its_day_of_the_month_never_before_the_previous_one():
     assert _sequence._day_of_month(out).tolist() == [10.0, 31.0, 12.0, 31.0]
 
 
-def test_histories_that_run_to_the_end_of_the_window_are_paced(ledger, fitted):
+def test_histories_that_all_run_to_the_end_of_the_window_are_generated_until_it(ledger, fitted):
     plan = _sequence.sequence_plan(ledger, "t", "acc", "date", {"acc"})
-    assert plan["pace"] == pytest.approx(_sequence._to_time(ledger["date"], "datetime").max())
+    end = _sequence._to_time(ledger["date"], "datetime").max()
+    assert plan["until"]["end"] == pytest.approx(end) and "pace" not in plan
+    assert plan["until"]["cap"] > ledger.groupby("acc").size().max()
     out = fitted.sample(seed=0)
-    last = pd.to_datetime(out["date"]).groupby(out["acc"]).max()
+    dates = pd.to_datetime(out["date"])
+    assert dates.max() <= pd.Timestamp(ledger["date"].max())  # nothing squeezed, nothing past the end
+    last = dates.groupby(out["acc"]).max()
     assert (last >= pd.Timestamp("2020-10-01")).mean() > 0.8
-    # Entities that stop anywhere: no pace.
-    ragged = ledger[ledger["acc"] % 3 == 0]
+    # The count of steps is the time's: about as many per month as the real histories have.
+    per_month = len(out) / dates.dt.to_period("M").groupby(out["acc"]).nunique().sum()
+    real = len(ledger) / pd.to_datetime(ledger["date"]).dt.to_period("M").groupby(ledger["acc"]).nunique().sum()
+    assert per_month == pytest.approx(real, rel=0.25)
+
+
+def test_histories_that_mostly_run_to_the_end_are_paced_and_ragged_ones_neither(ledger):
+    # A third of the accounts closed early: most run to the end, not nearly all.
+    early = ledger["acc"] % 3 == 0
+    mostly = ledger[~early | (pd.to_datetime(ledger["date"]) < pd.Timestamp(2020, 5, 1))]
+    plan = _sequence.sequence_plan(mostly, "t", "acc", "date", {"acc"})
+    assert plan["pace"] == pytest.approx(_sequence._to_time(ledger["date"], "datetime").max())
+    assert "until" not in plan
+    ragged = ledger[early]
     cut = ragged[pd.to_datetime(ragged["date"]) < pd.Timestamp(2020, 2, 1) + pd.to_timedelta(ragged["acc"] * 5, "D")]
-    assert "pace" not in _sequence.sequence_plan(cut, "t", "acc", "date", {"acc"})
+    plan = _sequence.sequence_plan(cut, "t", "acc", "date", {"acc"})
+    assert "pace" not in plan and "until" not in plan
 
 
 def test_kinds_survive_a_model_file(fitted, tmp_path):

@@ -588,7 +588,10 @@ class DatabaseSynthesizer:
             # (training never lacks it), in an extra engine call per step for those few entities.
             ctx[given_start] = ctx[given_start].where(ctx[given_start].notna(),
                                                       _from_time(starts, seq["index_kind"]))
-        frame, ent = generate_histories(first.model_, syn.model_, seq, ctx, counts[ents], starts, seed,
+        lengths = counts[ents]
+        if seq.get("until"):  # generated until they pass the window's end: the count is time's
+            lengths = np.full(len(ents), int(seq["until"]["cap"]))
+        frame, ent = generate_histories(first.model_, syn.model_, seq, ctx, lengths, starts, seed,
                                         seq["min_gap"], raw_index=True)
         if not len(frame):
             return frame, ents[ent]
