@@ -592,7 +592,7 @@ class DatabaseSynthesizer:
         if seq.get("until"):  # generated until they pass the window's end: the count is time's
             lengths = np.full(len(ents), int(seq["until"]["cap"]))
         frame, ent = generate_histories(first.model_, syn.model_, seq, ctx, lengths, starts, seed,
-                                        seq["min_gap"], raw_index=True)
+                                        seq["min_gap"], raw_index=True, sizes=counts[ents])
         if not len(frame):
             return frame, ents[ent]
         x = frame[seq["index"]].to_numpy(float)

@@ -1384,8 +1384,8 @@ def _floats(values: dict[str, Any], c: str, n: int) -> np.ndarray:
 
 
 def generate_histories(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame, lengths: np.ndarray,
-                       starts: np.ndarray, seed: int, min_gap: float, raw_index: bool = False
-                       ) -> tuple[pd.DataFrame, np.ndarray]:
+                       starts: np.ndarray, seed: int, min_gap: float, raw_index: bool = False,
+                       sizes: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Histories for every entity (row of ``ctx``) with ``lengths[i]`` steps from ``starts[i]``.
 
     Returns the generated rows (entity-major, steps in order, with the order column rebuilt)
@@ -1393,9 +1393,11 @@ def generate_histories(first_model: Any, model: Any, plan: dict[str, Any], ctx: 
     (:func:`history_blocks`), all entities of a block in lock-step: one conditional call per step.
     ``raw_index``: the order column as times (days or index units), for a caller that moves them
     before formatting them with :func:`format_index` (formatting is most of a sample's pandas time).
+    ``sizes``: the rows expected of each entity where ``lengths`` are caps (``plan["until"]``):
+    blocks are cut by them, so that a block is not a few hundred entities run for as many steps.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
-    blocks = history_blocks(lengths)
+    blocks = history_blocks(lengths if sizes is None else sizes)
 
     def block(k: int) -> tuple[pd.DataFrame, np.ndarray]:
         a, b = blocks[k]
@@ -1420,7 +1422,7 @@ def generate_histories(first_model: Any, model: Any, plan: dict[str, Any], ctx: 
     if not parts:
         return unfuse(plan, pd.DataFrame(columns=[plan["index"], *plan["numeric"], *plan["categorical"],
                                                   *plan["other"]])), np.zeros(0, int)
-    offsets = np.cumsum([0] + [b - a for a, b in history_blocks(lengths)])
+    offsets = np.cumsum([0] + [b - a for a, b in blocks])
     df = pd.concat([p[0] for p in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
     ent = np.concatenate([p[1] + offsets[k] for k, p in enumerate(parts)])
     return unfuse(plan, df), ent
