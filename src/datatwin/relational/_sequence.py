@@ -314,12 +314,16 @@ def unfuse(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
             continue
         table = {_combo_label(tuple(r)): r for r in g["combos"]}
         blank = [None] * len(g["columns"])
-        vals = [table.get(v, blank) if isinstance(v, str) else blank for v in df[g["name"]].tolist()]
-        cols = list(zip(*vals, strict=True)) if vals else [()] * len(g["columns"])
+        # Each distinct label looked up once (a few dozen), then every column taken by code.
+        codes, labels = pd.factorize(df[g["name"]])  # (missing: -1, the last row of ``parts``)
+        parts = np.empty((len(labels) + 1, len(g["columns"])), dtype=object)
+        for k, v in enumerate(labels):
+            parts[k] = table.get(v, blank) if isinstance(v, str) else blank
+        parts[-1] = blank
         at = list(df.columns).index(g["name"])
         df = df.drop(columns=[g["name"]])
         for k, c in enumerate(g["columns"]):
-            df.insert(at + k, c, pd.Series(cols[k], dtype=object, index=df.index))
+            df.insert(at + k, c, pd.Series(parts[codes, k], dtype=object, index=df.index))
     return df
 
 
@@ -482,7 +486,9 @@ class Recurrences:
         for b, table in (self.rules[c].get("fixed") or {}).items():
             levels = levels_of(b)
             if levels is not None:
-                fixed = np.array([table.get(v, np.nan) for v in levels], dtype=np.float64)
+                # Each distinct level looked up once (a step's rows share a few dozen).
+                at, keys = pd.factorize(np.asarray(levels, dtype=object))  # (None: -1, the last entry)
+                fixed = np.array([*(table.get(k, np.nan) for k in keys), np.nan], dtype=np.float64)[at]
                 values = np.where(np.isnan(fixed), values, fixed)
         return values
 
@@ -1522,15 +1528,16 @@ class StepCodes:
             return k
         return kinds
 
-    def levels(self, codes: np.ndarray, name: str) -> list[str] | None:
-        """Each drawn row's level of categorical column ``name`` as text (None: rare or missing)."""
+    def levels(self, codes: np.ndarray, name: str) -> np.ndarray | None:
+        """Each drawn row's level of categorical column ``name`` as text (None: rare or missing),
+        an object array."""
         enc, part = self.encoder(name), self.column_codes(codes, name)
         if not isinstance(enc, CategoricalEncoder) or part is None or not part.shape[1]:
             return None
         if name not in self.level_text:
             self.level_text[name] = np.array([str(v) for v in enc.levels_] + [None] * 3, dtype=object)
         table = self.level_text[name]
-        return table[np.minimum(part[:, 0], len(table) - 1)].tolist()
+        return table[np.minimum(part[:, 0], len(table) - 1)]
 
     @staticmethod
     def usable(model: Any, plan: dict[str, Any]) -> bool:
