@@ -480,15 +480,13 @@ class Recurrences:
             out[i] = last.get((int(act[i]), kinds[i]), np.nan)
         return out
 
-    def with_fixed(self, c: str, values: np.ndarray, levels_of: Any) -> np.ndarray:
+    def with_fixed(self, c: str, values: np.ndarray, fixed_of: Any) -> np.ndarray:
         """``values`` (a repeat or NaN) where the step's kind fixes none, else the fixed value;
-        ``levels_of(column)`` gives each row's level of a ``by`` column as text (or None)."""
+        ``fixed_of(column, table)`` gives each row's value in ``table`` of its level of a ``by``
+        column (NaN: none there; None: the column is not known), see :func:`fixed_by_text`."""
         for b, table in (self.rules[c].get("fixed") or {}).items():
-            levels = levels_of(b)
-            if levels is not None:
-                # Each distinct level looked up once (a step's rows share a few dozen).
-                at, keys = pd.factorize(np.asarray(levels, dtype=object))  # (None: -1, the last entry)
-                fixed = np.array([*(table.get(k, np.nan) for k in keys), np.nan], dtype=np.float64)[at]
+            fixed = fixed_of(b, table)
+            if fixed is not None:
                 values = np.where(np.isnan(fixed), values, fixed)
         return values
 
@@ -511,6 +509,14 @@ class Recurrences:
         """Step times ``now``, those flagged to repeat their kind's day of the month moved to it."""
         day = reps.get(plan["index"])
         return now if day is None else _to_day_of_month(prev, now, day)
+
+
+def fixed_by_text(levels: list[str] | None, table: dict[str, float]) -> np.ndarray | None:
+    """Each row's value in ``table`` of its level as text (NaN: none), for
+    :meth:`Recurrences.with_fixed`."""
+    if levels is None:
+        return None
+    return np.array([table.get(v, np.nan) for v in levels], dtype=np.float64)
 
 
 def _cross_bases(df: pd.DataFrame, key: str, index: str, kind: str, targets: list[str], numeric: list[str]
@@ -1467,7 +1473,7 @@ class StepCodes:
         self.ctx_at: tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]] = (-1, {})  # known() of the last act
         self.binned: dict[tuple[str, ...], _BinnedGiven | None] = {}
         self.decoding: dict[tuple[str, ...], _StackedDecode | None] = {}
-        self.level_text: dict[str, np.ndarray] = {}
+        self.fixed_tables: dict[tuple[str, int], tuple[dict[str, float], np.ndarray]] = {}
         self.kind_sizes: dict[str, int] = {}
         self.any_binned = bool(model.encoder._binned())
         self.lag_map: dict[str, np.ndarray] = {}
@@ -1529,16 +1535,19 @@ class StepCodes:
             return k
         return kinds
 
-    def levels(self, codes: np.ndarray, name: str) -> np.ndarray | None:
-        """Each drawn row's level of categorical column ``name`` as text (None: rare or missing),
-        an object array."""
+    def fixed(self, codes: np.ndarray, name: str, table: dict[str, float]) -> np.ndarray | None:
+        """Each drawn row's value in ``table`` of its level of categorical column ``name`` as
+        text (NaN: none there, or rare or missing), looked up once per code (as
+        :func:`fixed_by_text` of the levels' text)."""
         enc, part = self.encoder(name), self.column_codes(codes, name)
         if not isinstance(enc, CategoricalEncoder) or part is None or not part.shape[1]:
             return None
-        if name not in self.level_text:
-            self.level_text[name] = np.array([str(v) for v in enc.levels_] + [None] * 3, dtype=object)
-        table = self.level_text[name]
-        return table[np.minimum(part[:, 0], len(table) - 1)]
+        key = (name, id(table))
+        if key not in self.fixed_tables:  # (the plan's tables live as long as the model)
+            text = [str(v) for v in enc.levels_] + [None] * 3
+            self.fixed_tables[key] = (table, np.array([table.get(v, np.nan) for v in text], dtype=np.float64))
+        by_code = self.fixed_tables[key][1]
+        return by_code[np.minimum(part[:, 0], len(by_code) - 1)]
 
     @staticmethod
     def usable(model: Any, plan: dict[str, Any]) -> bool:
@@ -1606,7 +1615,11 @@ class StepCodes:
         idx = np.empty(v.shape, dtype=np.int64)
         for r, edges in enumerate(p.edges):
             idx[r] = np.searchsorted(edges, x[r])
-        coarse, fine = np.divmod(np.minimum(idx, p.last), p.n_fine)
+        idx = np.minimum(idx, p.last)
+        if p.shift is not None:  # (powers of two: a shift and a mask, a tenth of int64 divmod's time)
+            coarse, fine = idx >> p.shift, idx & (p.n_fine - 1)
+        else:
+            coarse, fine = np.divmod(idx, p.n_fine)
         nan = np.isnan(v)
         ok = None
         if nan.any():
@@ -1685,6 +1698,8 @@ class _BinnedGiven:
         self.edges = [e.hi_ for _, e in use]
         self.last = col([len(e.hi_) - 1 for _, e in use], dtype=np.int64)[:, None]
         self.n_fine = col([e.n_fine_ for _, e in use], dtype=np.int64)[:, None]
+        pow2 = bool(((self.n_fine > 0) & ((self.n_fine & (self.n_fine - 1)) == 0)).all())
+        self.shift = np.log2(self.n_fine).round().astype(np.int64) if pow2 else None
         self.na = col([e.n_coarse_ for _, e in use], dtype=np.int64)[:, None]
         self.has_na = col([e.has_na_ for _, e in use], dtype=bool)[:, None]
         self.starts = [slices[index[n]].start for n in self.names]
@@ -1976,7 +1991,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
                                   min_gap,
                                   {c: got[f"s.{c}"] for c in spread}, sc.ledger_signs(codes, seed, t),
                                   reps := {c: rec.with_fixed(c, rec.repeats(c, act, kinds[c], got[f"k.{c}"]),
-                                                             lambda b, codes=codes: sc.levels(codes, b))
+                                                             lambda b, table, codes=codes: sc.fixed(codes, b, table))
                                            for c in rec.rules})
             for c in categorical + other:
                 part = sc.column_codes(codes, c)
@@ -2078,8 +2093,9 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
                               {c: ledger_signs(r, out.get(r["by"], np.full(m, None)), m) if r.get("by") else
                                ledger_signs(r, None, m) for c, r in (plan.get("ledger") or {}).items()},
                               reps := {c: rec.with_fixed(c, rec.repeats(c, act, kinds[c], _floats(out, f"k.{c}", m)),
-                                                         lambda b, out=out: pd.Series(out[b]).astype(str).tolist()
-                                                         if b in out else None)
+                                                         lambda b, table, out=out: fixed_by_text(
+                                                             pd.Series(out[b]).astype(str).tolist()
+                                                             if b in out else None, table))
                                        for c in rec.rules})
         now = prev_time[act] + gap
         if t > 0 and plan.get("month_end"):
