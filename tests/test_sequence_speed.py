@@ -148,3 +148,14 @@ def test_unfuse_splits_labels_back_and_blanks_unknown_ones():
     assert out["a"].dtype == object and out["b"].dtype == object
     empty = _sequence.unfuse(plan, df.iloc[:0])
     assert list(empty.columns) == ["k", "a", "b", "c"] and len(empty) == 0
+
+
+def test_month_ends_from_the_table_are_the_datetime64_ones():
+    lo, hi = _sequence._MonthTable.LO, _sequence._MonthTable.HI
+    days = np.r_[np.arange(lo - 70, hi + 70, dtype=float), np.random.default_rng(4).uniform(lo, hi, 5000)]
+    for part in (days, days[days < lo + 10], days[(days > 0) & (days < 20000)]):
+        month = np.floor(part).astype("int64").astype("datetime64[D]").astype("datetime64[M]")
+        this_end = ((month + 1).astype("datetime64[D]") - 1).astype(np.int64).astype(float)
+        last_end = (month.astype("datetime64[D]") - 1).astype(np.int64).astype(float)
+        got = _sequence._month_ends_around(part)
+        assert np.array_equal(got[0], last_end) and np.array_equal(got[1], this_end)

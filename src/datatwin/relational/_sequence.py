@@ -809,7 +809,12 @@ def _is_month_end(days: np.ndarray) -> np.ndarray:
 
 def _month_ends_around(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The last day of the month before and of the month of each time (days since 1970)."""
-    month = np.floor(days).astype("int64").astype("datetime64[D]").astype("datetime64[M]")
+    d = np.floor(days).astype("int64")
+    if _MonthTable.covers(d):
+        start, length = _MonthTable.get()
+        first = start[d - _MonthTable.LO]
+        return (first - 1).astype(float), (first + length[d - _MonthTable.LO] - 1).astype(float)
+    month = d.astype("datetime64[D]").astype("datetime64[M]")
     this_end = ((month + 1).astype("datetime64[D]") - 1).astype(np.int64).astype(float)
     last_end = (month.astype("datetime64[D]") - 1).astype(np.int64).astype(float)
     return last_end, this_end
