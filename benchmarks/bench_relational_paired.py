@@ -21,7 +21,9 @@ import datetime as dt
 import hashlib
 import importlib
 import json
+import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -105,9 +107,10 @@ def main() -> None:
     if a.section:
         model_note = f"the saved model `{a.model}`" if a.model else f"a berka model fitted with the baseline's code " \
             f"({a.max_training_time:g} s per table)"
-        body = (f"Measured {dt.date.today()} on {platform.node()} (load average {load[0]} before, {load[1]} after). "
-                f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}`. Both versions' packages in one "
-                f"process, {model_note} loaded by each, `sample(seed=0)` alternating ({a.rounds} rounds).\n\n"
+        body = (f"Measured {dt.date.today()} on {platform.node()} ({os.cpu_count()} cores; load average {load[0]} "
+                f"before, {load[1]} after). Command: `{shlex.join(['python', *sys.argv])}`. Both versions' "
+                f"packages in one process, {model_note} loaded by each, `sample(seed=0)` alternating "
+                f"({a.rounds} rounds).\n\n"
                 + "\n".join(lines) + "\n\n" + ratio + "\n")
         write_section(a.section, body)
 
