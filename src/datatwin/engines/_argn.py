@@ -865,7 +865,11 @@ class _GivenPlan:
         # their order, so codes go in and out by slices rather than by index arrays.
         self.n_lead = len(fixed_pos) if np.array_equal(self.fixed_t, np.arange(len(fixed_pos))) else -1
         self.in_order = bool(np.array_equal(self.back, np.arange(len(sub_order))))
-        self.bag_len = np.array([t + 1 for t, *_ in steps], dtype=np.int64)  # each drawn head's inputs
+        # int32 step indices (as _Buffers.cidx): each head copies its rows' prefix of them and
+        # embedding_bag reads it back; half the bytes of int64, the same rows looked up.
+        self.index_dtype = np.int32 if width + int(offsets[-1] if len(offsets) else 0) < 2**31 else np.int64
+        self.offsets_i = offsets.astype(self.index_dtype)
+        self.bag_len = np.array([t + 1 for t, *_ in steps], dtype=self.index_dtype)  # each drawn head's inputs
         # The forbidden list the masks were made from, and the masks (one tuple: threads see a pair).
         self.masks: tuple[list[np.ndarray] | None, dict[int, torch.Tensor]] = (None, {})
 
@@ -910,6 +914,7 @@ class _GivenPlan:
         net = eng.net_
         s = len(self.sub_order)
         out = np.empty((n, s), dtype=np.int32)
+        offs = self.offsets_i
         rows = min(SAMPLE_BATCH, n)
         # One intra-op thread for small calls: the thread count never changes values, and
         # handing a few hundred rows to a second thread costs more than it saves.
@@ -922,24 +927,25 @@ class _GivenPlan:
             k = len(self.steps)
             for start in range(0, n, SAMPLE_BATCH):
                 b = min(SAMPLE_BATCH, n - start)
-                cn = np.empty((b, s), dtype=np.int64)
+                cn = np.empty((b, s), dtype=self.index_dtype)
                 if len(self.fixed_t):
                     # Row by row into one array: a third of np.stack's time for a few dozen columns.
-                    given = np.empty((len(self.fixed_pos), b), dtype=np.int64)
+                    given = np.empty((len(self.fixed_pos), b), dtype=self.index_dtype)
                     for r, (_, j) in enumerate(self.fixed_pos):
                         given[r] = fixed[j][start:start + b]
                     if self.n_lead > 0:
                         f = self.n_lead
-                        np.add(given.T, self.offsets[:f], out=cn[:, :f])
-                        cn[:, f:] = self.offsets[f:]
+                        np.add(given.T, offs[:f], out=cn[:, :f])
+                        cn[:, f:] = offs[f:]
                     else:
-                        cn[:] = self.offsets
+                        cn[:] = offs
                         cn[:, self.fixed_t] += given.T
                 else:
-                    cn[:] = self.offsets
+                    cn[:] = offs
                 u_all = torch.rand(k, b, generator=gen).numpy()  # the stream of k draws of b
                 # Each head's bag offsets, made at once: per head, a view.
-                bag_starts = torch.from_numpy(np.multiply.outer(self.bag_len, np.arange(b, dtype=np.int64))).unbind(0)
+                bag_starts = torch.from_numpy(np.multiply.outer(self.bag_len, np.arange(b, dtype=self.index_dtype))
+                                              ).unbind(0)
                 views: dict[int, tuple[torch.Tensor, torch.Tensor, np.ndarray]] = {}  # per head width
                 # Each head's uniforms and drawn codes go through the same two buffers, read
                 # through numpy views: no tensor made or reshaped per head.
@@ -969,11 +975,11 @@ class _GivenPlan:
                         bad = ~torch.isfinite(logits.gather(1, idx[:, None]).squeeze(1))
                         if bool(bad.any()):
                             idx[bad] = torch.argmax(logits[bad], dim=1)
-                    np.add(np.minimum(idx_np, card - 1), self.offsets[t], out=cn[:, t])
+                    np.add(np.minimum(idx_np, card - 1), offs[t], out=cn[:, t])
                 if self.in_order:
-                    np.subtract(cn, self.offsets, out=out[start:start + b], casting="unsafe")
+                    np.subtract(cn, offs, out=out[start:start + b], casting="unsafe")
                 else:
-                    out[start:start + b] = (cn - self.offsets)[:, self.back]
+                    out[start:start + b] = (cn - offs)[:, self.back]
         return out
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -317,12 +317,16 @@ def unfuse(plan: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
             continue
         table = {_combo_label(tuple(r)): r for r in g["combos"]}
         blank = [None] * len(g["columns"])
-        vals = [table.get(v, blank) if isinstance(v, str) else blank for v in df[g["name"]].tolist()]
-        cols = list(zip(*vals, strict=True)) if vals else [()] * len(g["columns"])
+        # Each distinct label looked up once (a few dozen), then every column taken by code.
+        codes, labels = pd.factorize(df[g["name"]])  # (missing: -1, the last row of ``parts``)
+        parts = np.empty((len(labels) + 1, len(g["columns"])), dtype=object)
+        for k, v in enumerate(labels):
+            parts[k] = table.get(v, blank) if isinstance(v, str) else blank
+        parts[-1] = blank
         at = list(df.columns).index(g["name"])
         df = df.drop(columns=[g["name"]])
         for k, c in enumerate(g["columns"]):
-            df.insert(at + k, c, pd.Series(cols[k], dtype=object, index=df.index))
+            df.insert(at + k, c, pd.Series(parts[codes, k], dtype=object, index=df.index))
     return df
 
 
@@ -414,10 +418,37 @@ FIXED_SHARE = 0.9
 RECUR_MIN_ROWS = 50
 
 
+class _MonthTable:
+    """Per day (days since 1970) from 1800 to 2200: its month's first day and length, for the
+    steps' day-of-the-month arithmetic (a lookup instead of a dozen datetime64 conversions per
+    step; the same integers, outside the range the datetime64 way)."""
+
+    LO, HI = -62_091, 84_006  # 1800-01-01, 2200-01-01
+    _made: ClassVar[list[tuple[np.ndarray, np.ndarray]]] = []
+
+    @classmethod
+    def get(cls) -> tuple[np.ndarray, np.ndarray]:
+        if not cls._made:
+            d = np.arange(cls.LO, cls.HI + 62, dtype=np.int64).astype("datetime64[D]")
+            m = d.astype("datetime64[M]")
+            start = m.astype("datetime64[D]").astype(np.int64)
+            length = ((m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")).astype(np.int64)
+            cls._made.append((start, length))
+        return cls._made[0]
+
+    @classmethod
+    def covers(cls, d: np.ndarray) -> bool:
+        return bool(len(d) == 0 or (np.minimum.reduce(d) >= cls.LO and np.maximum.reduce(d) < cls.HI))
+
+
 def _day_of_month(days: np.ndarray) -> np.ndarray:
     """Day of the month (1-31) of times in days since 1970; NaN stays NaN."""
     ok = ~np.isnan(days)
-    d = np.floor(np.where(ok, days, 0)).astype("int64").astype("datetime64[D]")
+    di = np.floor(np.where(ok, days, 0)).astype("int64")
+    if _MonthTable.covers(di):
+        start, _ = _MonthTable.get()
+        return np.where(ok, (di - start[di - _MonthTable.LO] + 1).astype(np.float64), np.nan)
+    d = di.astype("datetime64[D]")
     dom = (d - d.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
     return np.where(ok, dom.astype(np.float64), np.nan)
 
@@ -429,9 +460,18 @@ def _to_day_of_month(prev: np.ndarray, now: np.ndarray, dom: np.ndarray) -> np.n
     (a rent on the 8th drawn on the 11th, after a step on the 10th, went to February 8)."""
     ok = ~np.isnan(dom) & ~np.isnan(prev)
     floor_prev = np.floor(np.where(ok, prev, 0))
-    base = floor_prev.astype("int64").astype("datetime64[D]").astype("datetime64[M]")
     want = np.where(ok, dom, 1).astype(np.int64)
     best = np.full(len(now), np.inf)
+    di = floor_prev.astype("int64")
+    if _MonthTable.covers(di):  # this month's, where it is not before the previous step, else the next
+        start, length = _MonthTable.get()
+        first, days = start[di - _MonthTable.LO], length[di - _MonthTable.LO]
+        after = first + days
+        for m, last in ((after, length[after - _MonthTable.LO]), (first, days)):
+            cand = (m + (np.minimum(want, last) - 1)).astype(np.float64)
+            best = np.where(cand >= floor_prev, cand, best)
+        return np.where(ok, best, now)
+    base = di.astype("datetime64[D]").astype("datetime64[M]")
     for k in (1, 0):  # this month's, where it is not before the previous step, else the next
         m = base + k
         last = ((m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")).astype(np.int64)
@@ -479,13 +519,13 @@ class Recurrences:
             out[i] = last.get((int(act[i]), kinds[i]), np.nan)
         return out
 
-    def with_fixed(self, c: str, values: np.ndarray, levels_of: Any) -> np.ndarray:
+    def with_fixed(self, c: str, values: np.ndarray, fixed_of: Any) -> np.ndarray:
         """``values`` (a repeat or NaN) where the step's kind fixes none, else the fixed value;
-        ``levels_of(column)`` gives each row's level of a ``by`` column as text (or None)."""
+        ``fixed_of(column, table)`` gives each row's value in ``table`` of its level of a ``by``
+        column (NaN: none there; None: the column is not known), see :func:`fixed_by_text`."""
         for b, table in (self.rules[c].get("fixed") or {}).items():
-            levels = levels_of(b)
-            if levels is not None:
-                fixed = np.array([table.get(v, np.nan) for v in levels], dtype=np.float64)
+            fixed = fixed_of(b, table)
+            if fixed is not None:
                 values = np.where(np.isnan(fixed), values, fixed)
         return values
 
@@ -508,6 +548,14 @@ class Recurrences:
         """Step times ``now``, those flagged to repeat their kind's day of the month moved to it."""
         day = reps.get(plan["index"])
         return now if day is None else _to_day_of_month(prev, now, day)
+
+
+def fixed_by_text(levels: list[str] | None, table: dict[str, float]) -> np.ndarray | None:
+    """Each row's value in ``table`` of its level as text (NaN: none), for
+    :meth:`Recurrences.with_fixed`."""
+    if levels is None:
+        return None
+    return np.array([table.get(v, np.nan) for v in levels], dtype=np.float64)
 
 
 def _cross_bases(df: pd.DataFrame, key: str, index: str, kind: str, targets: list[str], numeric: list[str]
@@ -764,7 +812,12 @@ def _is_month_end(days: np.ndarray) -> np.ndarray:
 
 def _month_ends_around(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The last day of the month before and of the month of each time (days since 1970)."""
-    month = np.floor(days).astype("int64").astype("datetime64[D]").astype("datetime64[M]")
+    d = np.floor(days).astype("int64")
+    if _MonthTable.covers(d):
+        start, length = _MonthTable.get()
+        first = start[d - _MonthTable.LO]
+        return (first - 1).astype(float), (first + length[d - _MonthTable.LO] - 1).astype(float)
+    month = d.astype("datetime64[D]").astype("datetime64[M]")
     this_end = ((month + 1).astype("datetime64[D]") - 1).astype(np.int64).astype(float)
     last_end = (month.astype("datetime64[D]") - 1).astype(np.int64).astype(float)
     return last_end, this_end
@@ -1474,7 +1527,8 @@ class StepCodes:
                     self.ctx_known[j + 1] = (np.where(mask, fine, 0).astype(np.int32), np.ones(len(mask), dtype=bool))
         self.ctx_at: tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]] = (-1, {})  # known() of the last act
         self.binned: dict[tuple[str, ...], _BinnedGiven | None] = {}
-        self.level_text: dict[str, np.ndarray] = {}
+        self.decoding: dict[tuple[str, ...], _StackedDecode | None] = {}
+        self.fixed_tables: dict[tuple[str, int], tuple[dict[str, float], np.ndarray]] = {}
         self.kind_sizes: dict[str, int] = {}
         self.any_binned = bool(model.encoder._binned())
         self.lag_map: dict[str, np.ndarray] = {}
@@ -1536,15 +1590,19 @@ class StepCodes:
             return k
         return kinds
 
-    def levels(self, codes: np.ndarray, name: str) -> list[str] | None:
-        """Each drawn row's level of categorical column ``name`` as text (None: rare or missing)."""
+    def fixed(self, codes: np.ndarray, name: str, table: dict[str, float]) -> np.ndarray | None:
+        """Each drawn row's value in ``table`` of its level of categorical column ``name`` as
+        text (NaN: none there, or rare or missing), looked up once per code (as
+        :func:`fixed_by_text` of the levels' text)."""
         enc, part = self.encoder(name), self.column_codes(codes, name)
         if not isinstance(enc, CategoricalEncoder) or part is None or not part.shape[1]:
             return None
-        if name not in self.level_text:
-            self.level_text[name] = np.array([str(v) for v in enc.levels_] + [None] * 3, dtype=object)
-        table = self.level_text[name]
-        return table[np.minimum(part[:, 0], len(table) - 1)].tolist()
+        key = (name, id(table))
+        if key not in self.fixed_tables:  # (the plan's tables live as long as the model)
+            text = [str(v) for v in enc.levels_] + [None] * 3
+            self.fixed_tables[key] = (table, np.array([table.get(v, np.nan) for v in text], dtype=np.float64))
+        by_code = self.fixed_tables[key][1]
+        return by_code[np.minimum(part[:, 0], len(by_code) - 1)]
 
     @staticmethod
     def usable(model: Any, plan: dict[str, Any]) -> bool:
@@ -1612,7 +1670,11 @@ class StepCodes:
         idx = np.empty(v.shape, dtype=np.int64)
         for r, edges in enumerate(p.edges):
             idx[r] = np.searchsorted(edges, x[r])
-        coarse, fine = np.divmod(np.minimum(idx, p.last), p.n_fine)
+        idx = np.minimum(idx, p.last)
+        if p.shift is not None:  # (powers of two: a shift and a mask, a tenth of int64 divmod's time)
+            coarse, fine = idx >> p.shift, idx & (p.n_fine - 1)
+        else:
+            coarse, fine = np.divmod(idx, p.n_fine)
         nan = np.isnan(v)
         ok = None
         if nan.any():
@@ -1654,6 +1716,12 @@ class StepCodes:
             out[name] = v
             return v
 
+        if u is not None:  # (without u, a binned decode draws its own uniforms, in order)
+            key = tuple(names)
+            if key not in self.decoding:
+                self.decoding[key] = _StackedDecode.make(self.model, names, self.slices, self.index)
+            if self.decoding[key] is not None:
+                self.decoding[key].decode(codes, u, out, one)
         for name in names:
             one(name)
         return out
@@ -1685,9 +1753,116 @@ class _BinnedGiven:
         self.edges = [e.hi_ for _, e in use]
         self.last = col([len(e.hi_) - 1 for _, e in use], dtype=np.int64)[:, None]
         self.n_fine = col([e.n_fine_ for _, e in use], dtype=np.int64)[:, None]
+        pow2 = bool(((self.n_fine > 0) & ((self.n_fine & (self.n_fine - 1)) == 0)).all())
+        self.shift = np.log2(self.n_fine).round().astype(np.int64) if pow2 else None
         self.na = col([e.n_coarse_ for _, e in use], dtype=np.int64)[:, None]
         self.has_na = col([e.has_na_ for _, e in use], dtype=bool)[:, None]
         self.starts = [slices[index[n]].start for n in self.names]
+
+
+class _StackedDecode:
+    """:meth:`StepCodes.numbers` of the plain numbers among a step's read names (and their twins)
+    at once: each row of the stack is one column's
+    :meth:`~datatwin.encoding.NumericEncoder.decode_numbers` with the shared uniforms, then its
+    rounding: the same operations on the same values. A step reads a dozen numbers of a few
+    hundred rows, where numpy's per-call cost, not the arithmetic, is the time. Left to the
+    column-by-column path: discrete columns with a twin, binned ones with bins other than
+    float64 and those whose twin has a twin itself."""
+
+    def __init__(self, discrete: list[tuple[str, NumericEncoder]], binned: list[tuple[str, NumericEncoder]],
+                 slices: list[slice], index: dict[str, int]) -> None:
+        col = np.asarray
+        self.names = [n for n, _ in discrete] + [n for n, _ in binned]
+        self.n_discrete = len(discrete)
+        self.d_start = col([slices[index[n]].start for n, _ in discrete], dtype=np.int64)
+        self.d_size = col([len(e.values_) for _, e in discrete], dtype=np.int64)[:, None]
+        self.d_base = col(np.cumsum([0, *(len(e.values_) for _, e in discrete)])[:-1], dtype=np.int64)[:, None]
+        self.values = np.concatenate([e.values_.astype(np.float64) for _, e in discrete]) if discrete else None
+        self.b_start = col([slices[index[n]].start for n, _ in binned], dtype=np.int64)
+        self.b_coarse = col([e.n_coarse_ for _, e in binned], dtype=np.int64)[:, None]
+        self.b_fine = col([e.n_fine_ for _, e in binned], dtype=np.int64)[:, None]
+        self.b_last = col([len(e.lo_) - 1 for _, e in binned], dtype=np.int64)[:, None]
+        self.b_base = col(np.cumsum([0, *(len(e.lo_) for _, e in binned)])[:-1], dtype=np.int64)[:, None]
+        self.lo = np.concatenate([e.lo_ for _, e in binned]) if binned else None
+        self.hi = np.concatenate([e.hi_ for _, e in binned]) if binned else None
+        self.flip = col([bool(e.flip_) for _, e in binned], dtype=bool)[:, None]
+        self.whole = col([bool(e.meta.integer or e.meta.kind == "datetime") for _, e in binned], dtype=bool)[:, None]
+        # Twins: the "same as" code (-1: none), and per binned row with a twin: (row, twin, clip range).
+        self.b_same = col([e.n_coarse_ + int(e.has_na_) if e.twin_ else -1 for _, e in binned], dtype=np.int64)[:, None]
+        self.b_mid = col([e.n_coarse_ // 2 for _, e in binned], dtype=np.int64)[:, None]
+        self.twins = [(r, e.twin_, float(e.clip_[0]), float(e.clip_[1])) for r, (_, e) in enumerate(binned) if e.twin_]
+        encs = [e for _, e in discrete] + [e for _, e in binned]
+        self.at = {n: r for r, n in enumerate(self.names)}
+        # Rounding as numbers() does it, rows grouped by how (None: integer, np.round; an int:
+        # decimals): first the rows without a twin, then those with one (their twin final first).
+        with_twin = {self.n_discrete + r for r, *_ in self.twins}
+        self.rounding = [self._rounding(encs, [r for r in range(len(encs)) if r not in with_twin]),
+                         self._rounding(encs, sorted(with_twin))]
+
+    @staticmethod
+    def _rounding(encs: list[NumericEncoder], rows: list[int]) -> list[tuple[int | None, np.ndarray]]:
+        groups: dict[Any, list[int]] = {}
+        for r in rows:
+            key = "int" if encs[r].meta.integer else encs[r].meta.decimals
+            if key is not None:
+                groups.setdefault(key, []).append(r)
+        return [(None if k == "int" else int(k), np.asarray(g, dtype=np.int64)) for k, g in groups.items()]
+
+    @classmethod
+    def make(cls, model: Any, names: list[str], slices: list[slice], index: dict[str, int]) -> _StackedDecode | None:
+        encs = {e.name: e for e in model.encoder.encoders}
+        wanted = list(dict.fromkeys(names))
+        wanted += [t for n in wanted if isinstance(encs.get(n), NumericEncoder) and (t := encs[n].twin_)
+                   and t not in wanted]
+
+        def plain(n: str) -> bool:
+            e = encs.get(n)
+            if not isinstance(e, NumericEncoder):
+                return False
+            if e.mode_ == "discrete":
+                return not e.twin_
+            return e.lo_.dtype == e.hi_.dtype == np.float64
+        def chained(n: str) -> bool:  # a twin that has a twin itself
+            twin = encs.get(encs[n].twin_) if encs[n].twin_ else None
+            return bool(getattr(twin, "twin_", None))
+        ok = [n for n in wanted if plain(n) and not chained(n)]
+        discrete = [(n, encs[n]) for n in ok if encs[n].mode_ == "discrete"]
+        binned = [(n, encs[n]) for n in ok if encs[n].mode_ != "discrete"]
+        if len(discrete) + len(binned) < 2:
+            return None
+        return cls(discrete, binned, slices, index)
+
+    def decode(self, codes: np.ndarray, u: np.ndarray, out: dict[str, np.ndarray], one: Any) -> None:
+        """Put each stacked column's rounded numbers into ``out``; ``one(name)``: a twin's
+        numbers where the twin is not stacked."""
+        m = len(codes)
+        v = np.empty((len(self.names), m))
+        nd = self.n_discrete
+        if nd:
+            first = codes[:, self.d_start].T.astype(np.int64)
+            v[:nd] = self.values[np.minimum(first, self.d_size - 1) + self.d_base]
+            v[:nd][first >= self.d_size] = np.nan
+        if len(self.names) > nd:
+            first = codes[:, self.b_start].T.astype(np.int64)
+            same = first == self.b_same
+            if self.twins:
+                first = np.where(same, self.b_mid, first)
+            t = np.minimum(np.minimum(first, self.b_coarse - 1) * self.b_fine + codes[:, self.b_start + 1].T,
+                           self.b_last) + self.b_base
+            lo, hi = self.lo[t], self.hi[t]
+            uu = np.where(self.flip, 1.0 - u, u)
+            x = np.where(self.whole, np.minimum(np.floor(lo + uu * (hi - lo + 1)), hi), lo + uu * (hi - lo))
+            v[nd:] = np.where(first >= self.b_coarse, np.nan, x)
+        for decimals, rows in self.rounding[0]:
+            v[rows] = np.round(v[rows]) if decimals is None else np.round(v[rows], decimals)
+        for r, name, lo_clip, hi_clip in self.twins:  # the twin's number where "same as" was drawn (and it has one)
+            twin = v[self.at[name]] if name in self.at else one(name)
+            # (np.clip's bounds as floats: minimum of maximum, its definition, without its overhead)
+            v[nd + r] = np.where(same[r] & ~np.isnan(twin), np.minimum(np.maximum(twin, lo_clip), hi_clip), v[nd + r])
+        for decimals, rows in self.rounding[1]:
+            v[rows] = np.round(v[rows]) if decimals is None else np.round(v[rows], decimals)
+        for r, name in enumerate(self.names):
+            out[name] = v[r]
 
 
 def _history_block(first_model: Any, model: Any, plan: dict[str, Any], ctx: pd.DataFrame, lengths: np.ndarray,
@@ -1776,7 +1951,9 @@ def _next_values(plan: dict[str, Any], t: int, gap: np.ndarray, level: dict[str,
                 x = np.where(np.isnan(level[c]), np.nan, x)
         if recur and c in recur:  # the entity's last value of this kind (see _recurring)
             x = np.where(np.isnan(recur[c]), x, recur[c])
-        x = np.clip(x, *plan["bounds"][c])
+        lo, hi = plan["bounds"][c]
+        # (np.clip's definition, minimum of maximum, without its per-call cost: a dozen a step)
+        x = np.minimum(np.maximum(x, lo), hi) if lo is not None and hi is not None else np.clip(x, lo, hi)
         out[c] = np.round(x) if c in plan["integer"] else x
     return gap, out
 
@@ -1874,7 +2051,7 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
                                   min_gap,
                                   {c: got[f"s.{c}"] for c in spread}, sc.ledger_signs(codes, seed, t),
                                   reps := {c: rec.with_fixed(c, rec.repeats(c, act, kinds[c], got[f"k.{c}"]),
-                                                             lambda b, codes=codes: sc.levels(codes, b))
+                                                             lambda b, table, codes=codes: sc.fixed(codes, b, table))
                                            for c in rec.rules})
             for c in categorical + other:
                 part = sc.column_codes(codes, c)
@@ -1976,8 +2153,9 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
                               {c: ledger_signs(r, out.get(r["by"], np.full(m, None)), m) if r.get("by") else
                                ledger_signs(r, None, m) for c, r in (plan.get("ledger") or {}).items()},
                               reps := {c: rec.with_fixed(c, rec.repeats(c, act, kinds[c], _floats(out, f"k.{c}", m)),
-                                                         lambda b, out=out: pd.Series(out[b]).astype(str).tolist()
-                                                         if b in out else None)
+                                                         lambda b, table, out=out: fixed_by_text(
+                                                             pd.Series(out[b]).astype(str).tolist()
+                                                             if b in out else None, table))
                                        for c in rec.rules})
         now = prev_time[act] + gap
         if t > 0 and plan.get("month_end"):
