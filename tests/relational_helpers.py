@@ -64,6 +64,18 @@ CREATE TABLE account_tag (account_id INTEGER NOT NULL REFERENCES account(account
 """
 
 
+def tiny_sequence_db():
+    """The tiny database fitted fast with its transactions as histories (account, date)."""
+    from datatwin import DatabaseSynthesizer
+    from datatwin.relational._discover import detect_schema
+
+    frames = tiny_frames()
+    schema = detect_schema(frames)
+    schema.tables["trans"].sequence_key = "account_id"
+    schema.tables["trans"].sequence_index = "date"
+    return DatabaseSynthesizer(engine_options=FAST).fit(frames, schema)
+
+
 def tiny_sqlite(path: Path, seed: int = 0) -> str:
     frames = tiny_frames(seed)
     con = sqlite3.connect(path)

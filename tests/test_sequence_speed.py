@@ -11,20 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datatwin import DatabaseSynthesizer
 from datatwin.encoding import NumericEncoder
 from datatwin.relational import _sequence
-from datatwin.relational._discover import detect_schema
-from relational_helpers import FAST, tiny_frames
+from relational_helpers import tiny_sequence_db
 
 
 @pytest.fixture(scope="module")
 def step_model():
-    frames = tiny_frames()
-    schema = detect_schema(frames)
-    schema.tables["trans"].sequence_key = "account_id"
-    schema.tables["trans"].sequence_index = "date"
-    db = DatabaseSynthesizer(engine_options=FAST).fit(frames, schema)
+    db = tiny_sequence_db()
     return db.synthesizers_["trans"].model_, db.plans_["trans"]["sequence"]
 
 

@@ -14,8 +14,7 @@ from datatwin import DatabaseSynthesizer, SequenceSynthesizer
 from datatwin.cli import main
 from datatwin.io import write_table
 from datatwin.relational import _dates, _model, _sequence
-from datatwin.relational._discover import detect_schema
-from relational_helpers import FAST, check_keys, lag1, tiny_frames
+from relational_helpers import check_keys, lag1, tiny_sequence_db
 
 
 def _walks(n_ent: int = 30, n_steps: int = 20, seed: int = 0) -> pd.DataFrame:
@@ -35,11 +34,7 @@ def walks():
 
 @pytest.fixture(scope="module")
 def tiny_db():
-    frames = tiny_frames()
-    schema = detect_schema(frames)
-    schema.tables["trans"].sequence_key = "account_id"
-    schema.tables["trans"].sequence_index = "date"
-    db = DatabaseSynthesizer(engine_options=FAST).fit(frames, schema)
+    db = tiny_sequence_db()
     assert "sequence" in db.plans_["trans"]
     return db
 
