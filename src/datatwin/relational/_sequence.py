@@ -168,7 +168,6 @@ def sequence_plan(df: pd.DataFrame, table: str, key: str, index: str, exclude: s
         # it has left at its own pace: it is generated until it passes the end, not for a drawn
         # count of steps. A drawn count squeezed into the window moved 70 % of the rows off their
         # days of the month (pensions on the 5th-14th, three times as common as other days).
-        lengths = raw.groupby(key, dropna=True).size()
         plan["until"] = {"end": window[0], "cap": int(np.ceil(UNTIL_CAP * float(lengths.max()))) + 1}
     elif window is not None and window[1] >= PACE_SHARE:
         plan["pace"] = window[0]
@@ -427,30 +426,28 @@ class _MonthTable:
     _made: ClassVar[list[tuple[np.ndarray, np.ndarray]]] = []
 
     @classmethod
-    def get(cls) -> tuple[np.ndarray, np.ndarray]:
-        if not cls._made:
-            d = np.arange(cls.LO, cls.HI + 62, dtype=np.int64).astype("datetime64[D]")
-            m = d.astype("datetime64[M]")
-            start = m.astype("datetime64[D]").astype(np.int64)
-            length = ((m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")).astype(np.int64)
-            cls._made.append((start, length))
-        return cls._made[0]
+    def month_of(cls, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each whole day's month (``d``: int64 days since 1970): its first day and its length."""
+        if len(d) == 0 or (np.minimum.reduce(d) >= cls.LO and np.maximum.reduce(d) < cls.HI):
+            if not cls._made:
+                cls._made.append(cls._datetime64(np.arange(cls.LO, cls.HI + 62, dtype=np.int64)))
+            start, length = cls._made[0]
+            return start[d - cls.LO], length[d - cls.LO]
+        return cls._datetime64(d)
 
-    @classmethod
-    def covers(cls, d: np.ndarray) -> bool:
-        return bool(len(d) == 0 or (np.minimum.reduce(d) >= cls.LO and np.maximum.reduce(d) < cls.HI))
+    @staticmethod
+    def _datetime64(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = d.astype("datetime64[D]").astype("datetime64[M]")
+        first = m.astype("datetime64[D]").astype(np.int64)
+        return first, (m + 1).astype("datetime64[D]").astype(np.int64) - first
 
 
 def _day_of_month(days: np.ndarray) -> np.ndarray:
     """Day of the month (1-31) of times in days since 1970; NaN stays NaN."""
     ok = ~np.isnan(days)
     di = np.floor(np.where(ok, days, 0)).astype("int64")
-    if _MonthTable.covers(di):
-        start, _ = _MonthTable.get()
-        return np.where(ok, (di - start[di - _MonthTable.LO] + 1).astype(np.float64), np.nan)
-    d = di.astype("datetime64[D]")
-    dom = (d - d.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
-    return np.where(ok, dom.astype(np.float64), np.nan)
+    first, _ = _MonthTable.month_of(di)
+    return np.where(ok, (di - first + 1).astype(np.float64), np.nan)
 
 
 def _to_day_of_month(prev: np.ndarray, now: np.ndarray, dom: np.ndarray) -> np.ndarray:
@@ -462,20 +459,11 @@ def _to_day_of_month(prev: np.ndarray, now: np.ndarray, dom: np.ndarray) -> np.n
     floor_prev = np.floor(np.where(ok, prev, 0))
     want = np.where(ok, dom, 1).astype(np.int64)
     best = np.full(len(now), np.inf)
-    di = floor_prev.astype("int64")
-    if _MonthTable.covers(di):  # this month's, where it is not before the previous step, else the next
-        start, length = _MonthTable.get()
-        first, days = start[di - _MonthTable.LO], length[di - _MonthTable.LO]
-        after = first + days
-        for m, last in ((after, length[after - _MonthTable.LO]), (first, days)):
-            cand = (m + (np.minimum(want, last) - 1)).astype(np.float64)
-            best = np.where(cand >= floor_prev, cand, best)
-        return np.where(ok, best, now)
-    base = di.astype("datetime64[D]").astype("datetime64[M]")
-    for k in (1, 0):  # this month's, where it is not before the previous step, else the next
-        m = base + k
-        last = ((m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")).astype(np.int64)
-        cand = (m.astype("datetime64[D]") + (np.minimum(want, last) - 1)).astype(np.int64).astype(np.float64)
+    first, days = _MonthTable.month_of(floor_prev.astype("int64"))
+    after = first + days
+    # This month's, where it is not before the previous step, else the next month's.
+    for m, last in ((after, _MonthTable.month_of(after)[1]), (first, days)):
+        cand = (m + (np.minimum(want, last) - 1)).astype(np.float64)
         best = np.where(cand >= floor_prev, cand, best)
     return np.where(ok, best, now)
 
@@ -812,15 +800,8 @@ def _is_month_end(days: np.ndarray) -> np.ndarray:
 
 def _month_ends_around(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The last day of the month before and of the month of each time (days since 1970)."""
-    d = np.floor(days).astype("int64")
-    if _MonthTable.covers(d):
-        start, length = _MonthTable.get()
-        first = start[d - _MonthTable.LO]
-        return (first - 1).astype(float), (first + length[d - _MonthTable.LO] - 1).astype(float)
-    month = d.astype("datetime64[D]").astype("datetime64[M]")
-    this_end = ((month + 1).astype("datetime64[D]") - 1).astype(np.int64).astype(float)
-    last_end = (month.astype("datetime64[D]") - 1).astype(np.int64).astype(float)
-    return last_end, this_end
+    first, length = _MonthTable.month_of(np.floor(days).astype("int64"))
+    return (first - 1).astype(float), (first + length - 1).astype(float)
 
 
 def _to_month_end(prev: np.ndarray, now: np.ndarray) -> np.ndarray:
@@ -1372,25 +1353,33 @@ def known_only(model: Any, seeds: pd.DataFrame) -> pd.DataFrame:
 class Until:
     """Which entities take step ``t``: those whose history is that long and, for histories
     generated until the end of the window (``plan["until"]``), that have not passed it. The step
-    that passes the end is drawn (its time is not known before) and dropped: :meth:`kept`."""
+    that passes the end is drawn (its time is not known before) and dropped: :meth:`rows`."""
 
     def __init__(self, plan: dict[str, Any], lengths: np.ndarray) -> None:
         self.end = (plan.get("until") or {}).get("end")
         self.lengths = lengths
         self.alive = np.ones(len(lengths), dtype=bool)
+        self.acts: list[np.ndarray] = []  # the entities of every step taken
         self.gone: list[np.ndarray] = []
 
     def active(self, t: int) -> np.ndarray:
-        return np.flatnonzero((self.lengths > t) & self.alive)
+        """The entities of step ``t`` (recorded: the caller takes the step with them)."""
+        act = np.flatnonzero((self.lengths > t) & self.alive)
+        if len(act):
+            self.acts.append(act)
+        return act
 
     def passed(self, act: np.ndarray, now: np.ndarray) -> None:
         gone = now > self.end if self.end is not None else np.zeros(len(act), dtype=bool)
         self.alive[act[gone]] = False
         self.gone.append(gone)
 
-    def kept(self) -> np.ndarray:
-        """Of the rows of every step in turn, those to keep."""
-        return ~np.concatenate(self.gone) if self.gone else np.zeros(0, dtype=bool)
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Of the rows of every step in turn: those to keep, and their entities and steps."""
+        kept = ~np.concatenate(self.gone)
+        ent = np.concatenate(self.acts)[kept]
+        step = np.concatenate([np.full(len(a), t) for t, a in enumerate(self.acts)])[kept]
+        return kept, ent, step
 
 
 HISTORY_BLOCK_ROWS = 100_000  # rows per seeded block of entities (a data-fixed split, never a caller's knob)
@@ -1989,7 +1978,6 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
     last = {c: np.full(n_ent, np.nan) for c in plan.get("lone_gaps", ())}
     max_len = int(lengths.max()) if n_ent else 0
     stop = Until(plan, lengths)
-    step_rows: list[np.ndarray] = []
     # Per step: times, numbers, and the codes of categorical / other columns (decoded at the end).
     times: list[np.ndarray] = []
     nums: dict[str, list[np.ndarray]] = {c: [] for c in numeric}
@@ -2010,7 +1998,6 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
         m = len(act)
         if not m:
             break
-        step_rows.append(act)
         step_seed = int(np.random.SeedSequence([seed, t]).generate_state(1)[0])
         if t == 0:
             first_out = _first_steps(first_model, ctx, m, step_seed)
@@ -2077,18 +2064,17 @@ def _history_block_codes(first_model: Any, model: Any, plan: dict[str, Any], ctx
         prev_time[act] = now
     if not times:
         return pd.DataFrame(columns=[plan["index"], *numeric, *categorical, *other]), np.zeros(0, int)
-    kept = stop.kept()
-    ent = np.concatenate(step_rows)[kept]
-    step = np.concatenate([np.full(len(a), t) for t, a in enumerate(step_rows)])[kept]
+    kept, ent, step = stop.rows()
     order = np.lexsort((step, ent))
-    first_kept = kept[:len(step_rows[0])]
+    n0 = len(stop.acts[0])
+    first_kept = kept[:n0]
     data: dict[str, Any] = {plan["index"]: np.concatenate(times)[kept][order]}
     for c in numeric:
         data[c] = shared.exact(c, ent[order], data[plan["index"]],
                                from_model_units(plan, c, np.concatenate(nums[c])[kept][order], data[plan["index"]]))
     keep_envelopes(plan, data)
     rng = np.random.default_rng(np.random.SeedSequence([seed, max_len, 2]))
-    rest_kept = kept[len(step_rows[0]):]
+    rest_kept = kept[n0:]
     for c in categorical + other:
         rest_n = int(rest_kept.sum())
         rest = sc.decode(c, np.concatenate(held[c])[rest_kept] if held[c] and held[c][0].shape[1] else None,
@@ -2115,8 +2101,6 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
     rec = Recurrences(plan)
     shared = SharedSeries(plan, n_ent, seed)
     cols: dict[str, list[Any]] = {c: [] for c in [plan["index"], *numeric, *categorical, *plan["other"]]}
-    ents: list[np.ndarray] = []
-    steps: list[np.ndarray] = []
     max_len = int(lengths.max()) if n_ent else 0
     stop = Until(plan, lengths)
     for t in range(max_len):
@@ -2180,13 +2164,10 @@ def _history_block_frames(first_model: Any, model: Any, plan: dict[str, Any], ct
         for c in plan["other"]:
             cols[c].append(pd.Series(out[c]))
         prev_time[act] = now
-        ents.append(act)
-        steps.append(np.full(m, t))
-    if not ents:
+    if not stop.acts:
         return pd.DataFrame(columns=list(cols)), np.zeros(0, int)
-    kept = stop.kept()
-    ent = np.concatenate(ents)[kept]
-    order = np.lexsort((np.concatenate(steps)[kept], ent))
+    kept, ent, step = stop.rows()
+    order = np.lexsort((step, ent))
     when = np.concatenate(cols[plan["index"]])[kept][order] if cols[plan["index"]] else np.zeros(0)
     df = pd.DataFrame({c: (shared.exact(c, ent[order], when,
                                         from_model_units(plan, c, np.concatenate(v)[kept][order], when))
